@@ -1,0 +1,8 @@
+//! Adapters: the only code that talks to bindings (D1, KV, WebCrypto, the JS clock).
+//!
+//! Each adapter turns binding errors into [`crate::error::ApiError::Internal`] with enough detail
+//! for the log; handlers above them see domain types only.
+
+pub mod store;
+pub mod sessions;
+pub mod webcrypto;

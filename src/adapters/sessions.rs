@@ -1,0 +1,30 @@
+//! Sessions in KV: `session:<sid>` → user id, expiring with the token.
+//!
+//! A token is accepted only while its session key exists, which makes logout (and any future
+//! "sign out everywhere") immediate even though JWTs themselves cannot be recalled.
+
+use worker::kv::KvStore;
+
+use crate::error::ApiError;
+
+fn key(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+/// Records a new session.
+pub async fn create(kv: &KvStore, sid: &str, user_id: &str, ttl_seconds: i64) -> Result<(), ApiError> {
+    // KV's minimum TTL is 60 seconds.
+    kv.put(&key(sid), user_id)?.expiration_ttl(ttl_seconds.max(60) as u64).execute().await?;
+    Ok(())
+}
+
+/// The user id a live session belongs to.
+pub async fn user_of(kv: &KvStore, sid: &str) -> Result<Option<String>, ApiError> {
+    Ok(kv.get(&key(sid)).text().await?)
+}
+
+/// Revokes a session.
+pub async fn revoke(kv: &KvStore, sid: &str) -> Result<(), ApiError> {
+    kv.delete(&key(sid)).await?;
+    Ok(())
+}

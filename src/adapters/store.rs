@@ -1,0 +1,173 @@
+//! Platform D1: users and projects.
+//!
+//! Ownership is part of every project query (`WHERE id = ? AND owner_id = ?`), so a project that
+//! belongs to someone else is indistinguishable from one that does not exist: both are `None`,
+//! which the API answers with 404. Uniqueness (emails, slugs) is enforced by the schema and
+//! surfaced as [`Inserted::Duplicate`], never by a racy read-then-write.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use crate::error::ApiError;
+
+/// A user row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    /// User id.
+    pub id: String,
+    /// Normalised email.
+    pub email: String,
+    /// Stored PBKDF2 hash.
+    pub password_hash: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A project row, as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectRow {
+    /// Project id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// App slug.
+    pub slug: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// Outcome of an insert guarded by a UNIQUE constraint.
+pub enum Inserted {
+    /// Stored.
+    Ok,
+    /// A row with the same unique value exists.
+    Duplicate,
+}
+
+fn d1_err(what: &str, e: worker::Error) -> ApiError {
+    ApiError::internal(format!("d1 {what}: {e}"))
+}
+
+fn is_unique_violation(e: &worker::Error) -> bool {
+    e.to_string().contains("UNIQUE constraint failed")
+}
+
+/// Typed access to the platform database.
+pub struct Store<'a> {
+    db: &'a D1Database,
+}
+
+impl<'a> Store<'a> {
+    /// Wraps the binding.
+    pub fn new(db: &'a D1Database) -> Self {
+        Self { db }
+    }
+
+    /// Inserts a user; `Duplicate` when the email is taken.
+    pub async fn insert_user(&self, id: &str, email: &str, password_hash: &str, now: i64) -> Result<Inserted, ApiError> {
+        let stmt = self
+            .db
+            .prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&[id.into(), email.into(), password_hash.into(), JsValue::from_f64(now as f64)])?;
+        match stmt.run().await {
+            Ok(_) => Ok(Inserted::Ok),
+            Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
+            Err(e) => Err(d1_err("insert user", e)),
+        }
+    }
+
+    /// Looks a user up by normalised email.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, ApiError> {
+        self.db
+            .prepare("SELECT id, email, password_hash, created_at FROM users WHERE email = ?1")
+            .bind(&[email.into()])?
+            .first::<UserRow>(None)
+            .await
+            .map_err(|e| d1_err("user by email", e))
+    }
+
+    /// Looks a user up by id.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, ApiError> {
+        self.db
+            .prepare("SELECT id, email, password_hash, created_at FROM users WHERE id = ?1")
+            .bind(&[id.into()])?
+            .first::<UserRow>(None)
+            .await
+            .map_err(|e| d1_err("user by id", e))
+    }
+
+    /// Inserts a project; `Duplicate` when the slug is taken.
+    pub async fn insert_project(&self, id: &str, owner: &str, name: &str, slug: &str, now: i64) -> Result<Inserted, ApiError> {
+        let stmt = self
+            .db
+            .prepare("INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
+            .bind(&[id.into(), owner.into(), name.into(), slug.into(), JsValue::from_f64(now as f64)])?;
+        match stmt.run().await {
+            Ok(_) => Ok(Inserted::Ok),
+            Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
+            Err(e) => Err(d1_err("insert project", e)),
+        }
+    }
+
+    /// The owner's projects, newest first.
+    pub async fn projects_of(&self, owner: &str) -> Result<Vec<ProjectRow>, ApiError> {
+        self.db
+            .prepare("SELECT id, name, slug, created_at, updated_at FROM projects WHERE owner_id = ?1 ORDER BY created_at DESC, id")
+            .bind(&[owner.into()])?
+            .all()
+            .await
+            .and_then(|r| r.results::<ProjectRow>())
+            .map_err(|e| d1_err("list projects", e))
+    }
+
+    /// One project if `owner` owns it.
+    pub async fn project(&self, id: &str, owner: &str) -> Result<Option<ProjectRow>, ApiError> {
+        self.db
+            .prepare("SELECT id, name, slug, created_at, updated_at FROM projects WHERE id = ?1 AND owner_id = ?2")
+            .bind(&[id.into(), owner.into()])?
+            .first::<ProjectRow>(None)
+            .await
+            .map_err(|e| d1_err("get project", e))
+    }
+
+    /// Renames a project if `owner` owns it; false when it does not exist for them.
+    pub async fn rename_project(&self, id: &str, owner: &str, name: &str, now: i64) -> Result<bool, ApiError> {
+        let r = self
+            .db
+            .prepare("UPDATE projects SET name = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2")
+            .bind(&[id.into(), owner.into(), name.into(), JsValue::from_f64(now as f64)])?
+            .run()
+            .await
+            .map_err(|e| d1_err("rename project", e))?;
+        Ok(changes(&r) > 0)
+    }
+
+    /// Deletes a project if `owner` owns it; false when it does not exist for them.
+    pub async fn delete_project(&self, id: &str, owner: &str) -> Result<bool, ApiError> {
+        let r = self
+            .db
+            .prepare("DELETE FROM projects WHERE id = ?1 AND owner_id = ?2")
+            .bind(&[id.into(), owner.into()])?
+            .run()
+            .await
+            .map_err(|e| d1_err("delete project", e))?;
+        Ok(changes(&r) > 0)
+    }
+
+    /// Readiness probe: the schema is applied.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.db
+            .prepare("SELECT COUNT(*) AS n FROM users")
+            .first::<serde_json::Value>(None)
+            .await
+            .map(|_| ())
+            .map_err(|e| d1_err("ping (are the migrations applied?)", e))
+    }
+}
+
+fn changes(r: &worker::D1Result) -> usize {
+    r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+}

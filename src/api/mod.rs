@@ -1,0 +1,49 @@
+//! The platform API. The route table below mirrors the URL tree; each subtree is a module.
+//!
+//! Routing is a `match` on the method and the path segments rather than a router crate: the
+//! table is small, every arm is visible at once, unknown paths give 404 and known paths with the
+//! wrong method give 405 with an `Allow` header.
+
+pub mod auth;
+pub mod health;
+pub mod projects;
+
+use worker::{Method, Request, Response};
+
+use crate::error::ApiError;
+use crate::http::Ctx;
+
+/// Dispatches one `/api/...` request.
+pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method();
+    let not_allowed = |allowed: &'static str| ApiError::MethodNotAllowed { method: method.to_string(), allowed };
+    match segments.as_slice() {
+        ["api", "health"] => match method {
+            Method::Get | Method::Head => health::get(ctx).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "auth", action] => match (*action, &method) {
+            ("register", Method::Post) => auth::register(&mut req, ctx).await,
+            ("login", Method::Post) => auth::login(&mut req, ctx).await,
+            ("logout", Method::Post) => auth::logout(&req, ctx).await,
+            ("me", Method::Get) => auth::me(&req, ctx).await,
+            ("register" | "login" | "logout", _) => Err(not_allowed("POST")),
+            ("me", _) => Err(not_allowed("GET")),
+            _ => Err(ApiError::NoRoute(path.clone())),
+        },
+        ["api", "projects"] => match method {
+            Method::Get => projects::list(&req, ctx).await,
+            Method::Post => projects::create(&mut req, ctx).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id] => match method {
+            Method::Get => projects::get(&req, ctx, id).await,
+            Method::Patch => projects::rename(&mut req, ctx, id).await,
+            Method::Delete => projects::delete(&req, ctx, id).await,
+            _ => Err(not_allowed("GET, PATCH, DELETE")),
+        },
+        _ => Err(ApiError::NoRoute(path.clone())),
+    }
+}

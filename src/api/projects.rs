@@ -1,0 +1,110 @@
+//! `/api/projects`: create, list, read, rename, delete, always scoped to the caller.
+//!
+//! Another user's project answers exactly like a missing one (404), so ids cannot be probed.
+//! A project keeps its slug when renamed: the app's address must not change under its users.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::adapters::store::{Inserted, ProjectRow, Store};
+use crate::adapters::webcrypto;
+use crate::domain::{ProjectName, Slug};
+use crate::error::ApiError;
+use crate::http::{authenticate, json, no_content, read_json, Ctx};
+
+#[derive(Deserialize)]
+struct NameBody {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// How many suffixed slugs to try after a collision before giving up.
+const SLUG_ATTEMPTS: usize = 8;
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("project '{}' not found", crate::domain::email::clip(id)))
+}
+
+/// The app's public address, on the same scheme and port the platform was reached on.
+fn app_url(req: &Request, ctx: &Ctx, slug: &str) -> String {
+    let url = req.url().ok();
+    let scheme = url.as_ref().map(|u| u.scheme().to_string()).unwrap_or_else(|| "https".into());
+    let port = url.as_ref().and_then(|u| u.port()).map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{scheme}://{slug}.{}{port}", ctx.config.apps_domain)
+}
+
+fn project_json(req: &Request, ctx: &Ctx, p: &ProjectRow) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "slug": p.slug,
+        "url": app_url(req, ctx, &p.slug),
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    })
+}
+
+fn suffix() -> Result<String, ApiError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    Ok(webcrypto::random_bytes::<4>()?.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect())
+}
+
+/// `POST /api/projects {name}` → 201 project.
+pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let body: NameBody = read_json(req, ctx.config.max_body_bytes).await?;
+    let name = ProjectName::parse(body.name.as_deref().unwrap_or(""))?;
+    let base = Slug::from_name(name.as_str())?;
+    let db = ctx.db()?;
+    let store = Store::new(&db);
+    let id = webcrypto::uuid_v4()?;
+    let now = webcrypto::now_ms();
+    let mut slug = base.clone();
+    for _ in 0..SLUG_ATTEMPTS {
+        if let Inserted::Ok = store.insert_project(&id, &caller.user_id, name.as_str(), slug.as_str(), now).await? {
+            let row = ProjectRow { id, name: name.as_str().into(), slug: slug.as_str().into(), created_at: now, updated_at: now };
+            return json(201, &json!({ "project": project_json(req, ctx, &row) }));
+        }
+        slug = base.with_suffix(&suffix()?);
+    }
+    Err(ApiError::Conflict(format!("could not find a free address for '{}'; try another name", name.as_str())))
+}
+
+/// `GET /api/projects` → the caller's projects.
+pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let rows = Store::new(&ctx.db()?).projects_of(&caller.user_id).await?;
+    let items: Vec<_> = rows.iter().map(|p| project_json(req, ctx, p)).collect();
+    json(200, &json!({ "projects": items }))
+}
+
+/// `GET /api/projects/:id`.
+pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let row = Store::new(&ctx.db()?).project(id, &caller.user_id).await?.ok_or_else(|| not_found(id))?;
+    json(200, &json!({ "project": project_json(req, ctx, &row) }))
+}
+
+/// `PATCH /api/projects/:id {name}`.
+pub async fn rename(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let body: NameBody = read_json(req, ctx.config.max_body_bytes).await?;
+    let name = ProjectName::parse(body.name.as_deref().unwrap_or(""))?;
+    let db = ctx.db()?;
+    let store = Store::new(&db);
+    if !store.rename_project(id, &caller.user_id, name.as_str(), webcrypto::now_ms()).await? {
+        return Err(not_found(id));
+    }
+    let row = store.project(id, &caller.user_id).await?.ok_or_else(|| not_found(id))?;
+    json(200, &json!({ "project": project_json(req, ctx, &row) }))
+}
+
+/// `DELETE /api/projects/:id` → 204.
+pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    if !Store::new(&ctx.db()?).delete_project(id, &caller.user_id).await? {
+        return Err(not_found(id));
+    }
+    no_content()
+}

@@ -1,0 +1,158 @@
+//! The platform's one error type and the one place it becomes an HTTP response.
+//!
+//! Handlers return `Result<_, ApiError>`; [`ApiError::status`] and [`ApiError::code`] decide the
+//! status line and the machine-readable code; the body is always
+//! `{"error":{"code":"…","message":"…"}}` (plus `field` when one input field is at fault).
+//! Internal failures are logged with detail and answered with a generic message, so nothing
+//! about storage or bindings leaks to clients.
+
+use serde_json::json;
+
+/// Every failure a platform request can end in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The body is not the JSON the endpoint expects.
+    InvalidJson(String),
+    /// One input field is invalid.
+    InvalidField { field: &'static str, message: String },
+    /// Any other bad request (bad query parameter, bad path).
+    BadRequest(String),
+    /// Missing, invalid, expired or revoked credentials.
+    Unauthorized(String),
+    /// The resource does not exist or belongs to someone else.
+    NotFound(String),
+    /// No such route.
+    NoRoute(String),
+    /// The route exists but not for this method.
+    MethodNotAllowed { method: String, allowed: &'static str },
+    /// A uniqueness rule was violated.
+    Conflict(String),
+    /// The body exceeds the endpoint's limit.
+    PayloadTooLarge { limit: usize },
+    /// The content type is not JSON.
+    UnsupportedMediaType(String),
+    /// A binding or platform failure; the detail is logged, not returned.
+    Internal(String),
+}
+
+impl ApiError {
+    /// A field-level validation error.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidField { field, message: message.into() }
+    }
+
+    /// Wraps an internal failure, keeping its detail for the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidField { .. } | Self::BadRequest(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::NotFound(_) | Self::NoRoute(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidField { .. } => "invalid_field",
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::NoRoute(_) => "no_route",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidJson(m)
+            | Self::BadRequest(m)
+            | Self::Unauthorized(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m)
+            | Self::UnsupportedMediaType(m) => m.clone(),
+            Self::InvalidField { message, .. } => message.clone(),
+            Self::NoRoute(path) => format!("no route for '{path}'; see README for the API"),
+            Self::MethodNotAllowed { method, allowed } => {
+                format!("method {method} is not allowed here; use {allowed}")
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("request body is larger than the {limit}-byte limit; send less data")
+            }
+            Self::Internal(_) => "internal error; the request was not completed, try again".into(),
+        }
+    }
+
+    /// The offending field, if one is.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The JSON error body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({ "code": self.code(), "message": self.message() });
+        if let Some(field) = self.field() {
+            error["field"] = json!(field);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Internal(detail) => write!(f, "internal: {detail}"),
+            other => write!(f, "{}: {}", other.code(), other.message()),
+        }
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<worker::kv::KvError> for ApiError {
+    fn from(e: worker::kv::KvError) -> Self {
+        Self::Internal(format!("kv: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_detail() {
+        let e = ApiError::internal("D1_ERROR: no such table: users");
+        assert_eq!(e.status(), 500);
+        assert!(!e.body().to_string().contains("users"));
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let e = ApiError::invalid_field("email", "email is required");
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.body()["error"]["field"], "email");
+        assert_eq!(e.body()["error"]["code"], "invalid_field");
+    }
+}

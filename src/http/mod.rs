@@ -1,0 +1,139 @@
+//! HTTP plumbing shared by every route: the request context, size-limited JSON bodies, bearer
+//! authentication and JSON responses.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, Headers, Request, Response};
+
+use crate::adapters::{sessions, webcrypto};
+use crate::config::{Config, RawConfig};
+use crate::domain::token::{TokenError, TokenKeys};
+use crate::error::ApiError;
+
+/// What every handler gets: bindings and validated configuration.
+pub struct Ctx {
+    /// Worker bindings.
+    pub env: Env,
+    /// Validated settings.
+    pub config: Config,
+}
+
+impl Ctx {
+    /// Reads and validates configuration from the bindings.
+    pub fn new(env: Env) -> Result<Self, ApiError> {
+        let text = |name: &str| env.var(name).ok().map(|v| v.to_string());
+        let raw = RawConfig {
+            auth_secret: env.secret("AUTH_SECRET").ok().map(|v| v.to_string()),
+            apps_domain: text("APPS_DOMAIN"),
+            session_ttl_seconds: text("SESSION_TTL_SECONDS"),
+            max_body_bytes: text("MAX_BODY_BYTES"),
+        };
+        let config = Config::try_from(raw)?;
+        Ok(Self { env, config })
+    }
+
+    /// The platform database.
+    pub fn db(&self) -> Result<worker::D1Database, ApiError> {
+        Ok(self.env.d1("DB")?)
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> Result<worker::kv::KvStore, ApiError> {
+        Ok(self.env.kv("SESSIONS")?)
+    }
+
+    /// Token signer/verifier.
+    pub fn tokens(&self) -> TokenKeys {
+        TokenKeys::new(&self.config.auth_secret)
+    }
+}
+
+/// The signed-in caller.
+pub struct Caller {
+    /// User id.
+    pub user_id: String,
+    /// Session id (for logout).
+    pub session_id: String,
+}
+
+/// One message for every authentication failure, so a client cannot tell a revoked session from a
+/// forged token.
+const UNAUTHORIZED: &str = "missing, invalid or expired token; sign in again via POST /api/auth/login";
+
+/// Authenticates `Authorization: Bearer <jwt>`: signature, algorithm, expiry, then the session in KV.
+pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
+    let header = req.headers().get("authorization")?.unwrap_or_default();
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
+    let claims = ctx.tokens().verify(token, webcrypto::now_ms()).map_err(|e| {
+        if let TokenError::Invalid(why) = &e {
+            worker::console_log!("token refused: {why}");
+        }
+        ApiError::Unauthorized(UNAUTHORIZED.into())
+    })?;
+    match sessions::user_of(&ctx.sessions()?, &claims.sid).await? {
+        Some(user) if user == claims.sub => Ok(Caller { user_id: claims.sub, session_id: claims.sid }),
+        _ => Err(ApiError::Unauthorized(UNAUTHORIZED.into())),
+    }
+}
+
+/// Reads a JSON body of at most `limit` bytes.
+///
+/// The declared `Content-Length` is checked before reading so an oversize upload is refused
+/// without buffering it; the actual length is checked again because the header may be absent.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request, limit: usize) -> Result<T, ApiError> {
+    if let Some(len) = req.headers().get("content-length")? {
+        if len.trim().parse::<usize>().map(|n| n > limit).unwrap_or(false) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+    }
+    if let Some(ct) = req.headers().get("content-type")? {
+        let ct = ct.to_ascii_lowercase();
+        if !ct.starts_with("application/json") && !ct.contains("+json") && !ct.starts_with("text/plain") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type '{ct}' is not supported; send JSON with 'content-type: application/json'"
+            )));
+        }
+    }
+    let bytes = req.bytes().await.map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("request body is empty; send a JSON object".into()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(format!("request body is not valid JSON for this endpoint: {e}")))
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json; charset=utf-8")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::ok(text)?.with_status(status).with_headers(headers))
+}
+
+/// 204 No Content.
+pub fn no_content() -> Result<Response, ApiError> {
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Renders an error as the JSON error body; internal detail goes to the log only.
+pub fn error_response(err: &ApiError, method: &str, path: &str) -> Response {
+    if err.status() >= 500 {
+        worker::console_error!("{method} {path}: {err}");
+    }
+    let mut resp = json(err.status(), &err.body()).unwrap_or_else(|_| Response::error("internal error", 500).expect("static response"));
+    if let ApiError::MethodNotAllowed { allowed, .. } = err {
+        let _ = resp.headers_mut().set("allow", allowed);
+    }
+    if let ApiError::Unauthorized(_) = err {
+        let _ = resp.headers_mut().set("www-authenticate", "Bearer");
+    }
+    resp
+}

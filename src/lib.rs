@@ -1,0 +1,58 @@
+//! Kiln platform Worker.
+//!
+//! One fetch handler serves two kinds of host: the platform itself (`localhost`, the API under
+//! `/api`) and apps (`<slug>.<APPS_DOMAIN>`), which are handed to the dispatch Worker through a
+//! service binding so app traffic never runs platform code paths. Pure logic lives in
+//! [`domain`] and the `events`/`workflows` crates; [`adapters`] are the only code touching
+//! bindings; [`error::ApiError`] is turned into a response in exactly one place.
+
+pub mod adapters;
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+use crate::domain::slug::slug_from_host;
+use crate::error::ApiError;
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let method = req.method().to_string();
+    let path = req.path();
+    Ok(match serve(req, env).await {
+        Ok(resp) => resp,
+        Err(err) => http::error_response(&err, &method, &path),
+    })
+}
+
+async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {
+    let ctx = http::Ctx::new(env)?;
+    let host = req.url().ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    if slug_from_host(&host, &ctx.config.apps_domain).is_some() {
+        let dispatcher = ctx.env.service("DISPATCH")?;
+        return Ok(dispatcher.fetch_request(req).await?);
+    }
+    let path = req.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return api::route(req, &ctx).await;
+    }
+    if path == "/" {
+        return Ok(Response::from_html(LANDING)?);
+    }
+    Err(ApiError::NoRoute(path))
+}
+
+/// Shown at `/` until the builder UI lands.
+const LANDING: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kiln</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"></head>
+<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem">
+<h1>Kiln</h1><p>Describe an app, get a live full-stack app. The platform API is running at <code>/api</code>;
+see <code>GET /api/health</code> and the README for the endpoints.</p></body></html>"#;
