@@ -1,0 +1,47 @@
+# Kiln. The two commands that matter:
+#   make dev    build both Workers and run Kiln locally (http://localhost:8787)
+#   make test   every test: native unit tests and end-to-end tests against real `wrangler dev`
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RUST_SOURCES := $(shell find src events workflows prompts dispatch/src -type f 2>/dev/null) Cargo.toml Cargo.lock events/Cargo.toml workflows/Cargo.toml dispatch/Cargo.toml
+ENV := source scripts/env.sh &&
+
+.PHONY: help dev test build toolchain e2e fmt lint clean
+
+help:
+	@echo "make dev    run Kiln locally (platform :8787, apps at <slug>.localhost:8787)"
+	@echo "make test   run every test (unit + end-to-end)"
+	@echo "make build  build both Workers"
+
+toolchain:
+	@scripts/toolchain.sh
+
+build: toolchain build/index.js dispatch/build/index.js
+
+build/index.js: $(RUST_SOURCES)
+	$(ENV) worker-build --release
+	@touch $@
+
+dispatch/build/index.js: $(RUST_SOURCES)
+	$(ENV) cd dispatch && worker-build --release
+	@touch $@
+
+dev: build
+	@scripts/dev.sh
+
+test: build
+	$(ENV) cargo test --workspace --all-targets --no-fail-fast
+
+e2e: build
+	$(ENV) cargo test -p kiln --test e2e
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf target build dispatch/build

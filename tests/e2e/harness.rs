@@ -1,0 +1,165 @@
+//! Starts and stops one `wrangler dev` session.
+//!
+//! The session runs in its own process group (wrangler, its esbuild and workerd children), and
+//! [`Kiln`]'s `Drop` signals exactly that group: SIGTERM, then SIGKILL if it has not exited, so
+//! no process outlives the test run, whichever way it ends. Readiness is polled on
+//! `/api/health`, never slept for.
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::client::Api;
+
+/// A running Kiln (platform + dispatch) on a free port with its own state.
+pub struct Kiln {
+    /// Base URL of the platform, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// The port, also used for app hosts (`<slug>.localhost:<port>`).
+    pub port: u16,
+    /// The `AUTH_SECRET` this session signs tokens with (tests mint expired tokens with it).
+    pub auth_secret: String,
+    /// HTTP client for the platform.
+    pub api: Api,
+    child: Child,
+    state: PathBuf,
+    log: PathBuf,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free local port")
+}
+
+fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn wrangler() -> Command {
+    let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
+    cmd.current_dir(root()).env("WRANGLER_SEND_METRICS", "false").env("CI", "true").env("NO_COLOR", "1");
+    cmd
+}
+
+impl Kiln {
+    /// Applies migrations to a fresh state dir, starts `wrangler dev` and waits until healthy.
+    pub fn start() -> Self {
+        for built in ["build/index.js", "dispatch/build/index.js"] {
+            assert!(root().join(built).exists(), "{built} is missing: build the Workers first (`make test` does)");
+        }
+        let state = std::env::temp_dir().join(format!("kiln-e2e-{}-{}", std::process::id(), random_hex(4)));
+        fs::create_dir_all(&state).expect("create state dir");
+        let auth_secret = random_hex(32);
+        let env_file = state.join("test.env");
+        fs::write(&env_file, format!("AUTH_SECRET={auth_secret}\n")).expect("write env file");
+
+        let migrate = wrangler()
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(&state)
+            .output()
+            .expect("run wrangler d1 migrations apply");
+        assert!(migrate.status.success(), "migrations failed:\n{}{}", String::from_utf8_lossy(&migrate.stdout), String::from_utf8_lossy(&migrate.stderr));
+
+        let port = free_port();
+        let log = state.join("wrangler.log");
+        let log_file = fs::File::create(&log).expect("create log");
+        let child = wrangler()
+            .args(["dev", "-c", "wrangler.toml", "-c", "dispatch/wrangler.toml", "--ip", "127.0.0.1"])
+            .args(["--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(&state)
+            .arg("--env-file")
+            .arg(&env_file)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log handle"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .expect("spawn wrangler dev");
+        let base = format!("http://127.0.0.1:{port}");
+        let mut kiln = Kiln { api: Api::new(&base, port), base, port, auth_secret, child, state, log };
+        kiln.wait_healthy(Duration::from_secs(120));
+        kiln
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.print_log_tail(80);
+                panic!("wrangler dev exited early with {status}");
+            }
+            if self.api.try_get_status("/api/health") == Some(200) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.print_log_tail(80);
+                panic!("wrangler dev was not healthy within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Prints the end of wrangler's log (after a failure).
+    pub fn print_log_tail(&self, lines: usize) {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        println!("---- last {lines} lines of {} ----", self.log.display());
+        for l in &all[all.len().saturating_sub(lines)..] {
+            println!("{l}");
+        }
+    }
+
+    /// The state directory (local D1/KV/R2 files).
+    pub fn state_dir(&self) -> &Path {
+        &self.state
+    }
+
+    fn signal_group(&self, sig: i32) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created; no memory is touched.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), sig);
+        }
+    }
+
+    /// Whether any live (non-zombie) process is still in the group. Reads /proc rather than
+    /// `kill(-pgid, 0)`, which also counts zombies that only the container's init can reap.
+    fn group_alive(&self) -> bool {
+        let pgid = self.child.id().to_string();
+        let Ok(dir) = fs::read_dir("/proc") else { return false };
+        dir.flatten().any(|e| {
+            let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            // Fields after the parenthesised command: state, ppid, pgrp, ...
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.len() > 2 && fields[2] == pgid && fields[0] != "Z"
+        })
+    }
+}
+
+impl Drop for Kiln {
+    fn drop(&mut self) {
+        self.signal_group(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.group_alive() && Instant::now() < deadline {
+            let _ = self.child.try_wait();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.group_alive() {
+            self.signal_group(libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+        if std::env::var_os("KILN_E2E_KEEP_STATE").is_none() {
+            let _ = fs::remove_dir_all(&self.state);
+        }
+    }
+}
