@@ -45,25 +45,52 @@ impl TryFrom<RawConfig> for Config {
             ApiError::internal("setting AUTH_SECRET is missing; run `make dev` (it writes .dev.vars) or `wrangler secret put AUTH_SECRET`")
         })?;
         if auth_secret.len() < 32 {
-            return Err(ApiError::internal("setting AUTH_SECRET must be at least 32 characters"));
+            return Err(ApiError::internal(
+                "setting AUTH_SECRET must be at least 32 characters",
+            ));
         }
         let apps_domain = raw
             .apps_domain
             .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
             .filter(|d| !d.is_empty())
             .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.into());
-        let session_ttl_seconds = parse_num("SESSION_TTL_SECONDS", raw.session_ttl_seconds, DEFAULT_SESSION_TTL_SECONDS, 60, 90 * 24 * 3600)?;
-        let max_body_bytes = parse_num("MAX_BODY_BYTES", raw.max_body_bytes, DEFAULT_MAX_BODY_BYTES as i64, 1024, 10 * 1024 * 1024)? as usize;
-        Ok(Self { auth_secret, apps_domain, session_ttl_seconds, max_body_bytes })
+        let session_ttl_seconds = parse_num(
+            "SESSION_TTL_SECONDS",
+            raw.session_ttl_seconds,
+            DEFAULT_SESSION_TTL_SECONDS,
+            60,
+            90 * 24 * 3600,
+        )?;
+        let max_body_bytes = parse_num(
+            "MAX_BODY_BYTES",
+            raw.max_body_bytes,
+            DEFAULT_MAX_BODY_BYTES as i64,
+            1024,
+            10 * 1024 * 1024,
+        )? as usize;
+        Ok(Self {
+            auth_secret,
+            apps_domain,
+            session_ttl_seconds,
+            max_body_bytes,
+        })
     }
 }
 
-fn parse_num(name: &str, raw: Option<String>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+fn parse_num(
+    name: &str,
+    raw: Option<String>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
     match raw.filter(|s| !s.trim().is_empty()) {
         None => Ok(default),
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::internal(format!("setting {name} must be a whole number from {min} to {max}, got '{s}'"))),
+            _ => Err(ApiError::internal(format!(
+                "setting {name} must be a whole number from {min} to {max}, got '{s}'"
+            ))),
         },
     }
 }
@@ -73,7 +100,10 @@ mod tests {
     use super::*;
 
     fn raw() -> RawConfig {
-        RawConfig { auth_secret: Some("x".repeat(32)), ..Default::default() }
+        RawConfig {
+            auth_secret: Some("x".repeat(32)),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -88,13 +118,21 @@ mod tests {
     fn a_missing_or_short_secret_names_the_setting() {
         let e = Config::try_from(RawConfig::default()).unwrap_err();
         assert!(e.to_string().contains("AUTH_SECRET"));
-        let e = Config::try_from(RawConfig { auth_secret: Some("short".into()), ..Default::default() }).unwrap_err();
+        let e = Config::try_from(RawConfig {
+            auth_secret: Some("short".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("AUTH_SECRET"));
     }
 
     #[test]
     fn a_bad_number_names_the_setting() {
-        let e = Config::try_from(RawConfig { max_body_bytes: Some("lots".into()), ..raw() }).unwrap_err();
+        let e = Config::try_from(RawConfig {
+            max_body_bytes: Some("lots".into()),
+            ..raw()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("MAX_BODY_BYTES"));
     }
 }

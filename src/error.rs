@@ -14,7 +14,10 @@ pub enum ApiError {
     /// The body is not the JSON the endpoint expects.
     InvalidJson(String),
     /// One input field is invalid.
-    InvalidField { field: &'static str, message: String },
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
     /// Any other bad request (bad query parameter, bad path).
     BadRequest(String),
     /// Missing, invalid, expired or revoked credentials.
@@ -24,7 +27,10 @@ pub enum ApiError {
     /// No such route.
     NoRoute(String),
     /// The route exists but not for this method.
-    MethodNotAllowed { method: String, allowed: &'static str },
+    MethodNotAllowed {
+        method: String,
+        allowed: &'static str,
+    },
     /// A uniqueness rule was violated.
     Conflict(String),
     /// The body exceeds the endpoint's limit.
@@ -38,7 +44,10 @@ pub enum ApiError {
 impl ApiError {
     /// A field-level validation error.
     pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidField { field, message: message.into() }
+        Self::InvalidField {
+            field,
+            message: message.into(),
+        }
     }
 
     /// Wraps an internal failure, keeping its detail for the log.

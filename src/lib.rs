@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod service;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -35,7 +36,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {
     let ctx = http::Ctx::new(env)?;
-    let host = req.url().ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let host = req
+        .url()
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
     if slug_from_host(&host, &ctx.config.apps_domain).is_some() {
         let dispatcher = ctx.env.service("DISPATCH")?;
         return Ok(dispatcher.fetch_request(req).await?);

@@ -23,7 +23,7 @@
 //! optional field existed has the same canonical bytes as the current payload with that field
 //! `None`, so upcast events stay verifiable (see [`crate::upcast`]). Because stored blobs must be
 //! canonical (the decoder re-encodes and compares), every stored byte is covered by the hash or
-//! by that comparison: there is no byte an attacker can change unnoticed.
+//! by that comparison: no stored byte can change unnoticed (the tests flip every one of them).
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};

@@ -1,6 +1,10 @@
 //! The hash chain: each event's hash covers the previous hash, so any edit, removal, insertion or
 //! reordering in a stream is detected.
 //!
+//! A chain proves integrity relative to its head: whoever can rewrite a whole stream can also
+//! recompute every hash. So keep the latest hash somewhere else as well (a projection row, a
+//! webhook receiver) and resume verification from it with [`ChainVerifier::resume`].
+//!
 //! Key decision: verification is written against the small [`Chained`] trait rather than one
 //! concrete type, so the same checks run over typed envelopes, raw envelopes of unknown events
 //! and mixed [`crate::Decoded`] sequences. [`ChainVerifier`] checks one event at a time, so an
@@ -12,7 +16,9 @@ use crate::envelope::{Envelope, Payload, GENESIS_HASH};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainFault {
     /// The content does not match the stored hash.
-    #[error("hash {found} does not match the content (expected {expected}); the event was altered")]
+    #[error(
+        "hash {found} does not match the content (expected {expected}); the event was altered"
+    )]
     BadHash {
         /// Hash recomputed from the content.
         expected: String,
@@ -127,7 +133,7 @@ impl ChainVerifier {
     pub fn resume(seq: u64, hash: impl Into<String>) -> Self {
         ChainVerifier {
             stream: None,
-            next_seq: seq + 1,
+            next_seq: seq.saturating_add(1),
             prev_hash: hash.into(),
         }
     }
@@ -173,7 +179,7 @@ impl ChainVerifier {
                 found: item.hash().to_owned(),
             });
         }
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         self.prev_hash = expected;
         Ok(())
     }

@@ -203,7 +203,9 @@ pub enum CodecError {
         detail: String,
     },
     /// The blob decodes, but its bytes are not the canonical encoding of its content.
-    #[error("stored event {seq} is not in canonical form; it was altered or written by another encoder")]
+    #[error(
+        "stored event {seq} is not in canonical form; it was altered or written by another encoder"
+    )]
     NotCanonical {
         /// Stored seq (as read from the altered blob).
         seq: u64,
@@ -320,7 +322,12 @@ pub fn decode_json(text: &str) -> Result<Decoded, CodecError> {
 
 /// Upcasts and types a raw envelope, or explains why it must be skipped.
 pub fn interpret(raw: RawEnvelope) -> Result<Decoded, CodecError> {
-    let skip = |raw, reason| Ok(Decoded::Unknown(Unknown { envelope: raw, reason }));
+    let skip = |raw, reason| {
+        Ok(Decoded::Unknown(Unknown {
+            envelope: raw,
+            reason,
+        }))
+    };
     let Some(current) = Event::current_version(&raw.event_type) else {
         return skip(raw, SkipReason::UnknownType);
     };
@@ -333,16 +340,17 @@ pub fn interpret(raw: RawEnvelope) -> Result<Decoded, CodecError> {
         version: raw.version,
         detail,
     };
-    let data = upcast(&raw.event_type, raw.version, current, raw.data.clone()).map_err(
-        |failure| match failure {
-            UpcastFailure::NoPath => CodecError::UnsupportedVersion {
-                seq: raw.seq,
-                event_type: raw.event_type.clone(),
-                version: raw.version,
-            },
-            UpcastFailure::NotAMap => schema_error(&raw, "payload is not a map".to_owned()),
-        },
-    )?;
+    let data =
+        upcast(&raw.event_type, raw.version, current, raw.data.clone()).map_err(|failure| {
+            match failure {
+                UpcastFailure::NoPath => CodecError::UnsupportedVersion {
+                    seq: raw.seq,
+                    event_type: raw.event_type.clone(),
+                    version: raw.version,
+                },
+                UpcastFailure::NotAMap => schema_error(&raw, "payload is not a map".to_owned()),
+            }
+        })?;
     let event =
         Event::from_data(&raw.event_type, data).map_err(|e| schema_error(&raw, e.to_string()))?;
     // The typed event must reproduce the stored payload exactly, or verification and re-encoding

@@ -256,7 +256,9 @@ pub enum Rejection {
         unit: &'static str,
     },
     /// The slug is not a DNS label.
-    #[error("slug '{slug}' is invalid; use 1 to 63 lowercase letters, digits or '-', not at either end")]
+    #[error(
+        "slug '{slug}' is invalid; use 1 to 63 lowercase letters, digits or '-', not at either end"
+    )]
     InvalidSlug {
         /// The slug.
         slug: String,
@@ -908,9 +910,10 @@ impl ProjectState {
     }
 
     fn find_build(&self, build_id: &str) -> Result<&BuildState, Rejection> {
-        self.build(build_id).ok_or_else(|| Rejection::BuildNotFound {
-            build_id: build_id.to_owned(),
-        })
+        self.build(build_id)
+            .ok_or_else(|| Rejection::BuildNotFound {
+                build_id: build_id.to_owned(),
+            })
     }
 
     /// The build exists, has started and has not finished, in a live project.

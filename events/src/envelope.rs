@@ -219,7 +219,14 @@ impl NewEvent {
 /// different id and is a real conflict. `time_ms` is excluded on purpose: a retry reads the clock
 /// again, and must still be recognised.
 pub fn event_id(stream: &str, seq: u64, meta: &Metadata, event: &Event) -> String {
-    id_from_parts(stream, seq, meta, event.event_type(), event.event_version(), &event.to_data())
+    id_from_parts(
+        stream,
+        seq,
+        meta,
+        event.event_type(),
+        event.event_version(),
+        &event.to_data(),
+    )
 }
 
 fn id_from_parts(

@@ -30,6 +30,9 @@ pub enum Role {
 ///
 /// Field types: ids are strings, code versions are `u32` (1, 2, ...), step attempts are `u32`
 /// starting at 1, sizes are `u64` bytes, durations are `u64` milliseconds.
+///
+/// The serde derive gives the externally tagged form (`{"StepStarted": {...}}`), which is not a
+/// wire format: store and send events inside an [`crate::Envelope`] through [`crate::codec`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// A project came into existence.

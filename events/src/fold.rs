@@ -192,7 +192,9 @@ impl BuildState {
                     attempt,
                     status: AttemptStatus::Running,
                 });
-                step.attempts.last_mut().expect("an attempt was just pushed")
+                step.attempts
+                    .last_mut()
+                    .expect("an attempt was just pushed")
             }
         }
     }

@@ -99,12 +99,19 @@ impl MemStore {
 
     /// The seq of the last event in `stream` (0 if empty).
     pub fn head(&self, stream: &str) -> u64 {
-        self.streams.borrow().get(stream).map_or(0, |s| s.len() as u64)
+        self.streams
+            .borrow()
+            .get(stream)
+            .map_or(0, |s| s.len() as u64)
     }
 
     /// The stored blobs of `stream`, in order (for backups and tests).
     pub fn export(&self, stream: &str) -> Vec<Vec<u8>> {
-        self.streams.borrow().get(stream).cloned().unwrap_or_default()
+        self.streams
+            .borrow()
+            .get(stream)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Replaces the blobs of `stream` without any checks: restores a backup, or lets a test

@@ -3,6 +3,8 @@
 //! Each adapter turns binding errors into [`crate::error::ApiError::Internal`] with enough detail
 //! for the log; handlers above them see domain types only.
 
-pub mod store;
+pub mod event_log;
+pub mod projections;
 pub mod sessions;
+pub mod store;
 pub mod webcrypto;

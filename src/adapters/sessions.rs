@@ -12,9 +12,17 @@ fn key(sid: &str) -> String {
 }
 
 /// Records a new session.
-pub async fn create(kv: &KvStore, sid: &str, user_id: &str, ttl_seconds: i64) -> Result<(), ApiError> {
+pub async fn create(
+    kv: &KvStore,
+    sid: &str,
+    user_id: &str,
+    ttl_seconds: i64,
+) -> Result<(), ApiError> {
     // KV's minimum TTL is 60 seconds.
-    kv.put(&key(sid), user_id)?.expiration_ttl(ttl_seconds.max(60) as u64).execute().await?;
+    kv.put(&key(sid), user_id)?
+        .expiration_ttl(ttl_seconds.max(60) as u64)
+        .execute()
+        .await?;
     Ok(())
 }
 

@@ -67,11 +67,24 @@ impl<'a> Store<'a> {
     }
 
     /// Inserts a user; `Duplicate` when the email is taken.
-    pub async fn insert_user(&self, id: &str, email: &str, password_hash: &str, now: i64) -> Result<Inserted, ApiError> {
+    pub async fn insert_user(
+        &self,
+        id: &str,
+        email: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Inserted, ApiError> {
         let stmt = self
             .db
-            .prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&[id.into(), email.into(), password_hash.into(), JsValue::from_f64(now as f64)])?;
+            .prepare(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&[
+                id.into(),
+                email.into(),
+                password_hash.into(),
+                JsValue::from_f64(now as f64),
+            ])?;
         match stmt.run().await {
             Ok(_) => Ok(Inserted::Ok),
             Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
@@ -100,7 +113,14 @@ impl<'a> Store<'a> {
     }
 
     /// Inserts a project; `Duplicate` when the slug is taken.
-    pub async fn insert_project(&self, id: &str, owner: &str, name: &str, slug: &str, now: i64) -> Result<Inserted, ApiError> {
+    pub async fn insert_project(
+        &self,
+        id: &str,
+        owner: &str,
+        name: &str,
+        slug: &str,
+        now: i64,
+    ) -> Result<Inserted, ApiError> {
         let stmt = self
             .db
             .prepare("INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
@@ -133,18 +153,6 @@ impl<'a> Store<'a> {
             .map_err(|e| d1_err("get project", e))
     }
 
-    /// Renames a project if `owner` owns it; false when it does not exist for them.
-    pub async fn rename_project(&self, id: &str, owner: &str, name: &str, now: i64) -> Result<bool, ApiError> {
-        let r = self
-            .db
-            .prepare("UPDATE projects SET name = ?3, updated_at = ?4 WHERE id = ?1 AND owner_id = ?2")
-            .bind(&[id.into(), owner.into(), name.into(), JsValue::from_f64(now as f64)])?
-            .run()
-            .await
-            .map_err(|e| d1_err("rename project", e))?;
-        Ok(changes(&r) > 0)
-    }
-
     /// Deletes a project if `owner` owns it; false when it does not exist for them.
     pub async fn delete_project(&self, id: &str, owner: &str) -> Result<bool, ApiError> {
         let r = self
@@ -155,6 +163,17 @@ impl<'a> Store<'a> {
             .await
             .map_err(|e| d1_err("delete project", e))?;
         Ok(changes(&r) > 0)
+    }
+
+    /// A project's chat messages, oldest first.
+    pub async fn messages(&self, project: &str) -> Result<Vec<serde_json::Value>, ApiError> {
+        self.db
+            .prepare("SELECT id, role, content, created_at FROM messages WHERE project_id = ?1 ORDER BY created_at, id")
+            .bind(&[project.into()])?
+            .all()
+            .await
+            .and_then(|r| r.results::<serde_json::Value>())
+            .map_err(|e| d1_err("list messages", e))
     }
 
     /// Readiness probe: the schema is applied.

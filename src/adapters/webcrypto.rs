@@ -10,16 +10,20 @@ use crate::domain::password::{Pbkdf2, HASH_LEN};
 use crate::error::ApiError;
 
 fn get(target: &JsValue, key: &str) -> Result<JsValue, ApiError> {
-    Reflect::get(target, &JsValue::from_str(key)).map_err(|e| ApiError::internal(format!("webcrypto: {key}: {e:?}")))
+    Reflect::get(target, &JsValue::from_str(key))
+        .map_err(|e| ApiError::internal(format!("webcrypto: {key}: {e:?}")))
 }
 
 fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, ApiError> {
-    let f: js_sys::Function = get(target, method)?.dyn_into().map_err(|_| ApiError::internal(format!("webcrypto: {method} is not a function")))?;
+    let f: js_sys::Function = get(target, method)?
+        .dyn_into()
+        .map_err(|_| ApiError::internal(format!("webcrypto: {method} is not a function")))?;
     let argv = Array::new();
     for a in args {
         argv.push(a);
     }
-    Reflect::apply(&f, target, &argv).map_err(|e| ApiError::internal(format!("webcrypto: {method}: {e:?}")))
+    Reflect::apply(&f, target, &argv)
+        .map_err(|e| ApiError::internal(format!("webcrypto: {method}: {e:?}")))
 }
 
 fn crypto() -> Result<JsValue, ApiError> {
@@ -42,19 +46,29 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
 
 /// A random version-4 UUID as text.
 pub fn uuid_v4() -> Result<String, ApiError> {
-    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?).into_uuid().to_string())
+    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?)
+        .into_uuid()
+        .to_string())
 }
 
 /// A random token of `N` bytes as lowercase hex (for session ids and generated secrets).
 pub fn random_hex<const N: usize>() -> Result<String, ApiError> {
-    Ok(random_bytes::<N>()?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(random_bytes::<N>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// PBKDF2 through `crypto.subtle`.
 pub struct WebCryptoPbkdf2;
 
 impl Pbkdf2 for WebCryptoPbkdf2 {
-    async fn derive(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, ApiError> {
+    async fn derive(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Vec<u8>, ApiError> {
         let subtle = get(&crypto()?, "subtle")?;
         let algo = Object::new();
         set(&algo, "name", &"PBKDF2".into())?;
@@ -62,7 +76,13 @@ impl Pbkdf2 for WebCryptoPbkdf2 {
         let key_promise = call(
             &subtle,
             "importKey",
-            &["raw".into(), Uint8Array::from(password).into(), algo.into(), JsValue::FALSE, usages.into()],
+            &[
+                "raw".into(),
+                Uint8Array::from(password).into(),
+                algo.into(),
+                JsValue::FALSE,
+                usages.into(),
+            ],
         )?;
         let key = JsFuture::from(js_sys::Promise::from(key_promise))
             .await
@@ -72,7 +92,11 @@ impl Pbkdf2 for WebCryptoPbkdf2 {
         set(&params, "hash", &"SHA-256".into())?;
         set(&params, "salt", &Uint8Array::from(salt).into())?;
         set(&params, "iterations", &JsValue::from(iterations))?;
-        let bits_promise = call(&subtle, "deriveBits", &[params.into(), key, JsValue::from((HASH_LEN * 8) as u32)])?;
+        let bits_promise = call(
+            &subtle,
+            "deriveBits",
+            &[params.into(), key, JsValue::from((HASH_LEN * 8) as u32)],
+        )?;
         let bits = JsFuture::from(js_sys::Promise::from(bits_promise))
             .await
             .map_err(|e| ApiError::internal(format!("webcrypto deriveBits: {e:?}")))?;
@@ -81,5 +105,7 @@ impl Pbkdf2 for WebCryptoPbkdf2 {
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), ApiError> {
-    Reflect::set(obj, &JsValue::from_str(key), value).map(|_| ()).map_err(|e| ApiError::internal(format!("webcrypto: set {key}: {e:?}")))
+    Reflect::set(obj, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|e| ApiError::internal(format!("webcrypto: set {key}: {e:?}")))
 }

@@ -34,8 +34,18 @@ async fn start_session(ctx: &Ctx, user: &UserRow, status: u16) -> Result<Respons
     let sid = webcrypto::random_hex::<16>()?;
     let ttl = ctx.config.session_ttl_seconds;
     sessions::create(&ctx.sessions()?, &sid, &user.id, ttl).await?;
-    let token = ctx.tokens().issue(SessionClaims { sub: user.id.clone(), sid }, webcrypto::now_ms(), Duration::seconds(ttl));
-    json(status, &json!({ "token": token, "expires_in": ttl, "user": user_json(user) }))
+    let token = ctx.tokens().issue(
+        SessionClaims {
+            sub: user.id.clone(),
+            sid,
+        },
+        webcrypto::now_ms(),
+        Duration::seconds(ttl),
+    );
+    json(
+        status,
+        &json!({ "token": token, "expires_in": ttl, "user": user_json(user) }),
+    )
 }
 
 /// `POST /api/auth/register {email, password}` → 201 `{token, user}`.
@@ -43,7 +53,12 @@ pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError
     let body: Credentials = read_json(req, ctx.config.max_body_bytes).await?;
     let email = Email::parse(body.email.as_deref().unwrap_or(""))?;
     let password = Password::parse(body.password.as_deref().unwrap_or(""))?;
-    let hash = PasswordHash::create(&webcrypto::WebCryptoPbkdf2, &password, webcrypto::random_bytes::<SALT_LEN>()?).await?;
+    let hash = PasswordHash::create(
+        &webcrypto::WebCryptoPbkdf2,
+        &password,
+        webcrypto::random_bytes::<SALT_LEN>()?,
+    )
+    .await?;
     let user = UserRow {
         id: webcrypto::uuid_v4()?,
         email: email.as_str().to_string(),
@@ -52,7 +67,10 @@ pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError
     };
     let db = ctx.db()?;
     let store = Store::new(&db);
-    match store.insert_user(&user.id, &user.email, &user.password_hash, user.created_at).await? {
+    match store
+        .insert_user(&user.id, &user.email, &user.password_hash, user.created_at)
+        .await?
+    {
         Inserted::Ok => start_session(ctx, &user, 201).await,
         Inserted::Duplicate => Err(ApiError::Conflict(format!(
             "an account with email '{}' already exists; sign in instead",
@@ -66,15 +84,21 @@ pub async fn login(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     const WRONG: &str = "email or password is incorrect";
     let body: Credentials = read_json(req, ctx.config.max_body_bytes).await?;
     let (Some(email), Some(password)) = (body.email, body.password) else {
-        return Err(ApiError::BadRequest("email and password are required".into()));
+        return Err(ApiError::BadRequest(
+            "email and password are required".into(),
+        ));
     };
     let found = match Email::parse(&email) {
         Ok(email) => Store::new(&ctx.db()?).user_by_email(email.as_str()).await?,
         Err(_) => None,
     };
-    let stored = found.as_ref().and_then(|u| PasswordHash::decode(&u.password_hash));
+    let stored = found
+        .as_ref()
+        .and_then(|u| PasswordHash::decode(&u.password_hash));
     let hash = stored.clone().unwrap_or_else(decoy_hash);
-    let matches = hash.verify(&webcrypto::WebCryptoPbkdf2, password.as_bytes()).await?;
+    let matches = hash
+        .verify(&webcrypto::WebCryptoPbkdf2, password.as_bytes())
+        .await?;
     match found {
         Some(user) if matches && stored.is_some() => start_session(ctx, &user, 200).await,
         _ => Err(ApiError::Unauthorized(WRONG.into())),

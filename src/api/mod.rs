@@ -4,7 +4,9 @@
 //! table is small, every arm is visible at once, unknown paths give 404 and known paths with the
 //! wrong method give 405 with an `Allow` header.
 
+pub mod admin;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod projects;
 
@@ -18,7 +20,10 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
-    let not_allowed = |allowed: &'static str| ApiError::MethodNotAllowed { method: method.to_string(), allowed };
+    let not_allowed = |allowed: &'static str| ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allowed,
+    };
     match segments.as_slice() {
         ["api", "health"] => match method {
             Method::Get | Method::Head => health::get(ctx).await,
@@ -37,6 +42,31 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Get => projects::list(&req, ctx).await,
             Method::Post => projects::create(&mut req, ctx).await,
             _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id, "events"] => match method {
+            Method::Get => events::list(&req, ctx, id).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "projects", id, "events", "verify"] => match method {
+            Method::Get => events::verify(&req, ctx, id).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "projects", id, "messages"] => match method {
+            Method::Get => projects::messages(&req, ctx, id).await,
+            Method::Post => projects::post_message(&mut req, ctx, id).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "admin", "projections"] => match method {
+            Method::Get => admin::dump(&req, ctx).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "admin", "projections", "rebuild"] => match method {
+            Method::Post => admin::rebuild(&req, ctx).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "_test", "r2", key @ ..] if !key.is_empty() => match method {
+            Method::Put => admin::put_object(&mut req, ctx, &key.join("/")).await,
+            _ => Err(not_allowed("PUT")),
         },
         ["api", "projects", id] => match method {
             Method::Get => projects::get(&req, ctx, id).await,

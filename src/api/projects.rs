@@ -7,11 +7,15 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
+use events::envelope::Metadata;
+use events::{Command, Role};
+
 use crate::adapters::store::{Inserted, ProjectRow, Store};
 use crate::adapters::webcrypto;
 use crate::domain::{ProjectName, Slug};
 use crate::error::ApiError;
 use crate::http::{authenticate, json, no_content, read_json, Ctx};
+use crate::service;
 
 #[derive(Deserialize)]
 struct NameBody {
@@ -23,14 +27,24 @@ struct NameBody {
 const SLUG_ATTEMPTS: usize = 8;
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("project '{}' not found", crate::domain::email::clip(id)))
+    ApiError::NotFound(format!(
+        "project '{}' not found",
+        crate::domain::email::clip(id)
+    ))
 }
 
 /// The app's public address, on the same scheme and port the platform was reached on.
 fn app_url(req: &Request, ctx: &Ctx, slug: &str) -> String {
     let url = req.url().ok();
-    let scheme = url.as_ref().map(|u| u.scheme().to_string()).unwrap_or_else(|| "https".into());
-    let port = url.as_ref().and_then(|u| u.port()).map(|p| format!(":{p}")).unwrap_or_default();
+    let scheme = url
+        .as_ref()
+        .map(|u| u.scheme().to_string())
+        .unwrap_or_else(|| "https".into());
+    let port = url
+        .as_ref()
+        .and_then(|u| u.port())
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
     format!("{scheme}://{slug}.{}{port}", ctx.config.apps_domain)
 }
 
@@ -47,7 +61,10 @@ fn project_json(req: &Request, ctx: &Ctx, p: &ProjectRow) -> serde_json::Value {
 
 fn suffix() -> Result<String, ApiError> {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    Ok(webcrypto::random_bytes::<4>()?.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect())
+    Ok(webcrypto::random_bytes::<4>()?
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
 }
 
 /// `POST /api/projects {name}` → 201 project.
@@ -62,13 +79,37 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     let now = webcrypto::now_ms();
     let mut slug = base.clone();
     for _ in 0..SLUG_ATTEMPTS {
-        if let Inserted::Ok = store.insert_project(&id, &caller.user_id, name.as_str(), slug.as_str(), now).await? {
-            let row = ProjectRow { id, name: name.as_str().into(), slug: slug.as_str().into(), created_at: now, updated_at: now };
+        // The row reserves the slug (UNIQUE); the ProjectCreated event then makes it real.
+        let reserved = store
+            .insert_project(&id, &caller.user_id, name.as_str(), slug.as_str(), now)
+            .await?;
+        if let Inserted::Ok = reserved {
+            let command = Command::CreateProject {
+                name: name.as_str().into(),
+                slug: slug.as_str().into(),
+                owner: caller.user_id.clone(),
+            };
+            if let Err(e) =
+                service::execute(ctx, &id, Metadata::new(now, &caller.user_id), command).await
+            {
+                store.delete_project(&id, &caller.user_id).await?;
+                return Err(e);
+            }
+            let row = ProjectRow {
+                id,
+                name: name.as_str().into(),
+                slug: slug.as_str().into(),
+                created_at: now,
+                updated_at: now,
+            };
             return json(201, &json!({ "project": project_json(req, ctx, &row) }));
         }
         slug = base.with_suffix(&suffix()?);
     }
-    Err(ApiError::Conflict(format!("could not find a free address for '{}'; try another name", name.as_str())))
+    Err(ApiError::Conflict(format!(
+        "could not find a free address for '{}'; try another name",
+        name.as_str()
+    )))
 }
 
 /// `GET /api/projects` → the caller's projects.
@@ -82,29 +123,107 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// `GET /api/projects/:id`.
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let row = Store::new(&ctx.db()?).project(id, &caller.user_id).await?.ok_or_else(|| not_found(id))?;
+    let row = Store::new(&ctx.db()?)
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     json(200, &json!({ "project": project_json(req, ctx, &row) }))
 }
 
-/// `PATCH /api/projects/:id {name}`.
+/// `PATCH /api/projects/:id {name}` (recorded as `ProjectRenamed`).
 pub async fn rename(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
     let body: NameBody = read_json(req, ctx.config.max_body_bytes).await?;
     let name = ProjectName::parse(body.name.as_deref().unwrap_or(""))?;
     let db = ctx.db()?;
     let store = Store::new(&db);
-    if !store.rename_project(id, &caller.user_id, name.as_str(), webcrypto::now_ms()).await? {
-        return Err(not_found(id));
-    }
-    let row = store.project(id, &caller.user_id).await?.ok_or_else(|| not_found(id))?;
+    store
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let meta = Metadata::new(webcrypto::now_ms(), &caller.user_id);
+    service::execute(
+        ctx,
+        id,
+        meta,
+        Command::RenameProject {
+            name: name.as_str().into(),
+        },
+    )
+    .await?;
+    let row = store
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     json(200, &json!({ "project": project_json(req, ctx, &row) }))
 }
 
-/// `DELETE /api/projects/:id` → 204.
+/// `DELETE /api/projects/:id` → 204 (recorded as `ProjectDeleted`; the log itself is kept).
 pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    if !Store::new(&ctx.db()?).delete_project(id, &caller.user_id).await? {
-        return Err(not_found(id));
-    }
+    Store::new(&ctx.db()?)
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let meta = Metadata::new(webcrypto::now_ms(), &caller.user_id);
+    service::execute(ctx, id, meta, Command::DeleteProject).await?;
     no_content()
+}
+
+#[derive(Deserialize)]
+struct MessageBody {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// Longest chat message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// `POST /api/projects/:id/messages {content}` → 201 message (recorded as `MessagePosted`).
+pub async fn post_message(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let body: MessageBody = read_json(req, ctx.config.max_body_bytes).await?;
+    let content = body.content.unwrap_or_default();
+    let content = content.trim();
+    if content.is_empty() {
+        return Err(ApiError::invalid_field(
+            "content",
+            "content is required; describe what you want",
+        ));
+    }
+    if content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::invalid_field(
+            "content",
+            format!("content must be at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    Store::new(&ctx.db()?)
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let message_id = webcrypto::uuid_v4()?;
+    let now = webcrypto::now_ms();
+    let command = Command::PostMessage {
+        message_id: message_id.clone(),
+        role: Role::User,
+        content: content.into(),
+    };
+    let stored = service::execute(ctx, id, Metadata::new(now, &caller.user_id), command).await?;
+    let seq = stored.first().map(|e| e.seq).unwrap_or_default();
+    json(
+        201,
+        &json!({ "message": { "id": message_id, "role": "user", "content": content, "created_at": now, "seq": seq } }),
+    )
+}
+
+/// `GET /api/projects/:id/messages` → the project's chat, oldest first.
+pub async fn messages(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(req, ctx).await?;
+    let db = ctx.db()?;
+    let store = Store::new(&db);
+    store
+        .project(id, &caller.user_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    json(200, &json!({ "messages": store.messages(id).await? }))
 }

@@ -15,7 +15,10 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let value = raw.trim().to_lowercase();
         let invalid = |why: &str| {
-            ApiError::invalid_field("email", format!("email '{}' is not valid: {why}", clip(raw)))
+            ApiError::invalid_field(
+                "email",
+                format!("email '{}' is not valid: {why}", clip(raw)),
+            )
         };
         if value.is_empty() {
             return Err(ApiError::invalid_field("email", "email is required"));
@@ -39,11 +42,14 @@ impl Email {
         if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) {
             return Err(invalid("the domain must look like 'example.com'"));
         }
-        if labels
-            .iter()
-            .any(|l| l.starts_with('-') || l.ends_with('-') || !l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-        {
-            return Err(invalid("the domain may contain only letters, digits, '-' and '.'"));
+        if labels.iter().any(|l| {
+            l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        }) {
+            return Err(invalid(
+                "the domain may contain only letters, digits, '-' and '.'",
+            ));
         }
         Ok(Self(value))
     }
@@ -72,12 +78,25 @@ mod tests {
 
     #[test]
     fn addresses_are_lowercased_and_trimmed() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn malformed_addresses_are_rejected_with_the_field_named() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com", "ada@-x.com", "ada@example..com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@-x.com",
+            "ada@example..com",
+        ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("email"), "{bad}");
             assert!(err.message().contains("email"), "{bad}: {}", err.message());

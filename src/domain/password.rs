@@ -54,7 +54,12 @@ impl Password {
 #[allow(async_fn_in_trait)]
 pub trait Pbkdf2 {
     /// Derives `HASH_LEN` bytes.
-    async fn derive(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, ApiError>;
+    async fn derive(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Vec<u8>, ApiError>;
 }
 
 /// A parsed stored hash.
@@ -67,9 +72,17 @@ pub struct PasswordHash {
 
 impl PasswordHash {
     /// Hashes a new password with a fresh salt.
-    pub async fn create(kdf: &impl Pbkdf2, password: &Password, salt: [u8; SALT_LEN]) -> Result<Self, ApiError> {
+    pub async fn create(
+        kdf: &impl Pbkdf2,
+        password: &Password,
+        salt: [u8; SALT_LEN],
+    ) -> Result<Self, ApiError> {
         let hash = kdf.derive(password.expose(), &salt, ITERATIONS).await?;
-        Ok(Self { iterations: ITERATIONS, salt: salt.to_vec(), hash })
+        Ok(Self {
+            iterations: ITERATIONS,
+            salt: salt.to_vec(),
+            hash,
+        })
     }
 
     /// Checks a candidate password in constant time with respect to the stored hash.
@@ -80,7 +93,12 @@ impl PasswordHash {
 
     /// The stored text form.
     pub fn encode(&self) -> String {
-        format!("pbkdf2-sha256${}${}${}", self.iterations, B64.encode(&self.salt), B64.encode(&self.hash))
+        format!(
+            "pbkdf2-sha256${}${}${}",
+            self.iterations,
+            B64.encode(&self.salt),
+            B64.encode(&self.hash)
+        )
     }
 
     /// Parses the stored text form.
@@ -95,7 +113,11 @@ impl PasswordHash {
         if parts.next().is_some() || iterations == 0 || salt.is_empty() || hash.len() != HASH_LEN {
             return None;
         }
-        Some(Self { iterations, salt, hash })
+        Some(Self {
+            iterations,
+            salt,
+            hash,
+        })
     }
 }
 
@@ -110,7 +132,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// A well-formed hash that matches no password: login verifies against it when the email is
 /// unknown, so an unknown email costs the same time as a wrong password.
 pub fn decoy_hash() -> PasswordHash {
-    PasswordHash { iterations: ITERATIONS, salt: vec![0x5a; SALT_LEN], hash: vec![0; HASH_LEN] }
+    PasswordHash {
+        iterations: ITERATIONS,
+        salt: vec![0x5a; SALT_LEN],
+        hash: vec![0; HASH_LEN],
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +147,12 @@ pub(crate) mod tests {
     pub struct RustPbkdf2;
 
     impl Pbkdf2 for RustPbkdf2 {
-        async fn derive(&self, password: &[u8], salt: &[u8], iterations: u32) -> Result<Vec<u8>, ApiError> {
+        async fn derive(
+            &self,
+            password: &[u8],
+            salt: &[u8],
+            iterations: u32,
+        ) -> Result<Vec<u8>, ApiError> {
             let mut out = vec![0u8; HASH_LEN];
             pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, &mut out);
             Ok(out)
@@ -164,7 +195,10 @@ pub(crate) mod tests {
         // RFC 7914 section 11: PBKDF2-HMAC-SHA256("passwd", "salt", 1, 64); first 32 bytes.
         let out = block_on(RustPbkdf2.derive(b"passwd", b"salt", 1)).unwrap();
         let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
+        assert_eq!(
+            hex,
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        );
     }
 
     #[test]
@@ -178,7 +212,13 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_stored_hashes_do_not_parse() {
-        for bad in ["", "md5$1$a$b", "pbkdf2-sha256$x$AAAA$AAAA", "pbkdf2-sha256$0$AAAA$AAAA", "pbkdf2-sha256$1$AAAA$AAAA$extra"] {
+        for bad in [
+            "",
+            "md5$1$a$b",
+            "pbkdf2-sha256$x$AAAA$AAAA",
+            "pbkdf2-sha256$0$AAAA$AAAA",
+            "pbkdf2-sha256$1$AAAA$AAAA$extra",
+        ] {
             assert!(PasswordHash::decode(bad).is_none(), "{bad}");
         }
     }

@@ -23,7 +23,10 @@ impl ProjectName {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(ApiError::invalid_field("name", "name must not contain control characters"));
+            return Err(ApiError::invalid_field(
+                "name",
+                "name must not contain control characters",
+            ));
         }
         Ok(Self(name.to_string()))
     }

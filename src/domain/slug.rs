@@ -11,7 +11,20 @@ use crate::error::ApiError;
 pub const MAX_BASE_LEN: usize = 40;
 
 /// Labels that would shadow the platform or confuse people.
-const RESERVED: &[&str] = &["www", "api", "app", "apps", "admin", "kiln", "localhost", "static", "assets", "mail", "dashboard", "status"];
+const RESERVED: &[&str] = &[
+    "www",
+    "api",
+    "app",
+    "apps",
+    "admin",
+    "kiln",
+    "localhost",
+    "static",
+    "assets",
+    "mail",
+    "dashboard",
+    "status",
+];
 
 /// A valid DNS label that names an app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,7 +66,9 @@ impl Slug {
             && raw.len() <= 63
             && !raw.starts_with('-')
             && !raw.ends_with('-')
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         ok.then(|| Self(raw.to_string()))
     }
 
@@ -103,8 +118,16 @@ mod tests {
 
     #[test]
     fn names_become_lowercase_hyphenated_labels() {
-        assert_eq!(Slug::from_name("My Todo App").unwrap().as_str(), "my-todo-app");
-        assert_eq!(Slug::from_name("  --Recipes!!  & Ratings--").unwrap().as_str(), "recipes-ratings");
+        assert_eq!(
+            Slug::from_name("My Todo App").unwrap().as_str(),
+            "my-todo-app"
+        );
+        assert_eq!(
+            Slug::from_name("  --Recipes!!  & Ratings--")
+                .unwrap()
+                .as_str(),
+            "recipes-ratings"
+        );
         assert_eq!(Slug::from_name("Café Menü").unwrap().as_str(), "cafe-menu");
         assert_eq!(Slug::from_name("2048").unwrap().as_str(), "2048");
     }
@@ -132,11 +155,26 @@ mod tests {
 
     #[test]
     fn app_hosts_yield_their_slug_and_other_hosts_none() {
-        assert_eq!(slug_from_host("todo.localhost:8787", "localhost").unwrap().as_str(), "todo");
-        assert_eq!(slug_from_host("Todo.LOCALHOST", "localhost").unwrap().as_str(), "todo");
+        assert_eq!(
+            slug_from_host("todo.localhost:8787", "localhost")
+                .unwrap()
+                .as_str(),
+            "todo"
+        );
+        assert_eq!(
+            slug_from_host("Todo.LOCALHOST", "localhost")
+                .unwrap()
+                .as_str(),
+            "todo"
+        );
         assert!(slug_from_host("localhost:8787", "localhost").is_none());
         assert!(slug_from_host("a.b.localhost", "localhost").is_none());
         assert!(slug_from_host("evil_.localhost", "localhost").is_none());
-        assert_eq!(slug_from_host("shop.apps.example.com", "apps.example.com").unwrap().as_str(), "shop");
+        assert_eq!(
+            slug_from_host("shop.apps.example.com", "apps.example.com")
+                .unwrap()
+                .as_str(),
+            "shop"
+        );
     }
 }

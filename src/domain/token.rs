@@ -36,7 +36,9 @@ pub struct TokenKeys {
 impl TokenKeys {
     /// Builds the key from the secret binding's text.
     pub fn new(secret: &str) -> Self {
-        Self { key: Hs256Key::new(secret.as_bytes()) }
+        Self {
+            key: Hs256Key::new(secret.as_bytes()),
+        }
     }
 
     /// Issues a token valid for `ttl` from `now_ms`.
@@ -51,7 +53,8 @@ impl TokenKeys {
 
     /// Verifies signature, algorithm and expiry at `now_ms` (60 s leeway for clock skew).
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<SessionClaims, TokenError> {
-        let untrusted = UntrustedToken::new(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let untrusted =
+            UntrustedToken::new(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
         let token = Hs256
             .validator::<SessionClaims>(&self.key)
             .validate(&untrusted)
@@ -62,7 +65,9 @@ impl TokenKeys {
         if claims.expiration.is_none() {
             return Err(TokenError::Invalid("token has no expiry".into()));
         }
-        claims.validate_expiration(&opts).map_err(|_| TokenError::Expired)?;
+        claims
+            .validate_expiration(&opts)
+            .map_err(|_| TokenError::Expired)?;
         Ok(claims.custom.clone())
     }
 }
@@ -80,7 +85,10 @@ mod tests {
     const NOW: i64 = 1_790_000_000_000;
 
     fn claims() -> SessionClaims {
-        SessionClaims { sub: "user-1".into(), sid: "session-1".into() }
+        SessionClaims {
+            sub: "user-1".into(),
+            sid: "session-1".into(),
+        }
     }
 
     #[test]
@@ -104,7 +112,10 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let t = TokenKeys::new("a").issue(claims(), NOW, Duration::hours(1));
-        assert!(matches!(TokenKeys::new("b").verify(&t, NOW), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            TokenKeys::new("b").verify(&t, NOW),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -114,7 +125,10 @@ mod tests {
         let parts: Vec<&str> = t.split('.').collect();
         let forged = B64U.encode(br#"{"sub":"user-2","sid":"session-1","exp":9999999999}"#);
         let tampered = format!("{}.{}.{}", parts[0], forged, parts[2]);
-        assert!(matches!(keys.verify(&tampered, NOW), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            keys.verify(&tampered, NOW),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub struct Caller {
 
 /// One message for every authentication failure, so a client cannot tell a revoked session from a
 /// forged token.
-const UNAUTHORIZED: &str = "missing, invalid or expired token; sign in again via POST /api/auth/login";
+const UNAUTHORIZED: &str =
+    "missing, invalid or expired token; sign in again via POST /api/auth/login";
 
 /// Authenticates `Authorization: Bearer <jwt>`: signature, algorithm, expiry, then the session in KV.
 pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
@@ -69,14 +70,20 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
-    let claims = ctx.tokens().verify(token, webcrypto::now_ms()).map_err(|e| {
-        if let TokenError::Invalid(why) = &e {
-            worker::console_log!("token refused: {why}");
-        }
-        ApiError::Unauthorized(UNAUTHORIZED.into())
-    })?;
+    let claims = ctx
+        .tokens()
+        .verify(token, webcrypto::now_ms())
+        .map_err(|e| {
+            if let TokenError::Invalid(why) = &e {
+                worker::console_log!("token refused: {why}");
+            }
+            ApiError::Unauthorized(UNAUTHORIZED.into())
+        })?;
     match sessions::user_of(&ctx.sessions()?, &claims.sid).await? {
-        Some(user) if user == claims.sub => Ok(Caller { user_id: claims.sub, session_id: claims.sid }),
+        Some(user) if user == claims.sub => Ok(Caller {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        }),
         _ => Err(ApiError::Unauthorized(UNAUTHORIZED.into())),
     }
 }
@@ -85,28 +92,48 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
 ///
 /// The declared `Content-Length` is checked before reading so an oversize upload is refused
 /// without buffering it; the actual length is checked again because the header may be absent.
-pub async fn read_json<T: DeserializeOwned>(req: &mut Request, limit: usize) -> Result<T, ApiError> {
+pub async fn read_json<T: DeserializeOwned>(
+    req: &mut Request,
+    limit: usize,
+) -> Result<T, ApiError> {
     if let Some(len) = req.headers().get("content-length")? {
-        if len.trim().parse::<usize>().map(|n| n > limit).unwrap_or(false) {
+        if len
+            .trim()
+            .parse::<usize>()
+            .map(|n| n > limit)
+            .unwrap_or(false)
+        {
             return Err(ApiError::PayloadTooLarge { limit });
         }
     }
     if let Some(ct) = req.headers().get("content-type")? {
         let ct = ct.to_ascii_lowercase();
-        if !ct.starts_with("application/json") && !ct.contains("+json") && !ct.starts_with("text/plain") {
+        if !ct.starts_with("application/json")
+            && !ct.contains("+json")
+            && !ct.starts_with("text/plain")
+        {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "content type '{ct}' is not supported; send JSON with 'content-type: application/json'"
             )));
         }
     }
-    let bytes = req.bytes().await.map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
     if bytes.len() > limit {
         return Err(ApiError::PayloadTooLarge { limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::InvalidJson("request body is empty; send a JSON object".into()));
+        return Err(ApiError::InvalidJson(
+            "request body is empty; send a JSON object".into(),
+        ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(format!("request body is not valid JSON for this endpoint: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::InvalidJson(format!(
+            "request body is not valid JSON for this endpoint: {e}"
+        ))
+    })
 }
 
 /// A JSON response.
@@ -115,7 +142,9 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
     let headers = Headers::new();
     headers.set("content-type", "application/json; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;
-    Ok(Response::ok(text)?.with_status(status).with_headers(headers))
+    Ok(Response::ok(text)?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 /// 204 No Content.
@@ -128,7 +157,8 @@ pub fn error_response(err: &ApiError, method: &str, path: &str) -> Response {
     if err.status() >= 500 {
         worker::console_error!("{method} {path}: {err}");
     }
-    let mut resp = json(err.status(), &err.body()).unwrap_or_else(|_| Response::error("internal error", 500).expect("static response"));
+    let mut resp = json(err.status(), &err.body())
+        .unwrap_or_else(|_| Response::error("internal error", 500).expect("static response"));
     if let ApiError::MethodNotAllowed { allowed, .. } = err {
         let _ = resp.headers_mut().set("allow", allowed);
     }

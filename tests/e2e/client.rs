@@ -19,22 +19,32 @@ pub struct Reply {
 impl Reply {
     /// The body parsed as JSON (panics with the body if it is not JSON).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
     }
 
     /// A header value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The error code of a JSON error body.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The error message of a JSON error body.
     pub fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -53,13 +63,27 @@ impl Api {
             .timeout_global(Some(std::time::Duration::from_secs(60)))
             .build()
             .into();
-        Self { base: base.to_string(), port, agent }
+        Self {
+            base: base.to_string(),
+            port,
+            agent,
+        }
     }
 
     /// Sends a request; `host` overrides the Host header (app hosts resolve to loopback anyway,
     /// but not every resolver knows `*.localhost`, so we connect to 127.0.0.1 and name the host).
-    pub fn send(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Vec<u8>>, host: Option<&str>) -> Reply {
-        let mut req = http::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        host: Option<&str>,
+    ) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -78,15 +102,32 @@ impl Api {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
-        let body = resp.body_mut().with_config().limit(50 * 1024 * 1024).read_to_string().unwrap_or_default();
-        Reply { status, headers, body }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(50 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Status of a GET, or None when the server is not accepting connections yet.
     pub fn try_get_status(&self, path: &str) -> Option<u16> {
-        let req = http::Request::builder().uri(format!("{}{}", self.base, path)).body(()).ok()?;
+        let req = http::Request::builder()
+            .uri(format!("{}{}", self.base, path))
+            .body(())
+            .ok()?;
         self.agent.run(req).ok().map(|r| r.status().as_u16())
     }
 
@@ -102,7 +143,14 @@ impl Api {
 
     /// A JSON request.
     pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
-        self.send(method, path, token, &[("content-type", "application/json")], Some(body.to_string().into_bytes()), None)
+        self.send(
+            method,
+            path,
+            token,
+            &[("content-type", "application/json")],
+            Some(body.to_string().into_bytes()),
+            None,
+        )
     }
 
     /// POST with JSON.
@@ -112,7 +160,14 @@ impl Api {
 
     /// POST with a raw body (for malformed and oversize inputs).
     pub fn post_raw(&self, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
-        self.send("POST", path, token, &[("content-type", "application/json")], Some(body.to_vec()), None)
+        self.send(
+            "POST",
+            path,
+            token,
+            &[("content-type", "application/json")],
+            Some(body.to_vec()),
+            None,
+        )
     }
 
     /// GET on an app host `<slug>.localhost:<port>`.
@@ -123,10 +178,17 @@ impl Api {
 
     /// Registers a fresh account and returns `(token, user_id)`.
     pub fn register(&self, email: &str, password: &str) -> (String, String) {
-        let r = self.post("/api/auth/register", None, &serde_json::json!({ "email": email, "password": password }));
+        let r = self.post(
+            "/api/auth/register",
+            None,
+            &serde_json::json!({ "email": email, "password": password }),
+        );
         assert_eq!(r.status, 201, "register {email}: {}", r.body);
         let v = r.json();
-        (v["token"].as_str().unwrap().to_string(), v["user"]["id"].as_str().unwrap().to_string())
+        (
+            v["token"].as_str().unwrap().to_string(),
+            v["user"]["id"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Registers a user with a unique email and returns its token.
@@ -136,7 +198,11 @@ impl Api {
 
     /// Creates a project and returns its JSON.
     pub fn create_project(&self, token: &str, name: &str) -> Value {
-        let r = self.post("/api/projects", Some(token), &serde_json::json!({ "name": name }));
+        let r = self.post(
+            "/api/projects",
+            Some(token),
+            &serde_json::json!({ "name": name }),
+        );
         assert_eq!(r.status, 201, "create project {name}: {}", r.body);
         r.json()["project"].clone()
     }
@@ -147,4 +213,85 @@ pub fn unique_email() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("user{}@example.test", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    /// `id:` (the seq).
+    pub id: Option<String>,
+    /// `event:`.
+    pub event: Option<String>,
+    /// `data:` lines joined.
+    pub data: String,
+}
+
+impl Api {
+    /// Opens an SSE stream and reads until `count` events arrived or the server closes it; then
+    /// drops the connection (a client disconnecting).
+    pub fn sse(
+        &self,
+        path: &str,
+        token: &str,
+        last_event_id: Option<u64>,
+        count: usize,
+    ) -> Vec<SseEvent> {
+        use std::io::BufRead;
+        let mut req = http::Request::builder()
+            .uri(format!("{}{}", self.base, path))
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let mut resp = self
+            .agent
+            .run(req.body(()).expect("request"))
+            .expect("sse connect");
+        assert_eq!(resp.status().as_u16(), 200, "sse status");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(ct.starts_with("text/event-stream"), "content type {ct}");
+        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+        let mut out = Vec::new();
+        let mut cur = SseEvent {
+            id: None,
+            event: None,
+            data: String::new(),
+        };
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            if line.is_empty() {
+                if !cur.data.is_empty() {
+                    out.push(std::mem::replace(
+                        &mut cur,
+                        SseEvent {
+                            id: None,
+                            event: None,
+                            data: String::new(),
+                        },
+                    ));
+                    if out.len() >= count {
+                        break;
+                    }
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("id: ") {
+                cur.id = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("event: ") {
+                cur.event = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                if !cur.data.is_empty() {
+                    cur.data.push('\n');
+                }
+                cur.data.push_str(v);
+            }
+        }
+        out
+    }
 }

@@ -13,7 +13,10 @@ fn an_app_host_reaches_dispatch_which_names_the_slug_when_nothing_is_deployed(k:
     let r = k.api.get_app(slug, "/");
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.header("x-kiln-slug"), Some(slug));
-    assert!(r.header("content-type").unwrap_or_default().starts_with("text/html"));
+    assert!(r
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
     assert!(r.body.contains(slug), "the page names the slug: {}", r.body);
 
     let other = k.api.get_app("never-created", "/some/page");

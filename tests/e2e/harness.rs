@@ -23,6 +23,8 @@ pub struct Kiln {
     pub port: u16,
     /// The `AUTH_SECRET` this session signs tokens with (tests mint expired tokens with it).
     pub auth_secret: String,
+    /// The `OPERATOR_TOKEN` for `/api/admin/*`.
+    pub operator_token: String,
     /// HTTP client for the platform.
     pub api: Api,
     child: Child,
@@ -35,18 +37,26 @@ fn root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free local port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free local port")
 }
 
 fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).expect("read /dev/urandom");
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn wrangler() -> Command {
     let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
-    cmd.current_dir(root()).env("WRANGLER_SEND_METRICS", "false").env("CI", "true").env("NO_COLOR", "1");
+    cmd.current_dir(root())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1");
     cmd
 }
 
@@ -54,31 +64,60 @@ impl Kiln {
     /// Applies migrations to a fresh state dir, starts `wrangler dev` and waits until healthy.
     pub fn start() -> Self {
         for built in ["build/index.js", "dispatch/build/index.js"] {
-            assert!(root().join(built).exists(), "{built} is missing: build the Workers first (`make test` does)");
+            assert!(
+                root().join(built).exists(),
+                "{built} is missing: build the Workers first (`make test` does)"
+            );
         }
-        let state = std::env::temp_dir().join(format!("kiln-e2e-{}-{}", std::process::id(), random_hex(4)));
+        let state =
+            std::env::temp_dir().join(format!("kiln-e2e-{}-{}", std::process::id(), random_hex(4)));
         fs::create_dir_all(&state).expect("create state dir");
         let auth_secret = random_hex(32);
         let env_file = state.join("test.env");
-        fs::write(&env_file, format!("AUTH_SECRET={auth_secret}\n")).expect("write env file");
+        let operator_token = random_hex(24);
+        fs::write(
+            &env_file,
+            format!("AUTH_SECRET={auth_secret}\nOPERATOR_TOKEN={operator_token}\n"),
+        )
+        .expect("write env file");
 
         let migrate = wrangler()
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
             .arg(&state)
             .output()
             .expect("run wrangler d1 migrations apply");
-        assert!(migrate.status.success(), "migrations failed:\n{}{}", String::from_utf8_lossy(&migrate.stdout), String::from_utf8_lossy(&migrate.stderr));
+        assert!(
+            migrate.status.success(),
+            "migrations failed:\n{}{}",
+            String::from_utf8_lossy(&migrate.stdout),
+            String::from_utf8_lossy(&migrate.stderr)
+        );
 
         let port = free_port();
         let log = state.join("wrangler.log");
         let log_file = fs::File::create(&log).expect("create log");
         let child = wrangler()
-            .args(["dev", "-c", "wrangler.toml", "-c", "dispatch/wrangler.toml", "--ip", "127.0.0.1"])
-            .args(["--port", &port.to_string(), "--inspector-port", &free_port().to_string()])
+            .args([
+                "dev",
+                "-c",
+                "wrangler.toml",
+                "-c",
+                "dispatch/wrangler.toml",
+                "--ip",
+                "127.0.0.1",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--inspector-port",
+                &free_port().to_string(),
+            ])
             .arg("--persist-to")
             .arg(&state)
             .arg("--env-file")
             .arg(&env_file)
+            // Fault-injection routes exist only in test sessions.
+            .args(["--var", "KILN_TEST_HOOKS:1"])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log handle"))
             .stderr(log_file)
@@ -86,7 +125,16 @@ impl Kiln {
             .spawn()
             .expect("spawn wrangler dev");
         let base = format!("http://127.0.0.1:{port}");
-        let mut kiln = Kiln { api: Api::new(&base, port), base, port, auth_secret, child, state, log };
+        let mut kiln = Kiln {
+            api: Api::new(&base, port),
+            base,
+            port,
+            auth_secret,
+            operator_token,
+            child,
+            state,
+            log,
+        };
         kiln.wait_healthy(Duration::from_secs(120));
         kiln
     }
@@ -135,7 +183,9 @@ impl Kiln {
     /// `kill(-pgid, 0)`, which also counts zombies that only the container's init can reap.
     fn group_alive(&self) -> bool {
         let pgid = self.child.id().to_string();
-        let Ok(dir) = fs::read_dir("/proc") else { return false };
+        let Ok(dir) = fs::read_dir("/proc") else {
+            return false;
+        };
         dir.flatten().any(|e| {
             let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
             // Fields after the parenthesised command: state, ppid, pgrp, ...

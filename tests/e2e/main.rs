@@ -13,6 +13,7 @@
 mod auth;
 mod client;
 mod dispatch;
+mod events;
 mod harness;
 mod projects;
 
@@ -39,10 +40,23 @@ macro_rules! scenarios {
 }
 
 fn main() {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: Vec<Scenario> = [auth::scenarios(), projects::scenarios(), dispatch::scenarios()].into_iter().flatten().collect();
-    let selected: Vec<&Scenario> =
-        all.iter().filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str()))).collect();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let all: Vec<Scenario> = [
+        auth::scenarios(),
+        projects::scenarios(),
+        events::scenarios(),
+        dispatch::scenarios(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let selected: Vec<&Scenario> = all
+        .iter()
+        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
+        .collect();
     if selected.is_empty() {
         println!("0 passed, 0 failed");
         return;
@@ -50,7 +64,12 @@ fn main() {
 
     let started = Instant::now();
     let kiln = Kiln::start();
-    println!("e2e: wrangler dev ready at {} in {:.1}s; running {} scenarios", kiln.base, started.elapsed().as_secs_f64(), selected.len());
+    println!(
+        "e2e: wrangler dev ready at {} in {:.1}s; running {} scenarios",
+        kiln.base,
+        started.elapsed().as_secs_f64(),
+        selected.len()
+    );
 
     let (mut passed, mut failed) = (0usize, Vec::new());
     for s in &selected {

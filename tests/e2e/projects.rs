@@ -20,30 +20,74 @@ fn a_user_creates_lists_reads_renames_and_deletes_a_project(k: &Kiln) {
     let p = k.api.create_project(&token, "Recipe Book");
     let id = p["id"].as_str().unwrap();
     assert!(p["slug"].as_str().unwrap().starts_with("recipe-book"));
-    assert_eq!(p["url"], format!("http://{}.localhost:{}", p["slug"].as_str().unwrap(), k.port));
+    assert_eq!(
+        p["url"],
+        format!(
+            "http://{}.localhost:{}",
+            p["slug"].as_str().unwrap(),
+            k.port
+        )
+    );
 
     let list = k.api.get("/api/projects", Some(&token));
     assert_eq!(list.status, 200);
-    let ids: Vec<_> = list.json()["projects"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect();
+    let ids: Vec<_> = list.json()["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!(id)]);
 
     let got = k.api.get(&format!("/api/projects/{id}"), Some(&token));
     assert_eq!(got.status, 200);
     assert_eq!(got.json()["project"]["name"], "Recipe Book");
 
-    let renamed = k.api.json("PATCH", &format!("/api/projects/{id}"), Some(&token), &json!({ "name": "  Family Recipes " }));
+    let renamed = k.api.json(
+        "PATCH",
+        &format!("/api/projects/{id}"),
+        Some(&token),
+        &json!({ "name": "  Family Recipes " }),
+    );
     assert_eq!(renamed.status, 200, "{}", renamed.body);
     assert_eq!(renamed.json()["project"]["name"], "Family Recipes");
-    assert_eq!(renamed.json()["project"]["slug"], p["slug"], "renaming keeps the app address");
+    assert_eq!(
+        renamed.json()["project"]["slug"],
+        p["slug"],
+        "renaming keeps the app address"
+    );
 
-    let bad = k.api.json("PATCH", &format!("/api/projects/{id}"), Some(&token), &json!({ "name": "" }));
+    let bad = k.api.json(
+        "PATCH",
+        &format!("/api/projects/{id}"),
+        Some(&token),
+        &json!({ "name": "" }),
+    );
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["error"]["field"], "name");
 
-    assert_eq!(k.api.delete(&format!("/api/projects/{id}"), Some(&token)).status, 204);
-    assert_eq!(k.api.get(&format!("/api/projects/{id}"), Some(&token)).status, 404);
-    assert_eq!(k.api.delete(&format!("/api/projects/{id}"), Some(&token)).status, 404);
-    assert!(k.api.get("/api/projects", Some(&token)).json()["projects"].as_array().unwrap().is_empty());
+    assert_eq!(
+        k.api
+            .delete(&format!("/api/projects/{id}"), Some(&token))
+            .status,
+        204
+    );
+    assert_eq!(
+        k.api
+            .get(&format!("/api/projects/{id}"), Some(&token))
+            .status,
+        404
+    );
+    assert_eq!(
+        k.api
+            .delete(&format!("/api/projects/{id}"), Some(&token))
+            .status,
+        404
+    );
+    assert!(k.api.get("/api/projects", Some(&token)).json()["projects"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 fn a_second_user_cannot_read_rename_delete_or_list_the_first_users_project(k: &Kiln) {
@@ -54,11 +98,26 @@ fn a_second_user_cannot_read_rename_delete_or_list_the_first_users_project(k: &K
 
     let read = k.api.get(&path, Some(&bob));
     assert_eq!(read.status, 404);
-    let missing = k.api.get("/api/projects/00000000-0000-4000-8000-000000000000", Some(&bob));
-    assert_eq!(read.error_code(), missing.error_code(), "someone else's project looks exactly like a missing one");
-    assert_eq!(k.api.json("PATCH", &path, Some(&bob), &json!({ "name": "Mine now" })).status, 404);
+    let missing = k.api.get(
+        "/api/projects/00000000-0000-4000-8000-000000000000",
+        Some(&bob),
+    );
+    assert_eq!(
+        read.error_code(),
+        missing.error_code(),
+        "someone else's project looks exactly like a missing one"
+    );
+    assert_eq!(
+        k.api
+            .json("PATCH", &path, Some(&bob), &json!({ "name": "Mine now" }))
+            .status,
+        404
+    );
     assert_eq!(k.api.delete(&path, Some(&bob)).status, 404);
-    assert!(k.api.get("/api/projects", Some(&bob)).json()["projects"].as_array().unwrap().is_empty());
+    assert!(k.api.get("/api/projects", Some(&bob)).json()["projects"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // Alice's project is untouched.
     let still = k.api.get(&path, Some(&alice));
@@ -72,26 +131,40 @@ fn two_projects_with_the_same_name_get_distinct_slugs(k: &Kiln) {
     let first = k.api.create_project(&a, "Habit Tracker");
     let second = k.api.create_project(&a, "Habit Tracker");
     let third = k.api.create_project(&b, "habit tracker!");
-    let slugs = [&first["slug"], &second["slug"], &third["slug"]].map(|s| s.as_str().unwrap().to_string());
+    let slugs =
+        [&first["slug"], &second["slug"], &third["slug"]].map(|s| s.as_str().unwrap().to_string());
     assert_ne!(slugs[0], slugs[1]);
     assert_ne!(slugs[0], slugs[2]);
     assert_ne!(slugs[1], slugs[2]);
     for s in &slugs {
         assert!(s.starts_with("habit-tracker"), "{s}");
-        assert!(s.len() <= 63 && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'), "{s}");
+        assert!(
+            s.len() <= 63
+                && s.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'),
+            "{s}"
+        );
     }
 }
 
 fn names_that_cannot_form_a_slug_are_rejected(k: &Kiln) {
     let token = k.api.new_user();
     for name in ["!!!", "🔥🔥🔥", "   ", ""] {
-        let r = k.api.post("/api/projects", Some(&token), &json!({ "name": name }));
+        let r = k
+            .api
+            .post("/api/projects", Some(&token), &json!({ "name": name }));
         assert_eq!(r.status, 400, "{name:?}: {}", r.body);
         assert_eq!(r.json()["error"]["field"], "name");
     }
     let r = k.api.post("/api/projects", Some(&token), &json!({}));
     assert_eq!(r.status, 400);
-    assert!(k.api.get("/api/projects", Some(&token)).json()["projects"].as_array().unwrap().is_empty(), "nothing was created");
+    assert!(
+        k.api.get("/api/projects", Some(&token)).json()["projects"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was created"
+    );
 }
 
 fn unknown_routes_and_wrong_methods_are_clear_errors(k: &Kiln) {
@@ -102,7 +175,14 @@ fn unknown_routes_and_wrong_methods_are_clear_errors(k: &Kiln) {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, POST"));
     let token = k.api.new_user();
-    let r = k.api.send("POST", "/api/projects", Some(&token), &[("content-type", "text/html")], Some(b"<p>".to_vec()), None);
+    let r = k.api.send(
+        "POST",
+        "/api/projects",
+        Some(&token),
+        &[("content-type", "text/html")],
+        Some(b"<p>".to_vec()),
+        None,
+    );
     assert_eq!(r.status, 415);
 }
 

@@ -137,13 +137,16 @@ fn starting_the_first_attempt_of_a_step_records_it() {
 
 #[test]
 fn starting_a_retry_after_a_failed_attempt_records_it() {
-    given(and(running(), [step_started("plan", 1), step_failed("plan", 1)]))
-        .when(Command::StartStep {
-            build_id: b1(),
-            step: "plan".into(),
-            attempt: 2,
-        })
-        .then_expect(vec![step_started("plan", 2)]);
+    given(and(
+        running(),
+        [step_started("plan", 1), step_failed("plan", 1)],
+    ))
+    .when(Command::StartStep {
+        build_id: b1(),
+        step: "plan".into(),
+        attempt: 2,
+    })
+    .then_expect(vec![step_started("plan", 2)]);
 }
 
 #[test]
@@ -210,12 +213,15 @@ fn succeeding_the_running_attempt_records_it() {
 
 #[test]
 fn succeeding_an_attempt_that_is_not_running_is_rejected() {
-    given(and(running(), [step_started("plan", 1), step_failed("plan", 1)]))
-        .when(succeed(1))
-        .then_reject(Rejection::StepNotRunning {
-            step: "plan".into(),
-            attempt: 1,
-        });
+    given(and(
+        running(),
+        [step_started("plan", 1), step_failed("plan", 1)],
+    ))
+    .when(succeed(1))
+    .then_reject(Rejection::StepNotRunning {
+        step: "plan".into(),
+        attempt: 1,
+    });
 }
 
 #[test]
@@ -269,12 +275,15 @@ fn failing_the_running_attempt_records_it() {
 
 #[test]
 fn failing_an_abandoned_attempt_is_rejected() {
-    given(and(running(), [step_started("plan", 1), step_started("plan", 2)]))
-        .when(fail(1))
-        .then_reject(Rejection::StepNotRunning {
-            step: "plan".into(),
-            attempt: 1,
-        });
+    given(and(
+        running(),
+        [step_started("plan", 1), step_started("plan", 2)],
+    ))
+    .when(fail(1))
+    .then_reject(Rejection::StepNotRunning {
+        step: "plan".into(),
+        attempt: 1,
+    });
 }
 
 #[test]

@@ -77,15 +77,22 @@ pub fn event() -> impl Strategy<Value = Event> {
             }
         }),
         build_id().prop_map(|build_id| Event::PlanApproved { build_id }),
-        (build_id(), any::<u32>(), any::<u32>(), any::<u64>(), o(text())).prop_map(
-            |(build_id, version, files, bytes, prompt_hash)| Event::CodeGenerated {
-                build_id,
-                version,
-                files,
-                bytes,
-                prompt_hash
-            }
-        ),
+        (
+            build_id(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u64>(),
+            o(text())
+        )
+            .prop_map(|(build_id, version, files, bytes, prompt_hash)| {
+                Event::CodeGenerated {
+                    build_id,
+                    version,
+                    files,
+                    bytes,
+                    prompt_hash,
+                }
+            }),
         (build_id(), prop::collection::vec(text(), 0..3)).prop_map(|(build_id, diagnostics)| {
             Event::ValidationFailed {
                 build_id,

@@ -45,7 +45,9 @@ fn create(name: &str, slug: &str) -> Command {
 
 #[test]
 fn creating_a_project_records_it() {
-    given([]).when(create("Todo", "todo")).then_expect(created());
+    given([])
+        .when(create("Todo", "todo"))
+        .then_expect(created());
 }
 
 #[test]
@@ -194,7 +196,10 @@ fn posting_a_message_id_twice_is_rejected() {
 #[test]
 fn posting_an_oversized_message_is_rejected() {
     given(created())
-        .when(post("m1", &"x".repeat(events::decide::MAX_MESSAGE_BYTES + 1)))
+        .when(post(
+            "m1",
+            &"x".repeat(events::decide::MAX_MESSAGE_BYTES + 1),
+        ))
         .then_reject(Rejection::TooLong {
             field: "message",
             size: events::decide::MAX_MESSAGE_BYTES + 1,

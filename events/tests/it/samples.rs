@@ -113,7 +113,11 @@ fn check_round_trips(name: &str, text: &str, decoded: &Decoded) {
         Decoded::Unknown(u) => encode_json(&u.envelope),
     };
     let as_value = |t: &str| serde_json::from_str::<Value>(t).unwrap();
-    assert_eq!(as_value(&reencoded), as_value(text), "sample {name} re-encodes differently");
+    assert_eq!(
+        as_value(&reencoded),
+        as_value(text),
+        "sample {name} re-encodes differently"
+    );
     let bytes = decoded.encode_storage();
     assert_eq!(&decode_storage(&bytes).unwrap(), decoded, "sample {name}");
 }
@@ -121,7 +125,11 @@ fn check_round_trips(name: &str, text: &str, decoded: &Decoded) {
 #[test]
 fn every_current_event_type_has_a_sample_that_decodes_to_the_expected_event() {
     let expected = one_of_each();
-    assert_eq!(expected.len(), CATALOG.len(), "one_of_each must cover the catalog");
+    assert_eq!(
+        expected.len(),
+        CATALOG.len(),
+        "one_of_each must cover the catalog"
+    );
     for (event_type, version) in CATALOG {
         let name = format!("{event_type}.v{version}.json");
         let (text, decoded) = load(&name);
@@ -144,7 +152,10 @@ fn a_stored_v1_build_request_is_upcast_to_v2() {
     let (text, decoded) = load("BuildRequested.v1.json");
     check_round_trips("BuildRequested.v1.json", &text, &decoded);
     let envelope = decoded.into_envelope().expect("v1 is understood");
-    assert_eq!(envelope.version, 1, "the written version is kept, it is hashed");
+    assert_eq!(
+        envelope.version, 1,
+        "the written version is kept, it is hashed"
+    );
     assert_eq!(envelope.data.event_version(), 2);
     assert_eq!(
         envelope.data,
@@ -174,7 +185,9 @@ fn events_from_a_newer_kiln_are_skipped_with_a_warning() {
     for (name, reason) in cases {
         let (text, decoded) = load(name);
         check_round_trips(name, &text, &decoded);
-        let warning = decoded.warning().unwrap_or_else(|| panic!("{name} was not skipped"));
+        let warning = decoded
+            .warning()
+            .unwrap_or_else(|| panic!("{name} was not skipped"));
         assert_eq!(warning.reason, reason, "{name}");
         assert_eq!(warning.seq, 1);
     }

@@ -39,7 +39,10 @@ fn appended_events_are_read_back_in_order_and_verify() {
     assert_eq!(appended[1].prev_hash, appended[0].hash);
 
     let read = read_all(&store, "p1");
-    let envelopes: Vec<_> = read.into_iter().filter_map(Decoded::into_envelope).collect();
+    let envelopes: Vec<_> = read
+        .into_iter()
+        .filter_map(Decoded::into_envelope)
+        .collect();
     assert_eq!(envelopes, appended);
     block_on(store.verify("p1")).unwrap();
 }
@@ -143,7 +146,10 @@ fn verify_reports_the_seq_of_a_tampered_blob() {
     match block_on(store.verify("p1")).unwrap_err() {
         StoreError::Chain(error) => {
             assert_eq!(error.seq, 2);
-            assert!(matches!(error.reason, ChainFault::BadHash { .. }), "{error}");
+            assert!(
+                matches!(error.reason, ChainFault::BadHash { .. }),
+                "{error}"
+            );
         }
         other => panic!("expected a chain error, got {other}"),
     }
@@ -159,7 +165,10 @@ fn verify_reports_an_undecodable_blob_as_corrupt() {
     match block_on(store.verify("p1")).unwrap_err() {
         StoreError::Chain(error) => {
             assert_eq!(error.seq, 2);
-            assert!(matches!(error.reason, ChainFault::Corrupt { .. }), "{error}");
+            assert!(
+                matches!(error.reason, ChainFault::Corrupt { .. }),
+                "{error}"
+            );
         }
         other => panic!("expected a chain error, got {other}"),
     }
@@ -278,12 +287,8 @@ fn a_whole_build_through_the_store_rebuilds_to_the_same_state() {
     ];
     for command in commands {
         let events = state.handle(command).unwrap();
-        let appended = block_on(store.append(
-            "p1",
-            state.last_seq,
-            NewEvent::batch(events, &meta()),
-        ))
-        .unwrap();
+        let appended =
+            block_on(store.append("p1", state.last_seq, NewEvent::batch(events, &meta()))).unwrap();
         for envelope in &appended {
             state.apply(envelope);
         }

@@ -1,0 +1,503 @@
+//! The event log on R2: the production [`EventStore`].
+//!
+//! Layout (see docs/adr/0004-event-log-layout.md):
+//! - `streams/<stream>/<first seq, 16 digits>`: one *commit* object per appended batch, holding
+//!   the batch's MessagePack-encoded envelopes, each framed by a 4-byte big-endian length. Its
+//!   custom metadata records the last seq and last hash of the batch.
+//! - `heads/<stream>`: a hint, `"<seq> <hash>"`, of a recent head. Only ever behind the truth.
+//!
+//! Correctness rests on one primitive: R2's create-only put (`onlyIf: {etagDoesNotMatch: "*"}`).
+//! Every writer that wants to append after seq N writes the key of seq N+1; exactly one wins,
+//! so no event is lost, duplicated or reordered, and a batch lands whole or not at all. The hint
+//! only saves work: a writer probes forward from it (`head` of the next commit key) until it
+//! finds the real end of the stream.
+
+use std::collections::HashMap;
+
+use events::codec::{decode_storage, encode_storage, Decoded};
+use events::envelope::{event_id, seal, Envelope, NewEvent, GENESIS_HASH};
+use events::store::{EventStore, StoreError};
+use events::{ChainError, ChainFault, ChainVerifier};
+use worker::{Bucket, Conditional, Include};
+
+/// Where a stream's readable prefix ends, when a stored commit cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// First seq of the unreadable commit.
+    pub seq: u64,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// The head of a stream: last seq and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Last seq (0 for an empty stream).
+    pub seq: u64,
+    /// Hash of that event (the genesis hash for an empty stream).
+    pub hash: String,
+}
+
+/// [`EventStore`] over one R2 bucket.
+pub struct R2EventLog {
+    bucket: Bucket,
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        detail: format!("r2 {what}: {e}"),
+    }
+}
+
+fn commit_prefix(stream: &str) -> String {
+    format!("streams/{stream}/")
+}
+
+fn commit_key(stream: &str, first_seq: u64) -> String {
+    format!("streams/{stream}/{first_seq:016}")
+}
+
+fn hint_key(stream: &str) -> String {
+    format!("heads/{stream}")
+}
+
+/// Frames blobs as `[len u32 BE][bytes]…`.
+fn frame(blobs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blobs.iter().map(|b| b.len() + 4).sum());
+    for b in blobs {
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+fn unframe(mut bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 4 {
+            return Err("truncated frame header".into());
+        }
+        let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        bytes = &bytes[4..];
+        if len == 0 || len > bytes.len() {
+            return Err(format!(
+                "frame of {len} bytes does not fit in the {} bytes left",
+                bytes.len()
+            ));
+        }
+        out.push(&bytes[..len]);
+        bytes = &bytes[len..];
+    }
+    if out.is_empty() {
+        return Err("empty commit".into());
+    }
+    Ok(out)
+}
+
+/// Decodes a commit object that starts at `first_seq`.
+fn decode_commit(first_seq: u64, bytes: &[u8]) -> Result<Vec<Decoded>, Corruption> {
+    let corrupt = |detail: String| Corruption {
+        seq: first_seq,
+        detail,
+    };
+    let frames = unframe(bytes).map_err(corrupt)?;
+    let mut out = Vec::with_capacity(frames.len());
+    for (i, f) in frames.into_iter().enumerate() {
+        let seq = first_seq + i as u64;
+        let d = decode_storage(f).map_err(|e| Corruption {
+            seq,
+            detail: e.to_string(),
+        })?;
+        if d.seq() != seq {
+            return Err(Corruption {
+                seq,
+                detail: format!("object holds seq {} where seq {seq} belongs", d.seq()),
+            });
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// Stream names are project ids: a strict alphabet keeps them from escaping their prefix.
+pub fn valid_stream(stream: &str) -> bool {
+    !stream.is_empty()
+        && stream.len() <= 64
+        && stream
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl R2EventLog {
+    /// Wraps the bucket binding.
+    pub fn new(bucket: Bucket) -> Self {
+        Self { bucket }
+    }
+
+    async fn read_hint(&self, stream: &str) -> Result<Head, StoreError> {
+        let Some(obj) = self
+            .bucket
+            .get(hint_key(stream))
+            .execute()
+            .await
+            .map_err(|e| unavailable("get head", e))?
+        else {
+            return Ok(Head {
+                seq: 0,
+                hash: GENESIS_HASH.to_owned(),
+            });
+        };
+        let text = match obj.body() {
+            Some(b) => b.text().await.map_err(|e| unavailable("read head", e))?,
+            None => String::new(),
+        };
+        // A damaged hint is ignored: probing from zero is slower but still correct.
+        let parsed = text.split_once(' ').and_then(|(s, h)| {
+            Some(Head {
+                seq: s.parse().ok()?,
+                hash: h.to_owned(),
+            })
+        });
+        Ok(parsed.unwrap_or(Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }))
+    }
+
+    async fn write_hint(&self, stream: &str, head: &Head) {
+        // Best effort: a lost or stale hint costs probes, never correctness.
+        let _ = self
+            .bucket
+            .put(hint_key(stream), format!("{} {}", head.seq, head.hash))
+            .execute()
+            .await;
+    }
+
+    /// The current head, probing forward from the hint.
+    pub async fn head(&self, stream: &str) -> Result<Head, StoreError> {
+        let mut head = self.read_hint(stream).await?;
+        loop {
+            let key = commit_key(stream, head.seq + 1);
+            let Some(obj) = self
+                .bucket
+                .head(key)
+                .await
+                .map_err(|e| unavailable("head commit", e))?
+            else {
+                return Ok(head);
+            };
+            let meta = obj.custom_metadata().unwrap_or_default();
+            match (
+                meta.get("last").and_then(|s| s.parse::<u64>().ok()),
+                meta.get("last_hash"),
+            ) {
+                (Some(last), Some(hash)) if last > head.seq => {
+                    head = Head {
+                        seq: last,
+                        hash: hash.clone(),
+                    }
+                }
+                _ => {
+                    // Metadata missing: learn the end of the commit from its content.
+                    let decoded = self.get_commit(stream, head.seq + 1).await?.map_err(|c| {
+                        StoreError::Codec {
+                            seq: c.seq,
+                            source: events::codec::CodecError::Malformed { detail: c.detail },
+                        }
+                    })?;
+                    let last = decoded
+                        .last()
+                        .expect("decode_commit never returns an empty commit");
+                    head = Head {
+                        seq: last.seq(),
+                        hash: chained_hash(last),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Reads and decodes the commit starting at `first_seq`, if there is one.
+    async fn get_commit(
+        &self,
+        stream: &str,
+        first_seq: u64,
+    ) -> Result<Result<Vec<Decoded>, Corruption>, StoreError> {
+        let Some(obj) = self
+            .bucket
+            .get(commit_key(stream, first_seq))
+            .execute()
+            .await
+            .map_err(|e| unavailable("get commit", e))?
+        else {
+            return Ok(Err(Corruption {
+                seq: first_seq,
+                detail: "commit is missing".into(),
+            }));
+        };
+        let bytes = match obj.body() {
+            Some(b) => b.bytes().await.map_err(|e| unavailable("read commit", e))?,
+            None => Vec::new(),
+        };
+        Ok(decode_commit(first_seq, &bytes))
+    }
+
+    /// A retried append returns what it stored before; anything else at a stale seq conflicts.
+    async fn replay_or_conflict(
+        &self,
+        stream: &str,
+        expected: u64,
+        events: &[NewEvent],
+        actual: u64,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let conflict = StoreError::Conflict { expected, actual };
+        if expected >= actual {
+            return Err(conflict);
+        }
+        let Ok(stored) = self.get_commit(stream, expected + 1).await? else {
+            return Err(conflict);
+        };
+        if stored.len() != events.len() {
+            return Err(conflict);
+        }
+        let mut out = Vec::with_capacity(events.len());
+        for (d, new) in stored.into_iter().zip(events) {
+            match d {
+                Decoded::Event(e) if e.id == event_id(stream, e.seq, &new.meta, &new.event) => {
+                    out.push(e)
+                }
+                _ => return Err(conflict),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The commits of a stream in order: `(first seq, last seq if recorded)`.
+    async fn commits(&self, stream: &str) -> Result<Vec<(u64, Option<u64>)>, StoreError> {
+        let prefix = commit_prefix(stream);
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = self
+                .bucket
+                .list()
+                .prefix(prefix.clone())
+                .include(vec![Include::CustomMetadata])
+                .limit(1000);
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list
+                .execute()
+                .await
+                .map_err(|e| unavailable("list commits", e))?;
+            for obj in page.objects() {
+                let key = obj.key();
+                let Some(first) = key
+                    .strip_prefix(&prefix)
+                    .and_then(|s| s.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                let last = obj
+                    .custom_metadata()
+                    .ok()
+                    .and_then(|m| m.get("last").and_then(|s| s.parse().ok()));
+                out.push((first, last));
+            }
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads events after `after_seq`, stopping (without failing) at the first unreadable commit.
+    pub async fn read_lenient(
+        &self,
+        stream: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<(Vec<Decoded>, Option<Corruption>), StoreError> {
+        let commits = self.commits(stream).await?;
+        let mut out = Vec::new();
+        for (i, (first, last)) in commits.iter().enumerate() {
+            if out.len() >= limit {
+                break;
+            }
+            // The last seq of a commit is its metadata, or one before the next commit's first seq.
+            let end = last.or_else(|| commits.get(i + 1).map(|(next, _)| next - 1));
+            if end.is_some_and(|end| end <= after_seq) {
+                continue;
+            }
+            match self.get_commit(stream, *first).await? {
+                Ok(decoded) => out.extend(
+                    decoded
+                        .into_iter()
+                        .filter(|d| d.seq() > after_seq)
+                        .take(limit - out.len()),
+                ),
+                Err(c) => return Ok((out, Some(c))),
+            }
+            if let Some(expected_next) = out.last().map(|d| d.seq() + 1) {
+                if let Some((next, _)) = commits.get(i + 1) {
+                    if *next != expected_next && *next > after_seq {
+                        return Ok((
+                            out,
+                            Some(Corruption {
+                                seq: expected_next,
+                                detail: format!("events {expected_next}..{} are missing", next - 1),
+                            }),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok((out, None))
+    }
+
+    /// Every stream id in the bucket (for projection rebuilds).
+    pub async fn streams(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = self
+                .bucket
+                .list()
+                .prefix("streams/")
+                .delimiter("/")
+                .limit(1000);
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list
+                .execute()
+                .await
+                .map_err(|e| unavailable("list streams", e))?;
+            out.extend(page.delimited_prefixes().into_iter().filter_map(|p| {
+                p.strip_prefix("streams/")
+                    .map(|s| s.trim_end_matches('/').to_owned())
+            }));
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether there is anything stored after `seq` (cheap: one `head` call), for live tails.
+    pub async fn has_after(&self, stream: &str, seq: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .bucket
+            .head(commit_key(stream, seq + 1))
+            .await
+            .map_err(|e| unavailable("head commit", e))?
+            .is_some())
+    }
+}
+
+fn chained_hash(d: &Decoded) -> String {
+    use events::Chained;
+    d.hash().to_owned()
+}
+
+impl EventStore for R2EventLog {
+    async fn append(
+        &self,
+        stream: &str,
+        expected_seq: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let head = self.head(stream).await?;
+        if head.seq != expected_seq {
+            return self
+                .replay_or_conflict(stream, expected_seq, &events, head.seq)
+                .await;
+        }
+        let mut prev = head.hash.clone();
+        let mut sealed = Vec::with_capacity(events.len());
+        for (i, new) in events.iter().enumerate() {
+            let env = seal(
+                stream,
+                expected_seq + 1 + i as u64,
+                &prev,
+                new.meta.clone(),
+                new.event.clone(),
+            )?;
+            prev.clone_from(&env.hash);
+            sealed.push(env);
+        }
+        let last = sealed.last().expect("non-empty batch");
+        let meta: HashMap<String, String> = [
+            ("last".to_owned(), last.seq.to_string()),
+            ("last_hash".to_owned(), last.hash.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let body = frame(&sealed.iter().map(encode_storage).collect::<Vec<_>>());
+        let written = self
+            .bucket
+            .put(commit_key(stream, expected_seq + 1), body)
+            .custom_metadata(meta)
+            .only_if(Conditional {
+                etag_does_not_match: Some("*".into()),
+                ..Default::default()
+            })
+            .execute()
+            .await
+            .map_err(|e| unavailable("put commit", e))?;
+        if written.is_none() {
+            // Another writer took this position first.
+            let actual = self.head(stream).await?.seq;
+            return self
+                .replay_or_conflict(stream, expected_seq, &events, actual)
+                .await;
+        }
+        self.write_hint(
+            stream,
+            &Head {
+                seq: last.seq,
+                hash: last.hash.clone(),
+            },
+        )
+        .await;
+        Ok(sealed)
+    }
+
+    async fn read(
+        &self,
+        stream: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Decoded>, StoreError> {
+        let (events, corruption) = self.read_lenient(stream, after_seq, limit).await?;
+        match corruption {
+            Some(c) if events.len() < limit => Err(StoreError::Codec {
+                seq: c.seq,
+                source: events::codec::CodecError::Malformed { detail: c.detail },
+            }),
+            _ => Ok(events),
+        }
+    }
+
+    async fn verify(&self, stream: &str) -> Result<(), StoreError> {
+        let (events, corruption) = self.read_lenient(stream, 0, usize::MAX).await?;
+        let mut verifier = ChainVerifier::new();
+        for d in &events {
+            verifier.check(d)?;
+        }
+        if let Some(c) = corruption {
+            return Err(ChainError {
+                seq: c.seq,
+                reason: ChainFault::Corrupt { detail: c.detail },
+            }
+            .into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Platform D1 tables as projections of the event log.
+//!
+//! Every appended batch is applied here right after it lands; [`rebuild`] drops the projected
+//! tables and replays every stream, and must produce the same rows. So every column is derived
+//! from events only (times are event times, ids are event data), and every statement is
+//! idempotent (`INSERT OR IGNORE`, guarded updates), so applying a batch twice, or two batches
+//! out of order, converges on the same rows. Users are not projected: accounts are not part of
+//! any project's history.
+
+use events::codec::Decoded;
+use events::envelope::Envelope;
+use events::{Event, Role};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use super::event_log::R2EventLog;
+use crate::error::ApiError;
+
+fn num(n: impl Into<f64>) -> JsValue {
+    JsValue::from_f64(n.into())
+}
+
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+fn opt(s: Option<&str>) -> JsValue {
+    s.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}
+
+fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
+    Ok(db.prepare(sql).bind(args)?)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::System => "system",
+    }
+}
+
+/// The statements that project one event.
+fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let p = text(&e.stream);
+    let t = num(e.time_ms as f64);
+    let seq = num(e.seq as f64);
+    let s = |sql: &str, args: &[JsValue]| stmt(db, sql, args);
+    Ok(match &e.data {
+        Event::ProjectCreated { name, slug, owner } => vec![s(
+            "INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+             ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq WHERE projects.last_seq < excluded.last_seq",
+            &[p, text(owner), text(name), text(slug), t, seq],
+        )?],
+        Event::ProjectRenamed { name } => vec![s(
+            "UPDATE projects SET name = ?2, updated_at = ?3, last_seq = ?4 WHERE id = ?1 AND last_seq < ?4",
+            &[p, text(name), t, seq],
+        )?],
+        Event::ProjectDeleted {} => vec![s("DELETE FROM projects WHERE id = ?1", &[p])?],
+        Event::MessagePosted { message_id, role, content } => vec![s(
+            "INSERT OR IGNORE INTO messages (id, project_id, role, content, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(message_id), p, text(role_name(*role)), text(content), t],
+        )?],
+        Event::BuildRequested { build_id, prompt, .. } => vec![s(
+            "INSERT OR IGNORE INTO builds (id, project_id, status, prompt, created_at, updated_at) \
+             SELECT ?1, ?2, 'requested', ?3, ?4, ?4 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(build_id), p, text(prompt), t],
+        )?],
+        Event::BuildStarted { build_id } => {
+            vec![s("UPDATE builds SET status = 'running', updated_at = ?2 WHERE id = ?1 AND status = 'requested'", &[text(build_id), t])?]
+        }
+        Event::StepStarted { build_id, step, attempt } => vec![s(
+            "INSERT OR IGNORE INTO build_steps (build_id, step, attempt, status, started_at) \
+             SELECT ?1, ?2, ?3, 'running', ?4 WHERE EXISTS (SELECT 1 FROM builds WHERE id = ?1)",
+            &[text(build_id), text(step), num(*attempt), t],
+        )?],
+        Event::StepSucceeded { build_id, step, attempt, .. } => vec![s(
+            "UPDATE build_steps SET status = 'succeeded', finished_at = ?4 WHERE build_id = ?1 AND step = ?2 AND attempt = ?3",
+            &[text(build_id), text(step), num(*attempt), t],
+        )?],
+        Event::StepFailed { build_id, step, attempt, error, .. } => vec![s(
+            "UPDATE build_steps SET status = 'failed', finished_at = ?4, error = ?5 WHERE build_id = ?1 AND step = ?2 AND attempt = ?3",
+            &[text(build_id), text(step), num(*attempt), t, text(error)],
+        )?],
+        Event::BuildSucceeded { build_id, version } => vec![s(
+            "UPDATE builds SET status = 'succeeded', version = ?2, updated_at = ?3 WHERE id = ?1",
+            &[text(build_id), num(*version), t],
+        )?],
+        Event::BuildFailed { build_id, step, reason } => vec![s(
+            "UPDATE builds SET status = 'failed', error_step = ?2, error_reason = ?3, updated_at = ?4 WHERE id = ?1",
+            &[text(build_id), text(step), text(reason), t],
+        )?],
+        Event::Deployed { build_id, version } => vec![s(
+            "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(&e.id), p, text(build_id), num(*version), t],
+        )?],
+        Event::RolledBack { to_version } => vec![s(
+            "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(&e.id), p, opt(e.correlation.as_deref()), num(*to_version), t],
+        )?],
+        _ => Vec::new(),
+    })
+}
+
+/// Applies appended events to the projections in one D1 batch.
+pub async fn apply(db: &D1Database, events: &[Envelope]) -> Result<(), ApiError> {
+    let mut all = Vec::new();
+    for e in events {
+        all.extend(statements(db, e)?);
+    }
+    if !all.is_empty() {
+        db.batch(all)
+            .await
+            .map_err(|e| ApiError::internal(format!("d1 projection: {e}")))?;
+    }
+    Ok(())
+}
+
+/// What a rebuild did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RebuildReport {
+    /// Streams replayed.
+    pub streams: usize,
+    /// Events applied.
+    pub events: usize,
+    /// Events skipped (unknown types written by a newer Kiln, or past a corrupt commit).
+    pub skipped: usize,
+    /// Streams with an unreadable commit: `(stream, seq)`.
+    pub corrupt: Vec<(String, u64)>,
+}
+
+/// Tables in dependency order (children first for deletion).
+pub const TABLES: [&str; 5] = [
+    "deployments",
+    "build_steps",
+    "builds",
+    "messages",
+    "projects",
+];
+
+/// Drops every projected row and replays all streams from the log.
+pub async fn rebuild(db: &D1Database, log: &R2EventLog) -> Result<RebuildReport, ApiError> {
+    let deletes = TABLES
+        .iter()
+        .map(|t| db.prepare(format!("DELETE FROM {t}")))
+        .collect();
+    db.batch(deletes)
+        .await
+        .map_err(|e| ApiError::internal(format!("d1 clear projections: {e}")))?;
+    let mut report = RebuildReport::default();
+    let streams = log.streams().await.map_err(ApiError::internal)?;
+    let mut all: Vec<Envelope> = Vec::new();
+    for stream in streams {
+        report.streams += 1;
+        let (decoded, corruption) = log
+            .read_lenient(&stream, 0, usize::MAX)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Some(c) = corruption {
+            report.corrupt.push((stream.clone(), c.seq));
+        }
+        for d in decoded {
+            match d {
+                Decoded::Event(e) => all.push(e),
+                Decoded::Unknown(_) => report.skipped += 1,
+            }
+        }
+    }
+    // Replay in the order things happened, not stream by stream: projections span streams (a
+    // slug freed by one project's deletion may be taken by a later project), so per-stream order
+    // alone could apply a later creation before an earlier deletion.
+    all.sort_by(|a, b| (a.time_ms, &a.stream, a.seq).cmp(&(b.time_ms, &b.stream, b.seq)));
+    report.events = all.len();
+    // D1 batches are bounded; 50 events keep each well under the statement limits.
+    for chunk in all.chunks(50) {
+        apply(db, chunk).await?;
+    }
+    Ok(report)
+}
+
+/// Every projected row, table by table in a stable order, for operators and rebuild checks.
+pub async fn dump(db: &D1Database) -> Result<Value, ApiError> {
+    let mut out = serde_json::Map::new();
+    for (table, order) in [
+        ("projects", "id"),
+        ("messages", "id"),
+        ("builds", "id"),
+        ("build_steps", "build_id, step, attempt"),
+        ("deployments", "id"),
+    ] {
+        let rows = db
+            .prepare(format!("SELECT * FROM {table} ORDER BY {order}"))
+            .all()
+            .await
+            .and_then(|r| r.results::<Value>())
+            .map_err(|e| ApiError::internal(format!("d1 dump {table}: {e}")))?;
+        out.insert(table.into(), Value::Array(rows));
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,66 @@
+//! `/api/admin/*`: operator tools, authorised by the `OPERATOR_TOKEN` secret (not a user token:
+//! operators act across all projects). Without the secret configured, these routes are 404.
+//!
+//! Also the test hooks (`/api/_test/*`), which exist only when `KILN_TEST_HOOKS=1` (set by the
+//! end-to-end harness, never in `wrangler.toml`) and let tests inject faults such as a corrupted
+//! log object.
+
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::adapters::projections;
+use crate::domain::password::constant_time_eq;
+use crate::error::ApiError;
+use crate::http::{json, Ctx};
+use crate::service::event_log;
+
+fn operator(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
+    let Some(expected) = ctx
+        .env
+        .secret("OPERATOR_TOKEN")
+        .ok()
+        .map(|s| s.to_string())
+        .filter(|s| s.len() >= 16)
+    else {
+        return Err(ApiError::NoRoute(req.path()));
+    };
+    let given = req.headers().get("authorization")?.unwrap_or_default();
+    let given = given.strip_prefix("Bearer ").unwrap_or("");
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "operator routes need 'Authorization: Bearer <OPERATOR_TOKEN>'".into(),
+        ))
+    }
+}
+
+/// `POST /api/admin/projections/rebuild`: drop the projections and replay every stream.
+pub async fn rebuild(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    operator(req, ctx)?;
+    let started = crate::adapters::webcrypto::now_ms();
+    let report = projections::rebuild(&ctx.db()?, &event_log(ctx)?).await?;
+    let took = crate::adapters::webcrypto::now_ms() - started;
+    json(200, &json!({ "report": report, "duration_ms": took }))
+}
+
+/// `GET /api/admin/projections`: every projected row, in a stable order.
+pub async fn dump(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    operator(req, ctx)?;
+    json(200, &projections::dump(&ctx.db()?).await?)
+}
+
+fn test_hooks(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
+    match ctx.env.var("KILN_TEST_HOOKS").map(|v| v.to_string()) {
+        Ok(v) if v == "1" => Ok(()),
+        _ => Err(ApiError::NoRoute(req.path())),
+    }
+}
+
+/// `PUT /api/_test/r2/<key>`: overwrite a raw R2 object (test fault injection only).
+pub async fn put_object(req: &mut Request, ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let body = req.bytes().await?;
+    ctx.env.bucket("STORE")?.put(key, body).execute().await?;
+    json(200, &json!({ "key": key }))
+}

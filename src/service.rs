@@ -1,0 +1,75 @@
+//! Command handling for project streams: read the log, fold, decide, append, project.
+//!
+//! The decision is the events crate's `handle` (all business rules live there); this module
+//! adds the loop that makes it safe under concurrent writers: an append at a stale seq is a
+//! `Conflict`, so the stream is read again and the command decided again against the new state.
+
+use events::envelope::{Envelope, Metadata, NewEvent};
+use events::{Command, EventStore, ProjectState, Rejection, StoreError};
+
+use crate::adapters::event_log::R2EventLog;
+use crate::adapters::projections;
+use crate::error::ApiError;
+use crate::http::Ctx;
+
+/// How often a command is re-decided after losing a race before giving up (each loss means
+/// another writer made progress, so this bounds latency, not correctness).
+const MAX_ATTEMPTS: usize = 64;
+
+/// The event log binding.
+pub fn event_log(ctx: &Ctx) -> Result<R2EventLog, ApiError> {
+    Ok(R2EventLog::new(ctx.env.bucket("STORE")?))
+}
+
+/// Maps a business-rule rejection to the API: the state did not allow the command.
+pub fn rejection(r: Rejection) -> ApiError {
+    ApiError::Conflict(r.to_string())
+}
+
+/// Maps a store failure; conflicts never reach here (they are retried).
+pub fn store_error(e: StoreError) -> ApiError {
+    ApiError::internal(format!("event log: {e}"))
+}
+
+/// Replays a project stream into its state.
+pub async fn load(log: &R2EventLog, stream: &str) -> Result<ProjectState, ApiError> {
+    let decoded = log.read(stream, 0, usize::MAX).await.map_err(store_error)?;
+    let (state, warnings) = ProjectState::replay(&decoded);
+    for w in warnings {
+        worker::console_warn!("{w}");
+    }
+    Ok(state)
+}
+
+/// Decides `command` against the current state of `stream` and appends the result, re-deciding
+/// after a lost race. Returns the stored envelopes (empty when the command changed nothing).
+pub async fn execute(
+    ctx: &Ctx,
+    stream: &str,
+    meta: Metadata,
+    command: Command,
+) -> Result<Vec<Envelope>, ApiError> {
+    let log = event_log(ctx)?;
+    let db = ctx.db()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let state = load(&log, stream).await?;
+        let events = state.handle(command.clone()).map_err(rejection)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        match log
+            .append(stream, state.last_seq, NewEvent::batch(events, &meta))
+            .await
+        {
+            Ok(stored) => {
+                projections::apply(&db, &stored).await?;
+                return Ok(stored);
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the project is changing too quickly; try again".into(),
+    ))
+}
