@@ -10,8 +10,15 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let apps_domain = env.var("APPS_DOMAIN").map(|v| v.to_string()).unwrap_or_else(|_| "localhost".into());
-    let host = req.url()?.host_str().unwrap_or_default().to_ascii_lowercase();
+    let apps_domain = env
+        .var("APPS_DOMAIN")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let host = req
+        .url()?
+        .host_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let slug = app_slug(&host, &apps_domain);
     match slug {
         Some(slug) => not_deployed(&slug),
@@ -26,7 +33,9 @@ pub fn app_slug(host: &str, apps_domain: &str) -> Option<String> {
         && label.len() <= 63
         && !label.starts_with('-')
         && !label.ends_with('-')
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     valid.then(|| label.to_string())
 }
 
@@ -49,7 +58,10 @@ mod tests {
 
     #[test]
     fn app_hosts_map_to_their_slug() {
-        assert_eq!(app_slug("todo.localhost", "localhost").as_deref(), Some("todo"));
+        assert_eq!(
+            app_slug("todo.localhost", "localhost").as_deref(),
+            Some("todo")
+        );
         assert_eq!(app_slug("localhost", "localhost"), None);
         assert_eq!(app_slug("a.b.localhost", "localhost"), None);
         assert_eq!(app_slug("<x>.localhost", "localhost"), None);
