@@ -31,14 +31,35 @@ pub fn store_error(e: StoreError) -> ApiError {
     ApiError::internal(format!("event log: {e}"))
 }
 
-/// Replays a project stream into its state.
+/// Replays a project stream into its state, starting from the cached snapshot when there is
+/// one. A snapshot is only a shortcut: it holds the fold of events `1..=last_seq`, and the events
+/// after it are read from the log, so the result equals a full replay.
 pub async fn load(log: &R2EventLog, stream: &str) -> Result<ProjectState, ApiError> {
-    let decoded = log.read(stream, 0, usize::MAX).await.map_err(store_error)?;
-    let (state, warnings) = ProjectState::replay(&decoded);
-    for w in warnings {
-        worker::console_warn!("{w}");
+    let mut state = match log.snapshot(stream).await {
+        Some(bytes) => rmp_serde::from_slice::<ProjectState>(&bytes).unwrap_or_default(),
+        None => ProjectState::default(),
+    };
+    let decoded = log.read(stream, state.last_seq, usize::MAX).await.map_err(store_error)?;
+    let detached = match decoded.first() {
+        Some(d) => d.seq() != state.last_seq + 1,
+        None => state.last_seq > 0 && log.head(stream).await.map_err(store_error)?.seq != state.last_seq,
+    };
+    if detached {
+        // The snapshot is ahead of or detached from the log: distrust it and replay fully.
+        state = ProjectState::default();
+        let all = log.read(stream, 0, usize::MAX).await.map_err(store_error)?;
+        return Ok(fold(state, &all));
     }
-    Ok(state)
+    Ok(fold(state, &decoded))
+}
+
+fn fold(mut state: ProjectState, decoded: &[events::Decoded]) -> ProjectState {
+    for d in decoded {
+        if let Some(w) = state.apply_decoded(d) {
+            worker::console_warn!("{w}");
+        }
+    }
+    state
 }
 
 /// Decides `command` against the current state of `stream` and appends the result, re-deciding
@@ -62,6 +83,13 @@ pub async fn execute(
             .await
         {
             Ok(stored) => {
+                let mut next = state;
+                for e in &stored {
+                    next.apply(e);
+                }
+                if let Ok(bytes) = rmp_serde::to_vec_named(&next) {
+                    log.put_snapshot(stream, bytes).await;
+                }
                 projections::apply(&db, &stored).await?;
                 return Ok(stored);
             }

@@ -12,12 +12,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::codec::{Decoded, Warning};
 use crate::envelope::Envelope;
 use crate::event::Event;
 
 /// Lifecycle of a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum BuildStatus {
     /// Recorded, not yet picked up by the workflow.
     #[default]
@@ -31,7 +33,7 @@ pub enum BuildStatus {
 }
 
 /// Outcome of one step attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptStatus {
     /// Started, no outcome yet.
     Running,
@@ -52,7 +54,7 @@ pub enum AttemptStatus {
 }
 
 /// One attempt of a step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepAttempt {
     /// Attempt number, from 1.
     pub attempt: u32,
@@ -61,7 +63,7 @@ pub struct StepAttempt {
 }
 
 /// A named step of a build with all its attempts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepState {
     /// Step name.
     pub name: String,
@@ -95,7 +97,7 @@ impl StepState {
 }
 
 /// The plan of a build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanState {
     /// sha256 of the plan JSON.
     pub plan_hash: String,
@@ -106,7 +108,7 @@ pub struct PlanState {
 }
 
 /// Latest validation outcome of a build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Validation {
     /// The generated code passed.
     Passed,
@@ -118,7 +120,7 @@ pub enum Validation {
 }
 
 /// Why a build failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildError {
     /// The failing step.
     pub step: String,
@@ -127,7 +129,7 @@ pub struct BuildError {
 }
 
 /// Everything recorded about one build.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BuildState {
     /// Build id.
     pub build_id: String,
@@ -296,7 +298,7 @@ impl BuildState {
 }
 
 /// Everything recorded about one project: the aggregate that commands are decided against.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProjectState {
     /// `ProjectCreated` was recorded.
     pub exists: bool,

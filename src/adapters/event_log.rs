@@ -5,6 +5,7 @@
 //!   the batch's MessagePack-encoded envelopes, each framed by a 4-byte big-endian length. Its
 //!   custom metadata records the last seq and last hash of the batch.
 //! - `heads/<stream>`: a hint, `"<seq> <hash>"`, of a recent head. Only ever behind the truth.
+//! - `snapshots/v1/<stream>`: a cached fold of the stream (MessagePack), also only a shortcut.
 //!
 //! Correctness rests on one primitive: R2's create-only put (`onlyIf: {etagDoesNotMatch: "*"}`).
 //! Every writer that wants to append after seq N writes the key of seq N+1; exactly one wins,
@@ -55,6 +56,12 @@ fn commit_prefix(stream: &str) -> String {
 
 fn commit_key(stream: &str, first_seq: u64) -> String {
     format!("streams/{stream}/{first_seq:016}")
+}
+
+/// Snapshots are keyed by fold format: a change to the fold logic bumps the version, so old
+/// snapshots are ignored rather than trusted.
+fn snapshot_key(stream: &str) -> String {
+    format!("snapshots/v1/{stream}")
 }
 
 fn hint_key(stream: &str) -> String {
@@ -385,6 +392,17 @@ impl R2EventLog {
             }
         }
         Ok(out)
+    }
+
+    /// A cached fold of the stream (see `service::load`), if one is stored.
+    pub async fn snapshot(&self, stream: &str) -> Option<Vec<u8>> {
+        let obj = self.bucket.get(snapshot_key(stream)).execute().await.ok()??;
+        obj.body()?.bytes().await.ok()
+    }
+
+    /// Stores a cached fold; best effort, since it can always be recomputed from the log.
+    pub async fn put_snapshot(&self, stream: &str, bytes: Vec<u8>) {
+        let _ = self.bucket.put(snapshot_key(stream), bytes).execute().await;
     }
 
     /// Whether there is anything stored after `seq` (cheap: one `head` call), for live tails.
