@@ -7,12 +7,13 @@ SHELL := /bin/bash
 RUST_SOURCES := $(shell find src events workflows prompts dispatch/src -type f 2>/dev/null) Cargo.toml Cargo.lock events/Cargo.toml workflows/Cargo.toml dispatch/Cargo.toml
 ENV := source scripts/env.sh &&
 
-.PHONY: help dev test build toolchain e2e fmt lint clean
+.PHONY: help dev test build toolchain e2e bench fmt lint clean
 
 help:
 	@echo "make dev    run Kiln locally (platform :8787, apps at <slug>.localhost:8787)"
 	@echo "make test   run every test (unit + end-to-end)"
 	@echo "make build  build both Workers"
+	@echo "make bench  benchmarks (figures in BENCHMARKS.md)"
 
 toolchain:
 	@scripts/toolchain.sh
@@ -31,10 +32,14 @@ dev: build
 	@scripts/dev.sh
 
 test: build
-	$(ENV) cargo test --workspace --all-targets --no-fail-fast
+	$(ENV) cargo test --workspace --no-fail-fast
 
 e2e: build
 	$(ENV) cargo test -p kiln --test e2e
+
+bench: build
+	cargo run -p events --release --example bench_fold
+	$(ENV) cargo bench -p kiln --bench platform
 
 fmt:
 	cargo fmt --all

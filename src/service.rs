@@ -34,17 +34,30 @@ pub fn store_error(e: StoreError) -> ApiError {
 /// Replays a project stream into its state, starting from the cached snapshot when there is
 /// one. A snapshot is only a shortcut: it holds the fold of events `1..=last_seq`, and the events
 /// after it are read from the log, so the result equals a full replay.
-pub async fn load(log: &R2EventLog, stream: &str) -> Result<ProjectState, ApiError> {
-    let mut state = match log.snapshot(stream).await {
+///
+/// With `use_snapshot = false` the snapshot is ignored (after it proved to be ahead of the log).
+pub async fn load(
+    log: &R2EventLog,
+    stream: &str,
+    use_snapshot: bool,
+) -> Result<ProjectState, ApiError> {
+    let snapshot = if use_snapshot {
+        log.snapshot(stream).await
+    } else {
+        None
+    };
+    let mut state = match snapshot {
         Some(bytes) => rmp_serde::from_slice::<ProjectState>(&bytes).unwrap_or_default(),
         None => ProjectState::default(),
     };
-    let decoded = log.read(stream, state.last_seq, usize::MAX).await.map_err(store_error)?;
-    let detached = match decoded.first() {
-        Some(d) => d.seq() != state.last_seq + 1,
-        None => state.last_seq > 0 && log.head(stream).await.map_err(store_error)?.seq != state.last_seq,
-    };
-    if detached {
+    let decoded = log
+        .read(stream, state.last_seq, usize::MAX)
+        .await
+        .map_err(store_error)?;
+    if decoded
+        .first()
+        .is_some_and(|d| d.seq() != state.last_seq + 1)
+    {
         // The snapshot is ahead of or detached from the log: distrust it and replay fully.
         state = ProjectState::default();
         let all = log.read(stream, 0, usize::MAX).await.map_err(store_error)?;
@@ -72,8 +85,9 @@ pub async fn execute(
 ) -> Result<Vec<Envelope>, ApiError> {
     let log = event_log(ctx)?;
     let db = ctx.db()?;
+    let mut use_snapshot = true;
     for _ in 0..MAX_ATTEMPTS {
-        let state = load(&log, stream).await?;
+        let state = load(&log, stream, use_snapshot).await?;
         let events = state.handle(command.clone()).map_err(rejection)?;
         if events.is_empty() {
             return Ok(Vec::new());
@@ -93,7 +107,12 @@ pub async fn execute(
                 projections::apply(&db, &stored).await?;
                 return Ok(stored);
             }
-            Err(StoreError::Conflict { .. }) => continue,
+            Err(StoreError::Conflict { actual, .. }) => {
+                // A snapshot ahead of the log (restored or damaged log) must not be trusted again.
+                if actual < state.last_seq {
+                    use_snapshot = false;
+                }
+            }
             Err(e) => return Err(store_error(e)),
         }
     }

@@ -19,7 +19,11 @@ use events::codec::{decode_storage, encode_storage, Decoded};
 use events::envelope::{event_id, seal, Envelope, NewEvent, GENESIS_HASH};
 use events::store::{EventStore, StoreError};
 use events::{ChainError, ChainFault, ChainVerifier};
+use futures_util::future::join_all;
 use worker::{Bucket, Conditional, Include};
+
+/// Commits fetched concurrently by a read.
+const READ_PARALLELISM: usize = 32;
 
 /// Where a stream's readable prefix ends, when a stored commit cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +284,34 @@ impl R2EventLog {
     }
 
     /// The commits of a stream in order: `(first seq, last seq if recorded)`.
-    async fn commits(&self, stream: &str) -> Result<Vec<(u64, Option<u64>)>, StoreError> {
+    ///
+    /// Listing starts after the commit key of `after_seq`, so reading the tail of a long stream
+    /// lists only the tail. When the listed commits do not begin at `after_seq + 1` (the wanted
+    /// event sits inside a batch that starts earlier), it falls back to listing from the start.
+    async fn commits(
+        &self,
+        stream: &str,
+        after_seq: u64,
+    ) -> Result<Vec<(u64, Option<u64>)>, StoreError> {
+        if after_seq > 0 {
+            let tail = self
+                .list_commits(stream, Some(commit_key(stream, after_seq)))
+                .await?;
+            if tail
+                .first()
+                .is_none_or(|(first, _)| *first == after_seq + 1)
+            {
+                return Ok(tail);
+            }
+        }
+        self.list_commits(stream, None).await
+    }
+
+    async fn list_commits(
+        &self,
+        stream: &str,
+        start_after: Option<String>,
+    ) -> Result<Vec<(u64, Option<u64>)>, StoreError> {
         let prefix = commit_prefix(stream);
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
@@ -293,6 +324,8 @@ impl R2EventLog {
                 .limit(1000);
             if let Some(c) = cursor.take() {
                 list = list.cursor(c);
+            } else if let Some(s) = &start_after {
+                list = list.start_after(s.clone());
             }
             let page = list
                 .execute()
@@ -327,34 +360,54 @@ impl R2EventLog {
         after_seq: u64,
         limit: usize,
     ) -> Result<(Vec<Decoded>, Option<Corruption>), StoreError> {
-        let commits = self.commits(stream).await?;
-        let mut out = Vec::new();
+        let commits = self.commits(stream, after_seq).await?;
+        // Pick the commits that hold events after `after_seq`, enough to fill `limit`. A commit's
+        // last seq is its metadata, or one before the next commit's first seq.
+        let mut wanted = Vec::new();
+        let mut covered = 0usize;
         for (i, (first, last)) in commits.iter().enumerate() {
-            if out.len() >= limit {
+            if covered >= limit {
                 break;
             }
-            // The last seq of a commit is its metadata, or one before the next commit's first seq.
             let end = last.or_else(|| commits.get(i + 1).map(|(next, _)| next - 1));
             if end.is_some_and(|end| end <= after_seq) {
                 continue;
             }
-            match self.get_commit(stream, *first).await? {
-                Ok(decoded) => out.extend(
-                    decoded
-                        .into_iter()
-                        .filter(|d| d.seq() > after_seq)
-                        .take(limit - out.len()),
-                ),
-                Err(c) => return Ok((out, Some(c))),
-            }
-            if let Some(expected_next) = out.last().map(|d| d.seq() + 1) {
-                if let Some((next, _)) = commits.get(i + 1) {
+            covered += end.map_or(1, |end| (end - (*first).max(after_seq + 1) + 1) as usize);
+            wanted.push((i, *first));
+        }
+        // Fetch in parallel batches (R2 round trips dominate), then check them in order.
+        let mut out = Vec::new();
+        for batch in wanted.chunks(READ_PARALLELISM) {
+            let fetched = join_all(
+                batch
+                    .iter()
+                    .map(|(_, first)| self.get_commit(stream, *first)),
+            )
+            .await;
+            for ((i, _), result) in batch.iter().zip(fetched) {
+                if out.len() >= limit {
+                    return Ok((out, None));
+                }
+                match result? {
+                    Ok(decoded) => out.extend(
+                        decoded
+                            .into_iter()
+                            .filter(|d| d.seq() > after_seq)
+                            .take(limit - out.len()),
+                    ),
+                    Err(c) => return Ok((out, Some(c))),
+                }
+                if let (Some(expected_next), Some((next, _))) =
+                    (out.last().map(|d| d.seq() + 1), commits.get(i + 1))
+                {
                     if *next != expected_next && *next > after_seq {
+                        let detail = format!("events {expected_next}..{} are missing", next - 1);
                         return Ok((
                             out,
                             Some(Corruption {
                                 seq: expected_next,
-                                detail: format!("events {expected_next}..{} are missing", next - 1),
+                                detail,
                             }),
                         ));
                     }
@@ -362,6 +415,28 @@ impl R2EventLog {
             }
         }
         Ok((out, None))
+    }
+
+    /// Verifies the whole chain in one read: how many events were readable, and the first break.
+    pub async fn verify_report(
+        &self,
+        stream: &str,
+    ) -> Result<(usize, Result<(), ChainError>), StoreError> {
+        let (events, corruption) = self.read_lenient(stream, 0, usize::MAX).await?;
+        let mut verifier = ChainVerifier::new();
+        for d in &events {
+            if let Err(e) = verifier.check(d) {
+                return Ok((events.len(), Err(e)));
+            }
+        }
+        let outcome = match corruption {
+            Some(c) => Err(ChainError {
+                seq: c.seq,
+                reason: ChainFault::Corrupt { detail: c.detail },
+            }),
+            None => Ok(()),
+        };
+        Ok((events.len(), outcome))
     }
 
     /// Every stream id in the bucket (for projection rebuilds).
@@ -396,7 +471,12 @@ impl R2EventLog {
 
     /// A cached fold of the stream (see `service::load`), if one is stored.
     pub async fn snapshot(&self, stream: &str) -> Option<Vec<u8>> {
-        let obj = self.bucket.get(snapshot_key(stream)).execute().await.ok()??;
+        let obj = self
+            .bucket
+            .get(snapshot_key(stream))
+            .execute()
+            .await
+            .ok()??;
         obj.body()?.bytes().await.ok()
     }
 
@@ -504,18 +584,6 @@ impl EventStore for R2EventLog {
     }
 
     async fn verify(&self, stream: &str) -> Result<(), StoreError> {
-        let (events, corruption) = self.read_lenient(stream, 0, usize::MAX).await?;
-        let mut verifier = ChainVerifier::new();
-        for d in &events {
-            verifier.check(d)?;
-        }
-        if let Some(c) = corruption {
-            return Err(ChainError {
-                seq: c.seq,
-                reason: ChainFault::Corrupt { detail: c.detail },
-            }
-            .into());
-        }
-        Ok(())
+        Ok(self.verify_report(stream).await?.1?)
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use events::codec::{encode_json, Decoded};
-use events::{EventStore, StoreError};
+use events::StoreError;
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 use worker::{Delay, Headers, Request, Response};
@@ -241,21 +241,15 @@ fn sse(
 /// `GET /api/projects/:id/events/verify` → `{ok, events}` or `{ok: false, seq, reason}`.
 pub async fn verify(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
-    let log = event_log(ctx)?;
-    let (events, _) = log
-        .read_lenient(id, 0, usize::MAX)
+    match event_log(ctx)?
+        .verify_report(id)
         .await
-        .map_err(store_error)?;
-    match log.verify(id).await {
-        Ok(()) => json(200, &json!({ "ok": true, "events": events.len() })),
-        Err(StoreError::Chain(e)) => json(
+        .map_err(store_error)?
+    {
+        (n, Ok(())) => json(200, &json!({ "ok": true, "events": n })),
+        (_, Err(e)) => json(
             200,
             &json!({ "ok": false, "seq": e.seq, "reason": e.reason.to_string() }),
         ),
-        Err(StoreError::Codec { seq, source }) => json(
-            200,
-            &json!({ "ok": false, "seq": seq, "reason": source.to_string() }),
-        ),
-        Err(e) => Err(store_error(e)),
     }
 }
