@@ -47,6 +47,17 @@ pub enum Command {
     DeleteProject,
     /// Record that every resource of a deleted project is gone.
     CompleteTeardown,
+    /// Record a code version the owner saved directly (outside a build).
+    SaveVersion {
+        /// The version the code store allocated; must be the next one.
+        version: u32,
+        /// The version it derives from.
+        parent: Option<u32>,
+        /// Number of files.
+        files: u32,
+        /// Total bytes.
+        bytes: u64,
+    },
     /// Add a chat message.
     PostMessage {
         /// Caller-chosen id.
@@ -560,6 +571,19 @@ impl ProjectState {
                     return Err(Rejection::AlreadyTornDown);
                 }
                 Ok(vec![Event::TeardownCompleted {}])
+            }
+            Command::SaveVersion { version, parent, files, bytes } => {
+                self.live()?;
+                let expected = self.latest_version + 1;
+                if version != expected {
+                    return Err(Rejection::VersionNotNext { version, expected });
+                }
+                if let Some(p) = parent {
+                    if p == 0 || p > self.latest_version {
+                        return Err(Rejection::VersionNotFound { version: p });
+                    }
+                }
+                Ok(vec![Event::VersionSaved { version, parent, files, bytes }])
             }
             Command::PostMessage {
                 message_id,

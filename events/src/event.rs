@@ -220,6 +220,17 @@ pub enum Event {
     ProjectDeleted {},
     /// Every resource of a deleted project is gone.
     TeardownCompleted {},
+    /// The owner saved a code version directly (an upload or a manual edit), outside any build.
+    VersionSaved {
+        /// The new version number.
+        version: u32,
+        /// The version it was derived from, if any.
+        parent: Option<u32>,
+        /// Number of files.
+        files: u32,
+        /// Total size in bytes.
+        bytes: u64,
+    },
 }
 
 /// Every event type this version of Kiln understands, with its current schema version.
@@ -252,6 +263,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("WebhookDelivered", 1),
     ("ProjectDeleted", 1),
     ("TeardownCompleted", 1),
+    ("VersionSaved", 1),
 ];
 
 impl Event {
@@ -283,6 +295,7 @@ impl Event {
             Event::WebhookDelivered { .. } => "WebhookDelivered",
             Event::ProjectDeleted {} => "ProjectDeleted",
             Event::TeardownCompleted {} => "TeardownCompleted",
+            Event::VersionSaved { .. } => "VersionSaved",
         }
     }
 
@@ -330,7 +343,8 @@ impl Event {
             | Event::RolledBack { .. }
             | Event::WebhookDelivered { .. }
             | Event::ProjectDeleted {}
-            | Event::TeardownCompleted {} => None,
+            | Event::TeardownCompleted {}
+            | Event::VersionSaved { .. } => None,
         }
     }
 

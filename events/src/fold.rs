@@ -292,7 +292,8 @@ impl BuildState {
             | Event::RolledBack { .. }
             | Event::WebhookDelivered { .. }
             | Event::ProjectDeleted {}
-            | Event::TeardownCompleted {} => {}
+            | Event::TeardownCompleted {}
+            | Event::VersionSaved { .. } => {}
         }
     }
 }
@@ -436,6 +437,7 @@ impl ProjectState {
             }
             Event::ProjectDeleted {} => self.deleted = true,
             Event::TeardownCompleted {} => self.torn_down = true,
+            Event::VersionSaved { version, .. } => self.latest_version = *version,
             Event::BuildStarted { .. }
             | Event::StepStarted { .. }
             | Event::StepSucceeded { .. }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod events;
 pub mod health;
 pub mod projects;
+pub mod versions;
 
 use worker::{Method, Request, Response};
 
@@ -55,6 +56,23 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Get => projects::messages(&req, ctx, id).await,
             Method::Post => projects::post_message(&mut req, ctx, id).await,
             _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id, "versions"] => match method {
+            Method::Get => versions::list(&req, ctx, id).await,
+            Method::Post => versions::save(&mut req, ctx, id).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id, "versions", n] => match method {
+            Method::Get => versions::get(&req, ctx, id, n).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "projects", id, "versions", n, "files", path @ ..] => match method {
+            Method::Get => versions::file(&req, ctx, id, n, &path.join("/")).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "projects", id, "versions", a, "diff", b] => match method {
+            Method::Get => versions::diff(&req, ctx, id, a, b).await,
+            _ => Err(not_allowed("GET")),
         },
         ["api", "admin", "projections"] => match method {
             Method::Get => admin::dump(&req, ctx).await,

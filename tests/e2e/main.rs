@@ -16,6 +16,7 @@ mod dispatch;
 mod events;
 mod harness;
 mod projects;
+mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -48,6 +49,7 @@ fn main() {
         auth::scenarios(),
         projects::scenarios(),
         events::scenarios(),
+        versions::scenarios(),
         dispatch::scenarios(),
     ]
     .into_iter()

@@ -1,2 +1,6 @@
-//! Kiln build pipeline as pure logic. No `worker` dependency: everything here runs natively in tests.
+//! Kiln build pipeline as pure logic. No `worker` dependency: everything here runs natively in tests
+//! and compiles for wasm32 to run inside the platform Worker.
 #![forbid(unsafe_code)]
+
+pub mod codestore;
+pub mod generate;
