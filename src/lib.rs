@@ -9,12 +9,15 @@
 pub mod adapters;
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod pipeline;
 pub mod service;
+pub mod steps;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 
 use crate::domain::slug::slug_from_host;
 use crate::error::ApiError;
@@ -32,6 +35,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(resp) => resp,
         Err(err) => http::error_response(&err, &method, &path),
     })
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context) -> Result<()> {
+    consumer::handle(batch, env).await
 }
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {

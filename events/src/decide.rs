@@ -572,7 +572,12 @@ impl ProjectState {
                 }
                 Ok(vec![Event::TeardownCompleted {}])
             }
-            Command::SaveVersion { version, parent, files, bytes } => {
+            Command::SaveVersion {
+                version,
+                parent,
+                files,
+                bytes,
+            } => {
                 self.live()?;
                 let expected = self.latest_version + 1;
                 if version != expected {
@@ -583,7 +588,12 @@ impl ProjectState {
                         return Err(Rejection::VersionNotFound { version: p });
                     }
                 }
-                Ok(vec![Event::VersionSaved { version, parent, files, bytes }])
+                Ok(vec![Event::VersionSaved {
+                    version,
+                    parent,
+                    files,
+                    bytes,
+                }])
             }
             Command::PostMessage {
                 message_id,

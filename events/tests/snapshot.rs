@@ -12,15 +12,31 @@ fn a_snapshot_plus_the_tail_equals_a_full_replay() {
     let meta = Metadata::new(1_700_000_000_000, "u1");
     let mut state = ProjectState::default();
     let commands = [
-        Command::CreateProject { name: "Todo".into(), slug: "todo".into(), owner: "u1".into() },
-        Command::PostMessage { message_id: "m1".into(), role: Role::User, content: "hi".into() },
-        Command::RenameProject { name: "Tasks".into() },
-        Command::PostMessage { message_id: "m2".into(), role: Role::User, content: "more".into() },
+        Command::CreateProject {
+            name: "Todo".into(),
+            slug: "todo".into(),
+            owner: "u1".into(),
+        },
+        Command::PostMessage {
+            message_id: "m1".into(),
+            role: Role::User,
+            content: "hi".into(),
+        },
+        Command::RenameProject {
+            name: "Tasks".into(),
+        },
+        Command::PostMessage {
+            message_id: "m2".into(),
+            role: Role::User,
+            content: "more".into(),
+        },
     ];
     let mut snapshot = None;
     for (i, c) in commands.into_iter().enumerate() {
         let events = state.handle(c).unwrap();
-        for e in block_on(store.append("p", state.last_seq, NewEvent::batch(events, &meta))).unwrap() {
+        for e in
+            block_on(store.append("p", state.last_seq, NewEvent::batch(events, &meta))).unwrap()
+        {
             state.apply(&e);
         }
         if i == 1 {

@@ -64,3 +64,29 @@ pub async fn put_object(req: &mut Request, ctx: &Ctx, key: &str) -> Result<Respo
     ctx.env.bucket("STORE")?.put(key, body).execute().await?;
     json(200, &json!({ "key": key }))
 }
+
+/// `POST /api/_test/builds/:id/redeliver`: hands the build's Queue message to the consumer again,
+/// as an at-least-once queue may, and answers what the consumer did (test hooks only). Running the
+/// consumer inline makes the outcome observable without waiting for the queue.
+pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let project: Option<String> = ctx
+        .db()?
+        .prepare("SELECT project_id FROM builds WHERE id = ?1")
+        .bind(&[build_id.into()])?
+        .first::<String>(Some("project_id"))
+        .await
+        .map_err(|e| ApiError::internal(format!("d1: {e}")))?;
+    let project_id =
+        project.ok_or_else(|| ApiError::NotFound(format!("build '{build_id}' not found")))?;
+    let job = crate::pipeline::BuildJob {
+        project_id,
+        build_id: build_id.to_string(),
+        faults: None,
+    };
+    let outcome = crate::consumer::start(&ctx.env, &job).await?;
+    json(
+        200,
+        &json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
+    )
+}

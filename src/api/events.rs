@@ -131,6 +131,18 @@ struct Tail {
     done: bool,
 }
 
+impl Tail {
+    /// Ends the stream with an `error` event.
+    fn fail(mut self, e: &StoreError) -> (Result<Vec<u8>, worker::Error>, Tail) {
+        self.done = true;
+        let chunk = format!(
+            "event: error\ndata: {}\n\n",
+            json!({ "message": e.to_string() })
+        );
+        (Ok(chunk.into_bytes()), self)
+    }
+}
+
 fn frame(d: &Decoded) -> String {
     let event_type = match d {
         Decoded::Event(e) => e.event_type.clone(),
@@ -160,17 +172,7 @@ async fn next_chunk(mut t: Tail) -> Option<(Result<Vec<u8>, worker::Error>, Tail
         }
         let has_more = match t.log.has_after(&t.stream, t.after).await {
             Ok(b) => b,
-            Err(e) => {
-                t.done = true;
-                return Some((
-                    Ok(format!(
-                        "event: error\ndata: {}\n\n",
-                        json!({ "message": e.to_string() })
-                    )
-                    .into_bytes()),
-                    t,
-                ));
-            }
+            Err(e) => return Some(t.fail(&e)),
         };
         if has_more {
             match t.log.read_lenient(&t.stream, t.after, 100).await {
@@ -194,17 +196,7 @@ async fn next_chunk(mut t: Tail) -> Option<(Result<Vec<u8>, worker::Error>, Tail
                 Err(StoreError::Unavailable { detail }) => {
                     worker::console_warn!("sse read: {detail}")
                 }
-                Err(e) => {
-                    t.done = true;
-                    return Some((
-                        Ok(format!(
-                            "event: error\ndata: {}\n\n",
-                            json!({ "message": e.to_string() })
-                        )
-                        .into_bytes()),
-                        t,
-                    ));
-                }
+                Err(e) => return Some(t.fail(&e)),
             }
         }
         if now - t.last_write_ms > 10_000 {

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod builds;
 pub mod events;
 pub mod health;
 pub mod projects;
@@ -57,6 +58,19 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Post => projects::post_message(&mut req, ctx, id).await,
             _ => Err(not_allowed("GET, POST")),
         },
+        ["api", "projects", id, "builds"] => match method {
+            Method::Get => builds::list(&req, ctx, id).await,
+            Method::Post => builds::create(&mut req, ctx, id).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id, "chat"] => match method {
+            Method::Post => builds::chat(&mut req, ctx, id).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "builds", build_id] => match method {
+            Method::Get => builds::get(&req, ctx, build_id).await,
+            _ => Err(not_allowed("GET")),
+        },
         ["api", "projects", id, "versions"] => match method {
             Method::Get => versions::list(&req, ctx, id).await,
             Method::Post => versions::save(&mut req, ctx, id).await,
@@ -80,6 +94,10 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         },
         ["api", "admin", "projections", "rebuild"] => match method {
             Method::Post => admin::rebuild(&req, ctx).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "_test", "builds", build_id, "redeliver"] => match method {
+            Method::Post => admin::redeliver(&req, ctx, build_id).await,
             _ => Err(not_allowed("POST")),
         },
         ["api", "_test", "r2", key @ ..] if !key.is_empty() => match method {

@@ -11,6 +11,7 @@
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
 mod auth;
+mod builds;
 mod client;
 mod dispatch;
 mod events;
@@ -50,6 +51,7 @@ fn main() {
         projects::scenarios(),
         events::scenarios(),
         versions::scenarios(),
+        builds::scenarios(),
         dispatch::scenarios(),
     ]
     .into_iter()

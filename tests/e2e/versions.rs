@@ -190,7 +190,10 @@ fn bad_paths_and_missing_versions_are_clear_errors(k: &Kiln) {
 
     // `%2e%2e` segments are resolved by URL parsing before any handler runs (WHATWG URL rules),
     // so they can only climb the URL, never the file tree: the result is an unknown route.
-    let climbed = k.api.get(&format!("/api/projects/{id}/versions/1/files/a/%2e%2e/%2e%2e/%2e%2e/etc/passwd"), Some(&alice));
+    let climbed = k.api.get(
+        &format!("/api/projects/{id}/versions/1/files/a/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+        Some(&alice),
+    );
     assert_eq!(climbed.status, 404, "{}", climbed.body);
     // Encoded slashes survive URL parsing; the handler decodes and rejects them.
     for bad in [

@@ -2,5 +2,7 @@
 //! and compiles for wasm32 to run inside the platform Worker.
 #![forbid(unsafe_code)]
 
+pub mod appgen;
 pub mod codestore;
 pub mod generate;
+pub mod pipeline;

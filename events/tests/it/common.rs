@@ -130,9 +130,18 @@ pub fn event() -> impl Strategy<Value = Event> {
             .prop_map(|(webhook_id, status)| Event::WebhookDelivered { webhook_id, status }),
         Just(Event::ProjectDeleted {}),
         Just(Event::TeardownCompleted {}),
-        (any::<u32>(), proptest::option::of(any::<u32>()), any::<u32>(), any::<u64>()).prop_map(
-            |(version, parent, files, bytes)| Event::VersionSaved { version, parent, files, bytes }
-        ),
+        (
+            any::<u32>(),
+            proptest::option::of(any::<u32>()),
+            any::<u32>(),
+            any::<u64>()
+        )
+            .prop_map(|(version, parent, files, bytes)| Event::VersionSaved {
+                version,
+                parent,
+                files,
+                bytes
+            }),
     ]
 }
 
@@ -265,6 +274,11 @@ pub fn one_of_each() -> Vec<Event> {
         },
         Event::ProjectDeleted {},
         Event::TeardownCompleted {},
-        Event::VersionSaved { version: 2, parent: Some(1), files: 10, bytes: 4_096 },
+        Event::VersionSaved {
+            version: 2,
+            parent: Some(1),
+            files: 10,
+            bytes: 4_096,
+        },
     ]
 }

@@ -352,16 +352,47 @@ fn a_rollback_moves_the_live_version_and_keeps_history() {
 #[test]
 fn saving_the_next_version_records_it() {
     given(created())
-        .when(Command::SaveVersion { version: 1, parent: None, files: 3, bytes: 120 })
-        .then_expect(vec![Event::VersionSaved { version: 1, parent: None, files: 3, bytes: 120 }]);
+        .when(Command::SaveVersion {
+            version: 1,
+            parent: None,
+            files: 3,
+            bytes: 120,
+        })
+        .then_expect(vec![Event::VersionSaved {
+            version: 1,
+            parent: None,
+            files: 3,
+            bytes: 120,
+        }]);
 }
 
 #[test]
 fn saving_a_version_out_of_order_or_from_an_unknown_parent_is_rejected() {
     given(created())
-        .when(Command::SaveVersion { version: 2, parent: None, files: 1, bytes: 1 })
-        .then_reject(Rejection::VersionNotNext { version: 2, expected: 1 });
-    given(with(created(), [Event::VersionSaved { version: 1, parent: None, files: 1, bytes: 1 }]))
-        .when(Command::SaveVersion { version: 2, parent: Some(5), files: 1, bytes: 1 })
-        .then_reject(Rejection::VersionNotFound { version: 5 });
+        .when(Command::SaveVersion {
+            version: 2,
+            parent: None,
+            files: 1,
+            bytes: 1,
+        })
+        .then_reject(Rejection::VersionNotNext {
+            version: 2,
+            expected: 1,
+        });
+    given(with(
+        created(),
+        [Event::VersionSaved {
+            version: 1,
+            parent: None,
+            files: 1,
+            bytes: 1,
+        }],
+    ))
+    .when(Command::SaveVersion {
+        version: 2,
+        parent: Some(5),
+        files: 1,
+        bytes: 1,
+    })
+    .then_reject(Rejection::VersionNotFound { version: 5 });
 }

@@ -1,0 +1,172 @@
+//! The per-app database of the local deploy target: one SQLite Durable Object per project.
+//!
+//! Generated apps see the D1 API (a JS facade shipped into every loaded app turns `prepare/bind/
+//! first/all/run/raw`, `batch` and `exec` into calls to this object). Migrations are tracked
+//! inside the app's own database (`_kiln_migrations`), so a rebuild applies only new ones and
+//! the data survives. Each project's object is its own SQLite database: apps cannot reach each
+//! other's rows.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use wasm_bindgen::JsValue;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+
+/// One SQLite database per app.
+#[durable_object]
+pub struct AppDatabase {
+    state: State,
+}
+
+#[derive(Deserialize)]
+struct Query {
+    sql: String,
+    #[serde(default)]
+    params: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Migration {
+    name: String,
+    sql: String,
+}
+
+fn bind(params: &[Value]) -> std::result::Result<Vec<JsValue>, String> {
+    params
+        .iter()
+        .map(|p| match p {
+            Value::Null => Ok(JsValue::NULL),
+            Value::Bool(b) => Ok(JsValue::from(*b as i32)),
+            Value::Number(n) => Ok(JsValue::from_f64(n.as_f64().unwrap_or(0.0))),
+            Value::String(s) => Ok(JsValue::from_str(s)),
+            other => Err(format!(
+                "parameter {other} is not a string, number, boolean or null"
+            )),
+        })
+        .collect()
+}
+
+fn run_one(sql: &SqlStorage, q: &Query) -> std::result::Result<Value, String> {
+    let started = js_sys::Date::now();
+    let params = bind(&q.params)?;
+    let cursor = sql.exec_raw(&q.sql, params).map_err(|e| e.to_string())?;
+    let columns = cursor.column_names();
+    let rows: Vec<Map<String, Value>> = cursor.to_array().map_err(|e| e.to_string())?;
+    let (read, written) = (cursor.rows_read(), cursor.rows_written());
+    let stats: Vec<Map<String, Value>> = sql
+        .exec(
+            "SELECT changes() AS changes, last_insert_rowid() AS last_row_id",
+            None,
+        )
+        .and_then(|c| c.to_array())
+        .unwrap_or_default();
+    let stat = stats.first().cloned().unwrap_or_default();
+    let raw: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            Value::Array(
+                columns
+                    .iter()
+                    .map(|c| r.get(c).cloned().unwrap_or(Value::Null))
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok(json!({
+        "columns": columns,
+        "results": rows,
+        "raw": raw,
+        "meta": {
+            "changes": if written > 0 { stat.get("changes").cloned().unwrap_or(json!(0)) } else { json!(0) },
+            "last_row_id": stat.get("last_row_id").cloned().unwrap_or(json!(0)),
+            "rows_read": read,
+            "rows_written": written,
+            "duration": js_sys::Date::now() - started,
+            "changed_db": written > 0,
+        },
+    }))
+}
+
+fn reply(result: std::result::Result<Value, String>) -> Result<Response> {
+    match result {
+        Ok(v) => Response::from_json(&v),
+        Err(message) => Ok(Response::from_json(
+            &json!({ "error": { "code": "sql_error", "message": message } }),
+        )?
+        .with_status(400)),
+    }
+}
+
+impl DurableObject for AppDatabase {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let sql = self.state.storage().sql();
+        let path = req.path();
+        match path.as_str() {
+            "/query" => {
+                let q: Query = req.json().await?;
+                reply(run_one(&sql, &q))
+            }
+            "/batch" => {
+                // One request, no awaits between statements: the object applies them atomically.
+                let qs: Vec<Query> = req.json().await?;
+                let mut out = Vec::with_capacity(qs.len());
+                sql.exec("SAVEPOINT kiln_batch", None)?;
+                for q in &qs {
+                    match run_one(&sql, q) {
+                        Ok(v) => out.push(v),
+                        Err(e) => {
+                            let _ = sql.exec("ROLLBACK TO kiln_batch", None);
+                            let _ = sql.exec("RELEASE kiln_batch", None);
+                            return reply(Err(e));
+                        }
+                    }
+                }
+                sql.exec("RELEASE kiln_batch", None)?;
+                reply(Ok(Value::Array(out)))
+            }
+            "/migrate" => {
+                let migrations: Vec<Migration> = req.json().await?;
+                reply(migrate(&sql, &migrations))
+            }
+            "/destroy" => {
+                self.state.storage().delete_all().await?;
+                Response::from_json(&json!({ "destroyed": true }))
+            }
+            _ => Response::error("unknown database operation", 404),
+        }
+    }
+}
+
+/// Applies, in order, the migrations whose names are not recorded yet.
+fn migrate(sql: &SqlStorage, migrations: &[Migration]) -> std::result::Result<Value, String> {
+    sql.exec("CREATE TABLE IF NOT EXISTS _kiln_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)", None).map_err(|e| e.to_string())?;
+    let done: Vec<Map<String, Value>> = sql
+        .exec("SELECT name FROM _kiln_migrations", None)
+        .and_then(|c| c.to_array())
+        .map_err(|e| e.to_string())?;
+    let done: Vec<String> = done
+        .iter()
+        .filter_map(|r| r.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .collect();
+    let mut applied = Vec::new();
+    for m in migrations {
+        if done.contains(&m.name) {
+            continue;
+        }
+        sql.exec(&m.sql, None)
+            .map_err(|e| format!("migration {} failed: {e}", m.name))?;
+        sql.exec_raw(
+            "INSERT INTO _kiln_migrations (name, applied_at) VALUES (?, ?)",
+            vec![
+                JsValue::from_str(&m.name),
+                JsValue::from_f64(js_sys::Date::now()),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        applied.push(m.name.clone());
+    }
+    Ok(json!({ "applied": applied, "already": done }))
+}

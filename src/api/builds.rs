@@ -1,0 +1,237 @@
+//! Builds: `POST /api/projects/:id/builds {prompt}`, `POST /api/projects/:id/chat {message}`,
+//! `GET /api/projects/:id/builds`, `GET /api/builds/:id`.
+//!
+//! A build request becomes a `BuildRequested` event and a message on the build Queue, and is
+//! answered at once with `202 {build_id, events_url}`; the Queue consumer starts the Workflow. An
+//! `Idempotency-Key` header makes a repeated request return the build it created the first time.
+
+use events::envelope::Metadata;
+use events::fold::{AttemptStatus, StepAttempt};
+use events::{BuildState, Command, Role};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Request, Response};
+
+use crate::adapters::webcrypto;
+use crate::api::events::owned;
+use crate::domain::email::clip;
+use crate::error::ApiError;
+use crate::http::{json, read_json, Ctx};
+use crate::pipeline::BuildJob;
+use crate::service;
+
+/// Longest prompt, in characters.
+pub const MAX_PROMPT_CHARS: usize = 10_000;
+/// Longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+#[derive(Deserialize)]
+struct PromptBody {
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn parse_prompt(raw: Option<String>, field: &'static str) -> Result<String, ApiError> {
+    let text = raw.unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} is required; describe the app you want"),
+        ));
+    }
+    let n = text.chars().count();
+    if n > MAX_PROMPT_CHARS {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} is {n} characters; the limit is {MAX_PROMPT_CHARS}, so shorten it"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key")? {
+        None => Ok(None),
+        Some(k)
+            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY || k.chars().any(char::is_control) =>
+        {
+            Err(ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+            )))
+        }
+        Some(k) => Ok(Some(k)),
+    }
+}
+
+/// The API view of a build, from the folded log.
+pub fn build_json(project_id: &str, b: &BuildState) -> Value {
+    let attempt_json = |a: &StepAttempt| match &a.status {
+        AttemptStatus::Running => json!({ "attempt": a.attempt, "status": "running" }),
+        AttemptStatus::Succeeded {
+            duration_ms,
+            output_ref,
+        } => {
+            json!({ "attempt": a.attempt, "status": "succeeded", "duration_ms": duration_ms, "output_ref": output_ref })
+        }
+        AttemptStatus::Failed { error, retryable } => {
+            json!({ "attempt": a.attempt, "status": "failed", "error": error, "retryable": retryable })
+        }
+    };
+    let steps: Vec<Value> = b
+        .steps
+        .iter()
+        .map(|s| {
+            let last = s.last().map(attempt_json);
+            json!({
+                "name": s.name,
+                "status": last.as_ref().map(|l| l["status"].clone()),
+                "attempts": s.attempts.iter().map(attempt_json).collect::<Vec<_>>(),
+                "duration_ms": s.duration_ms(),
+            })
+        })
+        .collect();
+    json!({
+        "id": b.build_id,
+        "project_id": project_id,
+        "status": serde_json::to_value(b.status).ok().and_then(|v| v.as_str().map(str::to_lowercase)).unwrap_or_else(|| format!("{:?}", b.status).to_lowercase()),
+        "prompt": b.prompt,
+        "current_step": b.current_step,
+        "version": b.version,
+        "deployed_version": b.deployed_version,
+        "steps": steps,
+        "error": b.error.as_ref().map(|e| json!({ "step": e.step, "reason": e.reason })),
+    })
+}
+
+async fn request_build(
+    req: &Request,
+    ctx: &Ctx,
+    id: &str,
+    user: &str,
+    prompt: String,
+    chat: bool,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(req)?;
+    let log = service::event_log(ctx)?;
+    if let Some(k) = &key {
+        let state = service::load(&log, id, true).await?;
+        if let Some(existing) = state.build_by_idempotency_key(k) {
+            return accepted(id, &existing.build_id, false);
+        }
+    }
+    let now = webcrypto::now_ms();
+    if chat {
+        let message_id = webcrypto::uuid_v4()?;
+        let post = Command::PostMessage {
+            message_id,
+            role: Role::User,
+            content: prompt.clone(),
+        };
+        service::execute(ctx, id, Metadata::new(now, user), post).await?;
+    }
+    let build_id = webcrypto::uuid_v4()?;
+    let command = Command::RequestBuild {
+        build_id: build_id.clone(),
+        prompt,
+        idempotency_key: key.clone(),
+    };
+    let stored = service::execute(
+        ctx,
+        id,
+        Metadata::new(now, user).correlated(&build_id),
+        command,
+    )
+    .await?;
+    if stored.is_empty() {
+        // The same key won a concurrent race: answer with that build.
+        let state = service::load(&log, id, true).await?;
+        let existing = key
+            .as_deref()
+            .and_then(|k| state.build_by_idempotency_key(k))
+            .ok_or_else(|| ApiError::internal("idempotent build vanished"))?;
+        return accepted(id, &existing.build_id, false);
+    }
+    // Fault injection for tests: only when the session runs with test hooks.
+    let hooks = ctx
+        .env
+        .var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false);
+    let faults = if hooks {
+        req.headers().get("x-kiln-faults")?
+    } else {
+        None
+    };
+    let job = BuildJob {
+        project_id: id.to_string(),
+        build_id: build_id.clone(),
+        faults,
+    };
+    ctx.env
+        .queue("BUILD_QUEUE")?
+        .send(&job)
+        .await
+        .map_err(|e| ApiError::internal(format!("queue send: {e}")))?;
+    accepted(id, &build_id, true)
+}
+
+fn accepted(project: &str, build_id: &str, created: bool) -> Result<Response, ApiError> {
+    json(
+        202,
+        &json!({
+            "build_id": build_id,
+            "created": created,
+            "build_url": format!("/api/builds/{build_id}"),
+            "events_url": format!("/api/projects/{project}/events"),
+        }),
+    )
+}
+
+/// `POST /api/projects/:id/builds {prompt}` → 202.
+pub async fn create(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let user = owned(req, ctx, id).await?;
+    let body: PromptBody = read_json(req, ctx.config.max_body_bytes).await?;
+    let prompt = parse_prompt(body.prompt, "prompt")?;
+    request_build(req, ctx, id, &user, prompt, false).await
+}
+
+/// `POST /api/projects/:id/chat {message}` → records the message, then 202 like a build request.
+pub async fn chat(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let user = owned(req, ctx, id).await?;
+    let body: PromptBody = read_json(req, ctx.config.max_body_bytes).await?;
+    let message = parse_prompt(body.message, "message")?;
+    request_build(req, ctx, id, &user, message, true).await
+}
+
+/// `GET /api/projects/:id/builds` → newest first.
+pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    owned(req, ctx, id).await?;
+    let state = service::load(&service::event_log(ctx)?, id, true).await?;
+    let builds: Vec<Value> = state
+        .builds
+        .iter()
+        .rev()
+        .map(|b| build_json(id, b))
+        .collect();
+    json(200, &json!({ "builds": builds }))
+}
+
+/// `GET /api/builds/:id`: status, per-step timeline with attempts and durations, error.
+pub async fn get(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    let caller = crate::http::authenticate(req, ctx).await?;
+    let not_found = || ApiError::NotFound(format!("build '{}' not found", clip(build_id)));
+    let project: Option<String> = ctx
+        .db()?
+        .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
+        .bind(&[build_id.into(), caller.user_id.as_str().into()])?
+        .first::<String>(Some("project_id"))
+        .await
+        .map_err(|e| ApiError::internal(format!("d1 build lookup: {e}")))?;
+    let project = project.ok_or_else(not_found)?;
+    let state = service::load(&service::event_log(ctx)?, &project, true).await?;
+    let build = state.build(build_id).ok_or_else(not_found)?;
+    json(200, &json!({ "build": build_json(&project, build) }))
+}

@@ -1,0 +1,100 @@
+//! The build Queue consumer: turns each `BuildJob` message into a `BuildWorkflow` instance whose
+//! id is the build id.
+//!
+//! A message can be delivered more than once, and the local Workflows engine does not reject a
+//! duplicate instance id (production does), so starting is deduplicated here: a create-only R2
+//! marker `workflows/<build id>` elects one starter. A later delivery that finds the marker only
+//! creates the instance if the engine has no instance with that id (the first starter crashed
+//! between the marker and the create). The workflow's first step (`StartBuild` in the event log)
+//! is a second guard: a duplicate run finds the build already started.
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Conditional, Env, MessageBatch, MessageExt};
+
+use crate::error::ApiError;
+use crate::pipeline::BuildJob;
+
+/// What handling one message did (the consumer acks either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A workflow instance was created.
+    Started,
+    /// The build already has an instance; nothing was done.
+    Duplicate,
+}
+
+fn js_err(what: &str, e: JsValue) -> ApiError {
+    let msg = Reflect::get(&e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| format!("{e:?}"));
+    ApiError::internal(format!("{what}: {msg}"))
+}
+
+fn workflow_binding(env: &Env) -> Result<JsValue, ApiError> {
+    let env_js: &JsValue = env.as_ref();
+    Reflect::get(env_js, &"BUILD_WORKFLOW".into()).map_err(|e| js_err("BUILD_WORKFLOW binding", e))
+}
+
+async fn call(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    let p: Promise = f.call1(target, arg)?.dyn_into()?;
+    JsFuture::from(p).await
+}
+
+/// Whether the engine knows an instance with this id.
+pub async fn instance_exists(env: &Env, id: &str) -> Result<bool, ApiError> {
+    let wf = workflow_binding(env)?;
+    Ok(call(&wf, "get", &JsValue::from_str(id)).await.is_ok())
+}
+
+/// Starts the workflow for `job` unless it has been started already.
+pub async fn start(env: &Env, job: &BuildJob) -> Result<Outcome, ApiError> {
+    let marker = env
+        .bucket("STORE")?
+        .put(
+            format!("workflows/{}", job.build_id),
+            job.project_id.clone(),
+        )
+        .only_if(Conditional {
+            etag_does_not_match: Some("*".into()),
+            ..Default::default()
+        })
+        .execute()
+        .await?;
+    if marker.is_none() && instance_exists(env, &job.build_id).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let wf = workflow_binding(env)?;
+    let options = Object::new();
+    Reflect::set(&options, &"id".into(), &JsValue::from_str(&job.build_id))
+        .map_err(|e| js_err("options", e))?;
+    let params = js_sys::JSON::parse(&serde_json::to_string(job).map_err(ApiError::internal)?)
+        .map_err(|e| js_err("params", e))?;
+    Reflect::set(&options, &"params".into(), &params).map_err(|e| js_err("options", e))?;
+    match call(&wf, "create", &options).await {
+        Ok(_) => Ok(Outcome::Started),
+        // Production rejects a duplicate id: someone else started it.
+        Err(e) if format!("{e:?}").contains("already") => Ok(Outcome::Duplicate),
+        Err(e) => Err(js_err("create workflow", e)),
+    }
+}
+
+/// Handles a batch: each message is acked when handled, retried (then dead-lettered) on failure.
+pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<()> {
+    for message in batch.messages()? {
+        match start(&env, message.body()).await {
+            Ok(outcome) => {
+                worker::console_log!("build {}: {outcome:?}", message.body().build_id);
+                message.ack();
+            }
+            Err(e) => {
+                worker::console_error!("build {}: could not start: {e}", message.body().build_id);
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! The `BuildWorkflow` driver: Rust orchestration of durable steps.
+//!
+//! A Workflow must be a JavaScript class (`src/entry.js`); its `run` hands the payload, a tiny
+//! `glue` object and the env to [`BuildRunner::run`]. Rust calls `glue.step(name, config, body)`,
+//! which is `step.do` with the engine's retries and timeouts; `body` is a Rust future returning
+//! `{"ok":true,"value":…}` or `{"ok":false,"retryable":…,"error":…}`, and the glue turns a
+//! terminal error into Workflows' `NonRetryableError`.
+//!
+//! Every attempt is recorded in the event log: `StepStarted`, then `StepSucceeded` plus the step's
+//! domain event, or `StepFailed` (attempt, error, retryable). The attempt number comes from the log
+//! itself, so a retry after an eviction is numbered correctly. A build that cannot continue records
+//! `BuildFailed` (step, reason) in a final durable step and leaves the live version untouched.
+
+use events::envelope::Metadata;
+use events::{Command, Rejection};
+use js_sys::{Function, Promise, Reflect};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::Env;
+use workflows::pipeline::{FaultPlan, Step, StepError};
+
+use crate::adapters::webcrypto::now_ms;
+use crate::error::ApiError;
+use crate::http::Ctx;
+use crate::service;
+
+/// The Queue message and Workflow params of one build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildJob {
+    /// Project (stream) id.
+    pub project_id: String,
+    /// Build id (= Workflow instance id).
+    pub build_id: String,
+    /// Test-only fault plan (`step:count:retryable|terminal,…`), accepted only when the
+    /// `KILN_TEST_HOOKS=1` var is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<String>,
+}
+
+/// The system actor recorded on pipeline events.
+const ACTOR: &str = "kiln:pipeline";
+
+fn meta(job: &BuildJob) -> Metadata {
+    Metadata::new(now_ms(), ACTOR).correlated(&job.build_id)
+}
+
+/// Exposed to JavaScript as `BuildRunner.run(payloadJson, glue, env)`.
+#[wasm_bindgen]
+pub struct BuildRunner;
+
+#[wasm_bindgen]
+impl BuildRunner {
+    /// Runs (or, after a restart, replays) one build. Resolves with a summary; never rejects for
+    /// a failed build (that is recorded as `BuildFailed`), only for broken plumbing.
+    pub async fn run(payload: String, glue: JsValue, env: JsValue) -> Result<JsValue, JsValue> {
+        let job: BuildJob = serde_json::from_str(&payload)
+            .map_err(|e| JsValue::from_str(&format!("bad build payload: {e}")))?;
+        let env: Env = env.unchecked_into();
+        let outcome = drive(&job, &glue, env).await;
+        let summary = match outcome {
+            Ok(version) => {
+                json!({ "build_id": job.build_id, "status": "succeeded", "version": version })
+            }
+            Err(failure) => {
+                json!({ "build_id": job.build_id, "status": "failed", "step": failure.step, "reason": failure.reason })
+            }
+        };
+        Ok(JsValue::from_str(&summary.to_string()))
+    }
+}
+
+/// Why a build stopped.
+struct Failure {
+    step: String,
+    reason: String,
+}
+
+/// Calls `glue.step(name, config, body)` and awaits the step's (cached or fresh) output.
+async fn durable_step<F, Fut>(
+    glue: &JsValue,
+    name: &str,
+    config: &Value,
+    body: F,
+) -> Result<Value, String>
+where
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<Value, StepError>> + 'static,
+{
+    let body = std::rc::Rc::new(body);
+    let closure = Closure::<dyn FnMut() -> Promise>::new(move || {
+        let body = body.clone();
+        future_to_promise(async move {
+            let reply = match body().await {
+                Ok(value) => json!({ "ok": true, "value": value }),
+                Err(e) => json!({ "ok": false, "retryable": e.retryable(), "error": e.message() }),
+            };
+            Ok(JsValue::from_str(&reply.to_string()))
+        })
+    });
+    let step_fn: Function = Reflect::get(glue, &"step".into())
+        .and_then(|f| f.dyn_into())
+        .map_err(|_| "glue.step is missing".to_string())?;
+    let config =
+        js_sys::JSON::parse(&config.to_string()).map_err(|_| "bad step config".to_string())?;
+    let promise: Promise = step_fn
+        .call3(
+            glue,
+            &JsValue::from_str(name),
+            &config,
+            closure.as_ref().unchecked_ref(),
+        )
+        .map_err(|e| format!("step {name} could not start: {e:?}"))?
+        .unchecked_into();
+    // The closure must outlive every attempt the engine makes; it is dropped after the step settles.
+    let result = JsFuture::from(promise).await;
+    drop(closure);
+    match result {
+        Ok(v) => {
+            Ok(serde_json::from_str(&v.as_string().unwrap_or_default()).unwrap_or(Value::Null))
+        }
+        Err(e) => Err(js_error_message(&e)),
+    }
+}
+
+fn js_error_message(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn to_step_error(e: ApiError) -> StepError {
+    match e {
+        ApiError::Internal(m) => StepError::Retryable(m),
+        other => StepError::Terminal(other.message()),
+    }
+}
+
+/// Appends the events of `command`; a rejection is terminal (the log says no).
+async fn record(env: &Env, job: &BuildJob, command: Command) -> Result<(), StepError> {
+    let ctx = Ctx::new(env.clone()).map_err(to_step_error)?;
+    service::execute(&ctx, &job.project_id, meta(job), command)
+        .await
+        .map(|_| ())
+        .map_err(to_step_error)
+}
+
+async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure> {
+    let hooks = env
+        .var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false);
+    let faults = if hooks {
+        job.faults.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let faults = FaultPlan::parse(&faults).map_err(|reason| Failure {
+        step: "start".into(),
+        reason,
+    })?;
+
+    // Start: idempotent (a replayed or duplicate instance finds the build already running).
+    let start_cfg = json!({ "retries": { "limit": 3, "delay": 200, "backoff": "exponential" }, "timeout": 30_000 });
+    let (j, e) = (job.clone(), env.clone());
+    durable_step(glue, "start", &start_cfg, move || {
+        let (j, e) = (j.clone(), e.clone());
+        async move {
+            match record(
+                &e,
+                &j,
+                Command::StartBuild {
+                    build_id: j.build_id.clone(),
+                },
+            )
+            .await
+            {
+                Ok(()) => Ok(json!({ "started": true })),
+                Err(StepError::Terminal(m)) if m.contains("already") => {
+                    Ok(json!({ "started": false }))
+                }
+                Err(err) => Err(err),
+            }
+        }
+    })
+    .await
+    .map_err(|reason| Failure {
+        step: "start".into(),
+        reason,
+    })?;
+
+    let mut outputs = serde_json::Map::new();
+    for step in Step::ALL {
+        let policy = step.policy();
+        let (j, e, f) = (job.clone(), env.clone(), faults.clone());
+        let prior = Value::Object(outputs.clone());
+        let result = durable_step(glue, step.name(), &policy.workflow_config(), move || {
+            let (j, e, f, prior) = (j.clone(), e.clone(), f.clone(), prior.clone());
+            async move { attempt(step, &j, &e, &f, &prior).await }
+        })
+        .await;
+        match result {
+            Ok(out) => {
+                outputs.insert(step.name().into(), out);
+            }
+            Err(reason) => {
+                let (j, e) = (job.clone(), env.clone());
+                let step_name = step.name().to_string();
+                let reason_for_log = reason.clone();
+                let _ = durable_step(glue, "fail", &start_cfg, move || {
+                    let (j, e, s, r) = (
+                        j.clone(),
+                        e.clone(),
+                        step_name.clone(),
+                        reason_for_log.clone(),
+                    );
+                    async move {
+                        record(
+                            &e,
+                            &j,
+                            Command::FailBuild {
+                                build_id: j.build_id.clone(),
+                                step: s,
+                                reason: r,
+                            },
+                        )
+                        .await
+                        .map(|_| json!({}))
+                    }
+                })
+                .await;
+                return Err(Failure {
+                    step: step.name().into(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(outputs
+        .get("record")
+        .and_then(|r| r["version"].as_u64())
+        .unwrap_or(0) as u32)
+}
+
+/// One attempt of one step: record the start, run the body, record the outcome.
+async fn attempt(
+    step: Step,
+    job: &BuildJob,
+    env: &Env,
+    faults: &FaultPlan,
+    prior: &Value,
+) -> Result<Value, StepError> {
+    let ctx = Ctx::new(env.clone()).map_err(to_step_error)?;
+    let log = service::event_log(&ctx).map_err(to_step_error)?;
+    let state = service::load(&log, &job.project_id, true)
+        .await
+        .map_err(to_step_error)?;
+    let build = state
+        .build(&job.build_id)
+        .ok_or_else(|| StepError::Terminal(format!("build {} is not in the log", job.build_id)))?;
+    let number = build
+        .step(step.name())
+        .and_then(|s| s.last())
+        .map_or(1, |a| a.attempt + 1);
+    let started = now_ms();
+    let start = Command::StartStep {
+        build_id: job.build_id.clone(),
+        step: step.name().into(),
+        attempt: number,
+    };
+    match service::execute(&ctx, &job.project_id, meta(job), start).await {
+        Ok(_) => {}
+        Err(ApiError::Conflict(m))
+            if m.contains(
+                &Rejection::StepAlreadySucceeded {
+                    step: step.name().into(),
+                }
+                .to_string(),
+            ) =>
+        {
+            // The step finished but the engine did not record it (eviction): its output is
+            // derived from the log again.
+            return crate::steps::output_from_log(step, &state, job);
+        }
+        Err(e) => return Err(to_step_error(e)),
+    }
+    let outcome = match faults.failure(step, number) {
+        Some(injected) => Err(injected),
+        None => crate::steps::run(step, job, &ctx, prior).await,
+    };
+    let duration_ms = (now_ms() - started).max(0) as u64;
+    match outcome {
+        Ok((value, commands)) => {
+            let succeeded = Command::SucceedStep {
+                build_id: job.build_id.clone(),
+                step: step.name().into(),
+                attempt: number,
+                duration_ms,
+                output_ref: value
+                    .get("ref")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_string),
+            };
+            // The step's domain events come before StepSucceeded, so a retry after a partial record
+            // redoes them; except for `record`, whose BuildSucceeded finishes the build and must
+            // therefore come last.
+            let ordered: Vec<Command> = if step == Step::Record {
+                std::iter::once(succeeded).chain(commands).collect()
+            } else {
+                commands
+                    .into_iter()
+                    .chain(std::iter::once(succeeded))
+                    .collect()
+            };
+            for c in ordered {
+                record(env, job, c).await?;
+            }
+            Ok(value)
+        }
+        Err(err) => {
+            let last = number >= step.policy().attempts();
+            let failed = Command::FailStep {
+                build_id: job.build_id.clone(),
+                step: step.name().into(),
+                attempt: number,
+                error: err.message().to_string(),
+                retryable: err.retryable() && !last,
+            };
+            record(env, job, failed).await?;
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The build pipeline end to end: prompt → Queue → Workflow → live app at its slug.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{scenarios, Kiln, Scenario};
+
+pub fn scenarios() -> Vec<Scenario> {
+    scenarios![
+        a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild,
+        the_same_idempotency_key_twice_gives_one_build,
+        the_same_build_message_delivered_twice_starts_one_build,
+        a_retryable_deploy_failure_is_retried_and_recorded,
+        a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
+        bad_build_requests_are_clear_errors,
+    ]
+}
+
+/// Polls the build until it is finished (never a fixed sleep).
+pub fn wait_for_build(k: &Kiln, token: &str, build_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let r = k.api.get(&format!("/api/builds/{build_id}"), Some(token));
+        if r.status == 200 {
+            let b = r.json()["build"].clone();
+            if matches!(b["status"].as_str(), Some("succeeded" | "failed")) {
+                return b;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "build {build_id} did not finish: {}",
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn request_build(
+    k: &Kiln,
+    token: &str,
+    project: &str,
+    prompt: &str,
+    headers: &[(&str, &str)],
+) -> String {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let r = k.api.send(
+        "POST",
+        &format!("/api/projects/{project}/builds"),
+        Some(token),
+        &all,
+        Some(json!({ "prompt": prompt }).to_string().into_bytes()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    r.json()["build_id"].as_str().unwrap().to_string()
+}
+
+fn app_post(k: &Kiln, slug: &str, path: &str, token: Option<&str>, body: &Value) -> crate::Reply {
+    let host = format!("{slug}.localhost:{}", k.port);
+    k.api.send(
+        "POST",
+        path,
+        token,
+        &[("content-type", "application/json")],
+        Some(body.to_string().into_bytes()),
+        Some(&host),
+    )
+}
+
+fn app_send(
+    k: &Kiln,
+    slug: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> crate::Reply {
+    let host = format!("{slug}.localhost:{}", k.port);
+    k.api.send(
+        method,
+        path,
+        token,
+        &[("content-type", "application/json")],
+        body.map(|b| b.to_string().into_bytes()),
+        Some(&host),
+    )
+}
+
+fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Task Manager");
+    let (id, slug) = (p["id"].as_str().unwrap(), p["slug"].as_str().unwrap());
+    let build_id = request_build(k, &token, id, "a task manager with projects and tasks", &[]);
+    let b = wait_for_build(k, &token, &build_id);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let steps: Vec<&str> = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "plan",
+            "codegen",
+            "validate",
+            "create-db",
+            "migrate",
+            "upload-assets",
+            "deploy",
+            "record"
+        ]
+    );
+    assert!(
+        b["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "succeeded"),
+        "{b:#}"
+    );
+
+    let page = k.api.get_app(slug, "/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+
+    let reg = app_post(
+        k,
+        slug,
+        "/api/auth/register",
+        None,
+        &json!({ "email": "ada@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(reg.status, 201, "{}", reg.body);
+    let login = app_post(
+        k,
+        slug,
+        "/api/auth/login",
+        None,
+        &json!({ "email": "ada@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let app_token = login.json()["token"].as_str().unwrap().to_string();
+    let me = app_send(k, slug, "GET", "/api/auth/me", Some(&app_token), None);
+    assert_eq!(me.status, 200, "{}", me.body);
+
+    let created = app_post(
+        k,
+        slug,
+        "/api/tasks",
+        Some(&app_token),
+        &json!({ "title": "write tests" }),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let task_id = created.json()["id"].clone();
+    let list = app_send(k, slug, "GET", "/api/tasks", Some(&app_token), None);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("write tests"));
+    let updated = app_send(
+        k,
+        slug,
+        "PUT",
+        &format!("/api/tasks/{task_id}"),
+        Some(&app_token),
+        Some(&json!({ "title": "write more tests" })),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let keep = app_post(
+        k,
+        slug,
+        "/api/tasks",
+        Some(&app_token),
+        &json!({ "title": "survive a rebuild" }),
+    );
+    assert_eq!(keep.status, 201, "{}", keep.body);
+    let deleted = app_send(
+        k,
+        slug,
+        "DELETE",
+        &format!("/api/tasks/{task_id}"),
+        Some(&app_token),
+        None,
+    );
+    assert!(
+        deleted.status == 200 || deleted.status == 204,
+        "{}",
+        deleted.body
+    );
+
+    // Rebuild the same project: a new version goes live, the data stays.
+    let again = request_build(k, &token, id, "a task manager with projects and tasks", &[]);
+    let b2 = wait_for_build(k, &token, &again);
+    assert_eq!(b2["status"], "succeeded", "{b2:#}");
+    assert!(b2["deployed_version"].as_u64() > b["deployed_version"].as_u64());
+    let relogin = app_post(
+        k,
+        slug,
+        "/api/auth/login",
+        None,
+        &json!({ "email": "ada@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(relogin.status, 200, "{}", relogin.body);
+    let t2 = relogin.json()["token"].as_str().unwrap().to_string();
+    let list = app_send(k, slug, "GET", "/api/tasks", Some(&t2), None);
+    assert!(list.body.contains("survive a rebuild"), "{}", list.body);
+    assert!(!list.body.contains("write more tests"));
+}
+
+fn the_same_idempotency_key_twice_gives_one_build(k: &Kiln) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Habit Tracker")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = request_build(
+        k,
+        &token,
+        &id,
+        "a habit tracker",
+        &[("idempotency-key", "k-1")],
+    );
+    let b = request_build(
+        k,
+        &token,
+        &id,
+        "a habit tracker",
+        &[("idempotency-key", "k-1")],
+    );
+    assert_eq!(a, b);
+    wait_for_build(k, &token, &a);
+    let builds = k
+        .api
+        .get(&format!("/api/projects/{id}/builds"), Some(&token))
+        .json();
+    assert_eq!(builds["builds"].as_array().unwrap().len(), 1);
+}
+
+fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Recipe Book")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build = request_build(
+        k,
+        &token,
+        &id,
+        "a recipe book with ingredients and ratings",
+        &[("x-kiln-faults", "deploy:2:retryable")],
+    );
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let deploy = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "deploy")
+        .unwrap()
+        .clone();
+    let statuses: Vec<&str> = deploy["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["failed", "failed", "succeeded"], "{deploy:#}");
+    let log = k
+        .api
+        .get(
+            &format!("/api/projects/{id}/events?limit=1000"),
+            Some(&token),
+        )
+        .json();
+    let failed = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "StepFailed" && e["data"]["step"] == "deploy")
+        .count();
+    assert_eq!(failed, 2);
+}
+
+fn a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Bakery Inventory");
+    let (id, slug) = (
+        p["id"].as_str().unwrap().to_string(),
+        p["slug"].as_str().unwrap().to_string(),
+    );
+    let first = request_build(k, &token, &id, "an inventory tracker for a bakery", &[]);
+    let live = wait_for_build(k, &token, &first)["deployed_version"].clone();
+    let broken = request_build(
+        k,
+        &token,
+        &id,
+        "an inventory tracker for a bakery",
+        &[("x-kiln-faults", "migrate:1:terminal")],
+    );
+    let b = wait_for_build(k, &token, &broken);
+    assert_eq!(b["status"], "failed", "{b:#}");
+    assert_eq!(b["error"]["step"], "migrate", "{b:#}");
+    let page = k.api.get_app(&slug, "/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("x-kiln-version").map(|v| v.to_string()),
+        live.as_u64().map(|v| v.to_string()),
+        "the previous version stays live"
+    );
+}
+
+fn bad_build_requests_are_clear_errors(k: &Kiln) {
+    let alice = k.api.new_user();
+    let bob = k.api.new_user();
+    let id = k.api.create_project(&alice, "Guarded")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let empty = k.api.post(
+        &format!("/api/projects/{id}/builds"),
+        Some(&alice),
+        &json!({ "prompt": "   " }),
+    );
+    assert_eq!(empty.status, 400);
+    assert_eq!(empty.json()["error"]["field"], "prompt");
+    let huge = k.api.post(
+        &format!("/api/projects/{id}/builds"),
+        Some(&alice),
+        &json!({ "prompt": "x".repeat(20 * 1024) }),
+    );
+    assert_eq!(huge.status, 400, "{}", huge.body);
+    assert!(huge.error_message().contains("limit"));
+    assert_eq!(
+        k.api
+            .post(
+                &format!("/api/projects/{id}/builds"),
+                Some(&bob),
+                &json!({ "prompt": "a todo app" })
+            )
+            .status,
+        404
+    );
+    assert_eq!(
+        k.api.get("/api/builds/not-a-build", Some(&alice)).status,
+        404
+    );
+    let log = k
+        .api
+        .get(&format!("/api/projects/{id}/events"), Some(&alice))
+        .json();
+    assert_eq!(
+        log["events"].as_array().unwrap().len(),
+        1,
+        "bad requests record nothing"
+    );
+}
+
+fn the_same_build_message_delivered_twice_starts_one_build(k: &Kiln) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Twice Delivered")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build = request_build(k, &token, &id, "a habit tracker", &[]);
+    let redeliver = || {
+        let r = k.api.send(
+            "POST",
+            &format!("/api/_test/builds/{build}/redeliver"),
+            None,
+            &[],
+            None,
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["outcome"].as_str().unwrap().to_string()
+    };
+    // The queue's own delivery may still be in flight; a redelivery is then either the one that
+    // starts the build or a duplicate, never a second start.
+    let first = redeliver();
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    assert_eq!(redeliver(), "duplicate", "after {first}");
+    let all = k
+        .api
+        .get(
+            &format!("/api/projects/{id}/events?limit=1000"),
+            Some(&token),
+        )
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let started = all.iter().filter(|e| e["type"] == "BuildStarted").count();
+    let plans = all
+        .iter()
+        .filter(|e| e["type"] == "StepStarted" && e["data"]["step"] == "plan")
+        .count();
+    assert_eq!((started, plans), (1, 1));
+}
