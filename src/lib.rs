@@ -16,6 +16,7 @@ pub mod http;
 pub mod pipeline;
 pub mod service;
 pub mod steps;
+pub mod teardown;
 
 use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 

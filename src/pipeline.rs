@@ -37,6 +37,10 @@ pub struct BuildJob {
     /// `KILN_TEST_HOOKS=1` var is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<String>,
+    /// Test-only plan (JSON) used instead of the planner's, to exercise plan validation;
+    /// accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// The system actor recorded on pipeline events.

@@ -95,8 +95,18 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             let build = st
                 .build(&job.build_id)
                 .ok_or_else(|| StepError::Terminal("build is not in the log".into()))?;
-            let plan = workflows::appgen::plan_from_prompt(&build.prompt)
-                .map_err(|e| StepError::Terminal(e.to_string()))?;
+            let hooks = ctx
+                .env
+                .var("KILN_TEST_HOOKS")
+                .map(|v| v.to_string() == "1")
+                .unwrap_or(false);
+            let plan = match job.plan.as_deref().filter(|_| hooks) {
+                Some(raw) => serde_json::from_str::<workflows::appgen::Plan>(raw).map_err(|e| {
+                    StepError::Terminal(format!("the plan does not match the plan schema: {e}"))
+                })?,
+                None => workflows::appgen::plan_from_prompt(&build.prompt)
+                    .map_err(|e| StepError::Terminal(e.to_string()))?,
+            };
             let valid = plan.validate().map_err(|errors| {
                 StepError::Terminal(format!(
                     "the plan is invalid: {}",
@@ -361,7 +371,7 @@ async fn fail_validation(ctx: &Ctx, job: &BuildJob, diagnostics: Vec<String>) ->
 }
 
 /// Calls the dispatch Worker's internal API over the service binding.
-async fn internal(ctx: &Ctx, path: &str, body: &Value) -> Result<Value, StepError> {
+pub async fn internal(ctx: &Ctx, path: &str, body: &Value) -> Result<Value, StepError> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(wasm_bindgen::JsValue::from_str(&body.to_string())));

@@ -83,10 +83,26 @@ pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Respo
         project_id,
         build_id: build_id.to_string(),
         faults: None,
+        plan: None,
     };
     let outcome = crate::consumer::start(&ctx.env, &job).await?;
     json(
         200,
         &json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
     )
+}
+
+/// `POST /api/_test/apps/:project/query {sql, params}`: runs SQL in an app's database, so tests can
+/// observe isolation and teardown from outside the app (test hooks only).
+pub async fn app_query(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let body: serde_json::Value = crate::http::read_json(req, 64 * 1024).await?;
+    let out = crate::steps::internal(ctx, &format!("/apps/{project}/db/query"), &body).await;
+    match out {
+        Ok(v) => json(200, &v),
+        Err(e) => json(
+            400,
+            &json!({ "error": { "code": "sql_error", "message": e.message() } }),
+        ),
+    }
 }

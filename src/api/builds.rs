@@ -169,6 +169,11 @@ async fn request_build(
         project_id: id.to_string(),
         build_id: build_id.clone(),
         faults,
+        plan: if hooks {
+            req.headers().get("x-kiln-plan")?
+        } else {
+            None
+        },
     };
     ctx.env
         .queue("BUILD_QUEUE")?

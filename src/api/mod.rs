@@ -100,6 +100,10 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Post => admin::redeliver(&req, ctx, build_id).await,
             _ => Err(not_allowed("POST")),
         },
+        ["api", "_test", "apps", project, "query"] => match method {
+            Method::Post => admin::app_query(&mut req, ctx, project).await,
+            _ => Err(not_allowed("POST")),
+        },
         ["api", "_test", "r2", key @ ..] if !key.is_empty() => match method {
             Method::Put => admin::put_object(&mut req, ctx, &key.join("/")).await,
             _ => Err(not_allowed("PUT")),

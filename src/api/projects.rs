@@ -166,7 +166,11 @@ pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiE
         .await?
         .ok_or_else(|| not_found(id))?;
     let meta = Metadata::new(webcrypto::now_ms(), &caller.user_id);
-    service::execute(ctx, id, meta, Command::DeleteProject).await?;
+    // The state before deletion still knows the slug (the projection row goes with the event).
+    let state = service::load(&service::event_log(ctx)?, id, true).await?;
+    service::execute(ctx, id, meta.clone(), Command::DeleteProject).await?;
+    crate::teardown::run(ctx, id, &state.slug).await?;
+    service::execute(ctx, id, meta, Command::CompleteTeardown).await?;
     no_content()
 }
 

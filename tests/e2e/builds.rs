@@ -14,6 +14,9 @@ pub fn scenarios() -> Vec<Scenario> {
         a_retryable_deploy_failure_is_retried_and_recorded,
         a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         bad_build_requests_are_clear_errors,
+        two_apps_are_isolated_tokens_and_rows,
+        deleting_a_project_tears_down_its_app,
+        a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
     ]
 }
 
@@ -402,4 +405,152 @@ fn the_same_build_message_delivered_twice_starts_one_build(k: &Kiln) {
         .filter(|e| e["type"] == "StepStarted" && e["data"]["step"] == "plan")
         .count();
     assert_eq!((started, plans), (1, 1));
+}
+
+fn build_app(k: &Kiln, token: &str, name: &str, prompt: &str) -> (String, String) {
+    let p = k.api.create_project(token, name);
+    let (id, slug) = (
+        p["id"].as_str().unwrap().to_string(),
+        p["slug"].as_str().unwrap().to_string(),
+    );
+    let b = request_build(k, token, &id, prompt, &[]);
+    assert_eq!(wait_for_build(k, token, &b)["status"], "succeeded");
+    (id, slug)
+}
+
+fn app_user(k: &Kiln, slug: &str, email: &str) -> String {
+    let r = app_post(
+        k,
+        slug,
+        "/api/auth/register",
+        None,
+        &json!({ "email": email, "password": "correct horse" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["token"].as_str().unwrap().to_string()
+}
+
+fn two_apps_are_isolated_tokens_and_rows(k: &Kiln) {
+    let token = k.api.new_user();
+    let (_, a) = build_app(k, &token, "Notes A", "a notes app");
+    let (b_id, b) = build_app(k, &token, "Notes B", "a notes app");
+    let ta = app_user(k, &a, "same@example.com");
+    let tb = app_user(k, &b, "same@example.com");
+    assert_eq!(
+        app_post(
+            k,
+            &b,
+            "/api/notes",
+            Some(&tb),
+            &json!({ "title": "secret of B" })
+        )
+        .status,
+        201
+    );
+    // A token from app A means nothing to app B (different signing secret), and vice versa.
+    assert_eq!(
+        app_send(k, &b, "GET", "/api/notes", Some(&ta), None).status,
+        401
+    );
+    assert_eq!(
+        app_send(k, &a, "GET", "/api/auth/me", Some(&tb), None).status,
+        401
+    );
+    // App A's database does not contain B's rows.
+    let list_a = app_send(k, &a, "GET", "/api/notes", Some(&ta), None);
+    assert_eq!(list_a.status, 200);
+    assert!(!list_a.body.contains("secret of B"));
+    // Within app B, another user cannot read the row either.
+    let other = app_user(k, &b, "other@example.com");
+    let rows = app_send(k, &b, "GET", "/api/notes", Some(&other), None);
+    assert_eq!(rows.body.trim(), "[]", "{}", rows.body);
+    assert_eq!(
+        app_send(k, &b, "GET", "/api/notes/1", Some(&other), None).status,
+        404
+    );
+    let q = k.api.post(
+        &format!("/api/_test/apps/{b_id}/query"),
+        None,
+        &json!({ "sql": "SELECT COUNT(*) AS n FROM notes" }),
+    );
+    assert_eq!(q.json()["results"][0]["n"], 1);
+}
+
+fn deleting_a_project_tears_down_its_app(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = build_app(k, &token, "Short Lived App", "a workout log");
+    let t = app_user(k, &slug, "ada@example.com");
+    assert_eq!(
+        app_post(
+            k,
+            &slug,
+            "/api/workouts",
+            Some(&t),
+            &json!({ "activity": "run" })
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        k.api
+            .delete(&format!("/api/projects/{id}"), Some(&token))
+            .status,
+        204
+    );
+    let page = k.api.get_app(&slug, "/");
+    assert_eq!(page.status, 404, "the slug no longer answers");
+    assert!(page.body.contains(&slug));
+    let api = app_post(
+        k,
+        &slug,
+        "/api/auth/login",
+        None,
+        &json!({ "email": "ada@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(api.status, 404);
+    let q = k.api.post(
+        &format!("/api/_test/apps/{id}/query"),
+        None,
+        &json!({ "sql": "SELECT name FROM sqlite_master WHERE name = 'workouts'" }),
+    );
+    assert_eq!(q.status, 200, "{}", q.body);
+    assert_eq!(q.json()["results"], json!([]), "the app database is gone");
+    let dump = k
+        .api
+        .get("/api/admin/projections", Some(&k.operator_token))
+        .json();
+    assert!(dump["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["id"] != id.as_str()));
+}
+
+fn a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan(k: &Kiln) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Bad Plan")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plan = json!({ "app_name": "Shop", "summary": "s", "entities": [
+        { "name": "order", "fields": [{ "name": "title", "kind": "text", "required": true }] },
+        { "name": "Bad Name", "fields": [{ "name": "x", "kind": "text" }] }
+    ]});
+    let b = request_build(
+        k,
+        &token,
+        &id,
+        "a shop",
+        &[("x-kiln-plan", &plan.to_string())],
+    );
+    let b = wait_for_build(k, &token, &b);
+    assert_eq!(b["status"], "failed");
+    assert_eq!(b["error"]["step"], "plan");
+    let reason = b["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("'order' is reserved") && reason.contains("'Bad Name' is not valid"),
+        "{reason}"
+    );
+    let plan_attempts = b["steps"][0]["attempts"].as_array().unwrap().len();
+    assert_eq!(plan_attempts, 1, "a terminal error is not retried");
 }
