@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod pipeline;
+pub mod resume;
 pub mod service;
 pub mod steps;
 pub mod teardown;
@@ -29,7 +30,8 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    resume::once_per_isolate(&env, &ctx);
     let method = req.method().to_string();
     let path = req.path();
     Ok(match serve(req, env).await {

@@ -291,6 +291,9 @@ async fn attempt(
         }
         Err(e) => return Err(to_step_error(e)),
     }
+    if let Some(ms) = faults.stall_ms(step, number) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),
         None => crate::steps::run(step, job, &ctx, prior).await,

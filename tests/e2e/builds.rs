@@ -17,6 +17,7 @@ pub fn scenarios() -> Vec<Scenario> {
         two_apps_are_isolated_tokens_and_rows,
         deleting_a_project_tears_down_its_app,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
+        a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
     ]
 }
 
@@ -553,4 +554,72 @@ fn a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan(k: &Kiln) {
     );
     let plan_attempts = b["steps"][0]["attempts"].as_array().unwrap().len();
     assert_eq!(plan_attempts, 1, "a terminal error is not retried");
+}
+
+fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps(
+    k: &Kiln,
+) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Interrupted")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build = request_build(
+        k,
+        &token,
+        &id,
+        "a notes app",
+        &[("x-kiln-faults", "upload-assets:1:slow")],
+    );
+    // Wait until upload-assets is in flight (its first attempt stalls), then kill the server.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let b = k
+            .api
+            .get(&format!("/api/builds/{build}"), Some(&token))
+            .json()["build"]
+            .clone();
+        let running = b["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["name"] == "upload-assets" && s["status"] == "running");
+        if running {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && b["status"] != "failed",
+            "upload-assets never started: {b:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    k.restart();
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let log = k
+        .api
+        .get(
+            &format!("/api/projects/{id}/events?limit=1000"),
+            Some(&token),
+        )
+        .json();
+    let started = |step: &str| {
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "StepStarted" && e["data"]["step"] == step)
+            .count()
+    };
+    for step in ["plan", "codegen", "validate", "create-db", "migrate"] {
+        assert_eq!(started(step), 1, "finished step {step} ran again");
+    }
+    assert_eq!(
+        started("upload-assets"),
+        2,
+        "the interrupted step runs once more"
+    );
+    for step in ["deploy", "record"] {
+        assert_eq!(started(step), 1);
+    }
 }

@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::Api;
@@ -27,7 +28,8 @@ pub struct Kiln {
     pub operator_token: String,
     /// HTTP client for the platform.
     pub api: Api,
-    child: Child,
+    child: Mutex<Child>,
+    env_file: PathBuf,
     state: PathBuf,
     log: PathBuf,
 }
@@ -95,35 +97,7 @@ impl Kiln {
 
         let port = free_port();
         let log = state.join("wrangler.log");
-        let log_file = fs::File::create(&log).expect("create log");
-        let child = wrangler()
-            .args([
-                "dev",
-                "-c",
-                "wrangler.toml",
-                "-c",
-                "dispatch/wrangler.toml",
-                "--ip",
-                "127.0.0.1",
-            ])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--inspector-port",
-                &free_port().to_string(),
-            ])
-            .arg("--persist-to")
-            .arg(&state)
-            .arg("--env-file")
-            .arg(&env_file)
-            // Fault-injection routes exist only in test sessions.
-            .args(["--var", "KILN_TEST_HOOKS:1"])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log handle"))
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .expect("spawn wrangler dev");
+        let child = spawn(&state, &env_file, &log, port);
         let base = format!("http://127.0.0.1:{port}");
         let mut kiln = Kiln {
             api: Api::new(&base, port),
@@ -131,7 +105,8 @@ impl Kiln {
             port,
             auth_secret,
             operator_token,
-            child,
+            child: Mutex::new(child),
+            env_file,
             state,
             log,
         };
@@ -139,10 +114,32 @@ impl Kiln {
         kiln
     }
 
-    fn wait_healthy(&mut self, limit: Duration) {
+    /// Stops the session (like Ctrl-C or a crash) and starts it again on the same state and port,
+    /// as a developer restarting `make dev` would.
+    pub fn restart(&self) {
+        self.stop(libc::SIGKILL);
+        let child = spawn(&self.state, &self.env_file, &self.log, self.port);
+        *self.child.lock().unwrap() = child;
+        self.wait_healthy(Duration::from_secs(120));
+    }
+
+    fn stop(&self, first_signal: i32) {
+        self.signal_group(first_signal);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.group_alive() && Instant::now() < deadline {
+            let _ = self.child.lock().unwrap().try_wait();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.group_alive() {
+            self.signal_group(libc::SIGKILL);
+        }
+        let _ = self.child.lock().unwrap().wait();
+    }
+
+    fn wait_healthy(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.lock().unwrap().try_wait() {
                 self.print_log_tail(80);
                 panic!("wrangler dev exited early with {status}");
             }
@@ -172,17 +169,21 @@ impl Kiln {
         &self.state
     }
 
+    fn pgid(&self) -> u32 {
+        self.child.lock().unwrap().id()
+    }
+
     fn signal_group(&self, sig: i32) {
         // SAFETY: kill(2) with a negative pid signals the process group we created; no memory is touched.
         unsafe {
-            libc::kill(-(self.child.id() as i32), sig);
+            libc::kill(-(self.pgid() as i32), sig);
         }
     }
 
     /// Whether any live (non-zombie) process is still in the group. Reads /proc rather than
     /// `kill(-pgid, 0)`, which also counts zombies that only the container's init can reap.
     fn group_alive(&self) -> bool {
-        let pgid = self.child.id().to_string();
+        let pgid = self.pgid().to_string();
         let Ok(dir) = fs::read_dir("/proc") else {
             return false;
         };
@@ -198,18 +199,47 @@ impl Kiln {
 
 impl Drop for Kiln {
     fn drop(&mut self) {
-        self.signal_group(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.group_alive() && Instant::now() < deadline {
-            let _ = self.child.try_wait();
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if self.group_alive() {
-            self.signal_group(libc::SIGKILL);
-        }
-        let _ = self.child.wait();
+        self.stop(libc::SIGTERM);
         if std::env::var_os("KILN_E2E_KEEP_STATE").is_none() {
             let _ = fs::remove_dir_all(&self.state);
         }
     }
+}
+
+/// Starts `wrangler dev` for both Workers in its own process group, logging to `log` (appended,
+/// so a restart keeps the earlier output).
+fn spawn(state: &Path, env_file: &Path, log: &Path, port: u16) -> Child {
+    let log_file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open log");
+    wrangler()
+        .args([
+            "dev",
+            "-c",
+            "wrangler.toml",
+            "-c",
+            "dispatch/wrangler.toml",
+            "--ip",
+            "127.0.0.1",
+        ])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &free_port().to_string(),
+        ])
+        .arg("--persist-to")
+        .arg(state)
+        .arg("--env-file")
+        .arg(env_file)
+        // Fault-injection routes exist only in test sessions.
+        .args(["--var", "KILN_TEST_HOOKS:1"])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log handle"))
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .expect("spawn wrangler dev")
 }

@@ -163,10 +163,21 @@ impl StepError {
 }
 
 /// Test-only fault injection: `"deploy:2:retryable,migrate:1:terminal"` makes the first two
-/// attempts of `deploy` fail retryably and the first attempt of `migrate` fail terminally.
+/// attempts of `deploy` fail retryably and the first attempt of `migrate` fail terminally;
+/// `"upload-assets:1:slow"` makes its first attempt take [`SLOW_MS`] (to interrupt it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultPlan {
-    faults: Vec<(Step, u32, bool)>,
+    faults: Vec<(Step, u32, Fault)>,
+}
+
+/// How long a `slow` fault stalls a step.
+pub const SLOW_MS: u64 = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Retryable,
+    Terminal,
+    Slow,
 }
 
 impl FaultPlan {
@@ -184,27 +195,40 @@ impl FaultPlan {
             let step = Step::parse(step)
                 .ok_or_else(|| format!("fault '{entry}' names an unknown step '{step}'"))?;
             let count: u32 = count.parse().map_err(|_| bad())?;
-            let retryable = match *kind {
-                "retryable" => true,
-                "terminal" => false,
+            let fault = match *kind {
+                "retryable" => Fault::Retryable,
+                "terminal" => Fault::Terminal,
+                "slow" => Fault::Slow,
                 _ => return Err(bad()),
             };
-            faults.push((step, count, retryable));
+            faults.push((step, count, fault));
         }
         Ok(Self { faults })
     }
 
     /// The injected failure for `attempt` (1-based) of `step`, if any.
     pub fn failure(&self, step: Step, attempt: u32) -> Option<StepError> {
-        let (_, count, retryable) = self.faults.iter().find(|(s, _, _)| *s == step)?;
+        let (_, count, fault) = self
+            .faults
+            .iter()
+            .find(|(s, _, f)| *s == step && *f != Fault::Slow)?;
         (attempt <= *count).then(|| {
             let msg = format!("injected fault in {} (attempt {attempt})", step.name());
-            if *retryable {
+            if *fault == Fault::Retryable {
                 StepError::Retryable(msg)
             } else {
                 StepError::Terminal(msg)
             }
         })
+    }
+
+    /// How long `attempt` of `step` must stall before running, if at all.
+    pub fn stall_ms(&self, step: Step, attempt: u32) -> Option<u64> {
+        let (_, count, _) = self
+            .faults
+            .iter()
+            .find(|(s, _, f)| *s == step && *f == Fault::Slow)?;
+        (attempt <= *count).then_some(SLOW_MS)
     }
 }
 
@@ -254,6 +278,10 @@ mod tests {
         assert!(f.failure(Step::Deploy, 3).is_none());
         assert!(!f.failure(Step::Migrate, 1).unwrap().retryable());
         assert!(f.failure(Step::Plan, 1).is_none());
+        let slow = FaultPlan::parse("upload-assets:1:slow").unwrap();
+        assert_eq!(slow.stall_ms(Step::UploadAssets, 1), Some(SLOW_MS));
+        assert_eq!(slow.stall_ms(Step::UploadAssets, 2), None);
+        assert!(slow.failure(Step::UploadAssets, 1).is_none());
     }
 
     #[test]

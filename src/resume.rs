@@ -1,0 +1,110 @@
+//! Resumption of builds left in flight when the local dev server stopped.
+//!
+//! The local Workflows engine does not resume an instance that was running when `wrangler dev`
+//! was killed or hot-reloaded: it stays `running` forever, while production resumes on its own.
+//! `pause()` then `resume()` makes the local engine continue it, reusing the outputs of the steps
+//! that had finished, so no finished step runs again. So the first request an isolate serves
+//! kicks off a background pass over the builds the projections still show as unfinished:
+//! - an instance that exists is paused and resumed;
+//! - a build with no instance (its Queue message was lost with the server) is started again,
+//!   through the same deduplicated path as the Queue consumer.
+//!
+//! Only the local deploy target does this (`DEPLOY_TARGET` unset or `local`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use js_sys::{Function, Promise, Reflect};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env};
+
+use crate::consumer;
+use crate::error::ApiError;
+use crate::pipeline::BuildJob;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Deserialize)]
+struct Unfinished {
+    id: String,
+    project_id: String,
+}
+
+/// Schedules the resumption pass once per isolate.
+pub fn once_per_isolate(env: &Env, ctx: &Context) {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let local = env
+        .var("DEPLOY_TARGET")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if !(local.is_empty() || local == "local") {
+        return;
+    }
+    let env = env.clone();
+    ctx.wait_until(async move {
+        match resume_unfinished(&env).await {
+            Ok(0) => {}
+            Ok(n) => worker::console_log!("resumed {n} unfinished build(s)"),
+            Err(e) => worker::console_error!("resuming builds failed: {e}"),
+        }
+    });
+}
+
+async fn call0(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    let p: Promise = f.call0(target)?.dyn_into()?;
+    JsFuture::from(p).await
+}
+
+async fn call1(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    let p: Promise = f.call1(target, arg)?.dyn_into()?;
+    JsFuture::from(p).await
+}
+
+/// Resumes every unfinished build; returns how many were touched.
+pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
+    let rows: Vec<Unfinished> = env
+        .d1("DB")?
+        .prepare("SELECT id, project_id FROM builds WHERE status IN ('requested', 'running') ORDER BY created_at")
+        .all()
+        .await
+        .and_then(|r| r.results())
+        .map_err(|e| ApiError::internal(format!("d1 unfinished builds: {e}")))?;
+    let env_js: &JsValue = env.as_ref();
+    let wf = Reflect::get(env_js, &"BUILD_WORKFLOW".into())
+        .map_err(|_| ApiError::internal("BUILD_WORKFLOW binding missing"))?;
+    let mut touched = 0;
+    for row in rows {
+        match call1(&wf, "get", &JsValue::from_str(&row.id)).await {
+            Ok(instance) => {
+                let status = call0(&instance, "status").await.ok();
+                let state = status
+                    .and_then(|s| Reflect::get(&s, &"status".into()).ok())
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default();
+                if matches!(state.as_str(), "running" | "queued" | "waiting" | "paused") {
+                    if state != "paused" {
+                        let _ = call0(&instance, "pause").await;
+                    }
+                    let _ = call0(&instance, "resume").await;
+                    touched += 1;
+                }
+            }
+            Err(_) => {
+                let job = BuildJob {
+                    project_id: row.project_id,
+                    build_id: row.id,
+                    faults: None,
+                    plan: None,
+                };
+                consumer::start(env, &job).await?;
+                touched += 1;
+            }
+        }
+    }
+    Ok(touched)
+}
