@@ -222,19 +222,10 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ))
         }
         Step::CreateDb => {
-            // The app's signing secret is created once and never enters the event log.
-            let secret = webcrypto::random_hex::<32>().map_err(api_err)?;
-            ctx.env
-                .bucket("STORE")
-                .map_err(retryable)?
-                .put(format!("secrets/{}", job.project_id), secret.into_bytes())
-                .only_if(Conditional {
-                    etag_does_not_match: Some("*".into()),
-                    ..Default::default()
-                })
-                .execute()
+            // Normally created with the project; a project from before that gets one here.
+            ensure_app_secret(ctx, &job.project_id)
                 .await
-                .map_err(retryable)?;
+                .map_err(api_err)?;
             let database_id = format!("local:{}", job.project_id);
             Ok((
                 json!({ "database_id": database_id }),
@@ -368,6 +359,22 @@ async fn fail_validation(ctx: &Ctx, job: &BuildJob, diagnostics: Vec<String>) ->
         "validation failed: {}",
         diagnostics.join("; ")
     )))
+}
+
+/// Creates the app's JWT signing secret if it has none. The secret lives only in R2
+/// (`secrets/<project>`), never in the event log, and is created once (create-only write).
+pub async fn ensure_app_secret(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
+    let secret = webcrypto::random_hex::<32>()?;
+    ctx.env
+        .bucket("STORE")?
+        .put(format!("secrets/{project}"), secret.into_bytes())
+        .only_if(Conditional {
+            etag_does_not_match: Some("*".into()),
+            ..Default::default()
+        })
+        .execute()
+        .await?;
+    Ok(())
 }
 
 /// Calls the dispatch Worker's internal API over the service binding.

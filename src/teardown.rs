@@ -1,5 +1,5 @@
-//! Teardown of a deleted project: its app stops answering, its database, secret, plans and code
-//! versions are removed, then `TeardownCompleted` is recorded.
+//! Teardown of a deleted project: its app stops answering, its database, secret, stored files,
+//! plans and code versions are removed, then `TeardownCompleted` is recorded.
 //!
 //! Order matters: the live pointer goes first, so the slug answers 404 at once even if a later
 //! part fails (the whole teardown is idempotent and can simply run again). Content-addressed blobs
@@ -45,5 +45,6 @@ pub async fn run(ctx: &Ctx, project: &str, slug: &str) -> Result<(), ApiError> {
     bucket.delete(format!("secrets/{project}")).await?;
     delete_prefix(&bucket, &format!("versions/{project}/")).await?;
     delete_prefix(&bucket, &format!("plans/{project}/")).await?;
+    delete_prefix(&bucket, &format!("appfiles/{project}/")).await?;
     Ok(())
 }

@@ -22,6 +22,59 @@ export class AppDb extends WorkerEntrypoint {
   batch(statements) { return this.#call("batch", statements); }
 }
 
+// An app's file storage: the shared bucket, confined to `appfiles/<project>/`. Keys are checked
+// here, at the trust boundary, so an app cannot name another app's objects.
+function appKey(props, key) {
+  const k = String(key ?? "");
+  if (!k || k.length > 512 || k.startsWith("/") || k.split("/").some((s) => s === "" || s === "." || s === "..") || /[\\\u0000-\u001f]/.test(k)) {
+    throw new Error(`storage key '${k.slice(0, 64)}' is not allowed; use a relative path without '..'`);
+  }
+  return `appfiles/${props.project}/${k}`;
+}
+
+export class AppStorage extends WorkerEntrypoint {
+  async put(key, value, options = {}) {
+    const o = await this.env.STORE.put(appKey(this.ctx.props, key), value, { httpMetadata: options.httpMetadata, customMetadata: options.customMetadata });
+    return { key, size: o.size, etag: o.etag, uploaded: o.uploaded.toISOString() };
+  }
+  async get(key) {
+    const o = await this.env.STORE.get(appKey(this.ctx.props, key));
+    if (!o) return null;
+    return { key, size: o.size, etag: o.etag, httpMetadata: o.httpMetadata ?? {}, customMetadata: o.customMetadata ?? {}, bytes: await o.arrayBuffer() };
+  }
+  async delete(key) {
+    await this.env.STORE.delete(appKey(this.ctx.props, key));
+  }
+  async list(options = {}) {
+    const base = `appfiles/${this.ctx.props.project}/`;
+    const extra = String(options.prefix ?? "");
+    if (extra.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(extra)) throw new Error("storage prefix must be relative, without '.' or '..'");
+    const prefix = base + extra;
+    const r = await this.env.STORE.list({ prefix, limit: Math.min(Number(options.limit) || 1000, 1000), cursor: options.cursor });
+    return { objects: r.objects.map((o) => ({ key: o.key.slice(base.length), size: o.size, etag: o.etag })), truncated: r.truncated, cursor: r.truncated ? r.cursor : undefined };
+  }
+}
+
+// Runs inside the app's isolate: gives the app the R2 API (get/put/delete/list) over AppStorage.
+const R2_FACADE = `
+class ObjectBody {
+  constructor(o) { Object.assign(this, { key: o.key, size: o.size, etag: o.etag, httpMetadata: o.httpMetadata, customMetadata: o.customMetadata }); this.bytes = o.bytes; }
+  async arrayBuffer() { return this.bytes; }
+  async text() { return new TextDecoder().decode(this.bytes); }
+  async json() { return JSON.parse(await this.text()); }
+  get body() { const b = this.bytes; return new ReadableStream({ start(c) { c.enqueue(new Uint8Array(b)); c.close(); } }); }
+  writeHttpMetadata(headers) { if (this.httpMetadata?.contentType) headers.set("content-type", this.httpMetadata.contentType); }
+}
+export class Bucket {
+  constructor(rpc) { this.rpc = rpc; }
+  async put(key, value, options) { const v = typeof value === "string" ? value : value instanceof ReadableStream ? await new Response(value).arrayBuffer() : value; return this.rpc.put(key, v, options); }
+  async get(key) { const o = await this.rpc.get(key); return o ? new ObjectBody(o) : null; }
+  async head(key) { const o = await this.rpc.get(key); return o ? new ObjectBody(o) : null; }
+  async delete(key) { for (const k of Array.isArray(key) ? key : [key]) await this.rpc.delete(k); }
+  async list(options) { return this.rpc.list(options ?? {}); }
+}
+`;
+
 // Runs inside the app's isolate: gives the app the D1 API over the AppDb binding.
 const D1_FACADE = `
 class Statement {
@@ -45,9 +98,10 @@ export class Database {
 const MAIN = `
 import app from "./worker.js";
 import { Database } from "./_kiln_d1.js";
+import { Bucket } from "./_kiln_r2.js";
 export default {
   fetch(request, env, ctx) {
-    return app.fetch(request, { ...env, DB: new Database(env.DB) }, ctx);
+    return app.fetch(request, { ...env, DB: new Database(env.DB), STORAGE: new Bucket(env.STORAGE) }, ctx);
   },
 };
 `;
@@ -72,10 +126,11 @@ export default class Dispatch extends RustWorker {
         const worker = env.LOADER.get(`${spec.project}:v${spec.version}`, () => ({
           compatibilityDate: "2026-04-01",
           mainModule: "_kiln_main.js",
-          modules: { ...spec.modules, "_kiln_main.js": MAIN, "_kiln_d1.js": D1_FACADE },
+          modules: { ...spec.modules, "_kiln_main.js": MAIN, "_kiln_d1.js": D1_FACADE, "_kiln_r2.js": R2_FACADE },
           env: {
             DB: ctx.exports.AppDb({ props: { project: spec.project } }),
             ASSETS: ctx.exports.AppAssets({ props: { project: spec.project } }),
+            STORAGE: ctx.exports.AppStorage({ props: { project: spec.project } }),
             JWT_SECRET: spec.jwt_secret,
           },
           // Generated apps talk to nothing but their own bindings.

@@ -269,9 +269,48 @@ export function crudRoutes(router, entity) {
   return router;
 }
 
+// --- files (the app's own storage, scoped to the signed-in user) ---------------------------------
+
+const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+const MAX_FILE = 5 * 1024 * 1024;
+
+/** Adds `GET /api/files`, `PUT/GET/DELETE /api/files/:name`; each user sees only their files. */
+export function fileRoutes(router) {
+  const key = (user, name) => {
+    if (!FILE_NAME.test(name)) throw new HttpError(400, "invalid_field", "file name must be 1-100 letters, digits, '.', '_' or '-', not starting with '.'");
+    return `${user.id}/${name}`;
+  };
+  router.route("GET", "/api/files", async ({ request, env }) => {
+    const user = await requireUser(request, env);
+    const r = await env.STORAGE.list({ prefix: `${user.id}/` });
+    return json(200, r.objects.map((o) => ({ name: o.key.slice(String(user.id).length + 1), size: o.size })));
+  });
+  router.route("PUT", "/api/files/:name", async ({ request, env, params }) => {
+    const user = await requireUser(request, env);
+    const k = key(user, params.name);
+    const body = await request.arrayBuffer();
+    if (body.byteLength > MAX_FILE) throw new HttpError(413, "payload_too_large", `files are limited to ${MAX_FILE} bytes`);
+    const contentType = request.headers.get("content-type") ?? "application/octet-stream";
+    await env.STORAGE.put(k, body, { httpMetadata: { contentType } });
+    return json(201, { name: params.name, size: body.byteLength });
+  });
+  router.route("GET", "/api/files/:name", async ({ request, env, params }) => {
+    const user = await requireUser(request, env);
+    const o = await env.STORAGE.get(key(user, params.name));
+    if (!o) throw new HttpError(404, "not_found", "file not found");
+    return new Response(await o.arrayBuffer(), { headers: { "content-type": o.httpMetadata?.contentType ?? "application/octet-stream" } });
+  });
+  router.route("DELETE", "/api/files/:name", async ({ request, env, params }) => {
+    const user = await requireUser(request, env);
+    await env.STORAGE.delete(key(user, params.name));
+    return json(200, { deleted: true });
+  });
+  return router;
+}
+
 /** The app's fetch handler: API routes, then static assets. */
 export function app(entities) {
-  const router = authRoutes(new Router());
+  const router = fileRoutes(authRoutes(new Router()));
   for (const e of entities) crudRoutes(router, e);
   return {
     async fetch(request, env, ctx) {

@@ -95,6 +95,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
                 store.delete_project(&id, &caller.user_id).await?;
                 return Err(e);
             }
+            crate::steps::ensure_app_secret(ctx, &id).await?;
             let row = ProjectRow {
                 id,
                 name: name.as_str().into(),

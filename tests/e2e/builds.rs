@@ -14,7 +14,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_retryable_deploy_failure_is_retried_and_recorded,
         a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         bad_build_requests_are_clear_errors,
-        two_apps_are_isolated_tokens_and_rows,
+        two_apps_are_isolated_tokens_rows_and_files,
         deleting_a_project_tears_down_its_app,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
         a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
@@ -134,6 +134,46 @@ fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Ki
         .header("content-type")
         .unwrap_or_default()
         .starts_with("text/html"));
+
+    // The front end's modules are served by the app itself (no CDN), with content types, ETags
+    // and an SPA fallback for page paths.
+    for (path, ct) in [
+        ("/_kiln/ui.js", "javascript"),
+        ("/_kiln/vendor/preact.mjs", "javascript"),
+        ("/schema.js", "javascript"),
+        ("/styles.css", "text/css"),
+    ] {
+        let r = k.api.get_app(slug, path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type").unwrap_or_default().contains(ct),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+    }
+    assert!(
+        page.body.contains("/_kiln/ui.js") && !page.body.contains("https://"),
+        "{}",
+        page.body
+    );
+    let deep = k.api.get_app(slug, "/tasks/42");
+    assert_eq!(deep.status, 200, "SPA fallback");
+    assert!(deep
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    assert_eq!(k.api.get_app(slug, "/missing.js").status, 404);
+    let etag = page.header("etag").expect("etag").to_string();
+    let host = format!("{slug}.localhost:{}", k.port);
+    let cached = k.api.send(
+        "GET",
+        "/",
+        None,
+        &[("if-none-match", &etag)],
+        None,
+        Some(&host),
+    );
+    assert_eq!(cached.status, 304);
 
     let reg = app_post(
         k,
@@ -431,7 +471,7 @@ fn app_user(k: &Kiln, slug: &str, email: &str) -> String {
     r.json()["token"].as_str().unwrap().to_string()
 }
 
-fn two_apps_are_isolated_tokens_and_rows(k: &Kiln) {
+fn two_apps_are_isolated_tokens_rows_and_files(k: &Kiln) {
     let token = k.api.new_user();
     let (_, a) = build_app(k, &token, "Notes A", "a notes app");
     let (b_id, b) = build_app(k, &token, "Notes B", "a notes app");

@@ -99,7 +99,7 @@ impl Kiln {
         let log = state.join("wrangler.log");
         let child = spawn(&state, &env_file, &log, port);
         let base = format!("http://127.0.0.1:{port}");
-        let mut kiln = Kiln {
+        let kiln = Kiln {
             api: Api::new(&base, port),
             base,
             port,
