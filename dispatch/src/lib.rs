@@ -134,10 +134,7 @@ async fn serve_static(req: &Request, env: &Env, slug: &str, app: &LiveApp) -> Re
                 .flatten()
         });
     let Some(entry) = entry else {
-        return Ok(Response::error(
-            format!("'{path}' is not part of this app"),
-            404,
-        )?);
+        return Response::error(format!("'{path}' is not part of this app"), 404);
     };
     let etag = format!("\"{}\"", entry.hash.as_str());
     let headers = Headers::new();

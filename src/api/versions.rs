@@ -251,7 +251,7 @@ pub async fn diff(
         files
             .iter()
             .filter(|f| {
-                serde_json::to_value(&f.status)
+                serde_json::to_value(f.status)
                     .ok()
                     .and_then(|v| v.as_str().map(|s| s == status))
                     == Some(true)
