@@ -226,7 +226,9 @@ fn an_sse_client_that_reconnects_with_last_event_id_gets_every_later_event_once(
     for i in 0..4 {
         post_message(k, &token, &id, &format!("before {i}"));
     }
-    let path = format!("/api/projects/{id}/events?timeout=20");
+    // A long server-side timeout: the client disconnects itself once it has what it waits for,
+    // so a slow machine cannot end the stream before the live event arrives.
+    let path = format!("/api/projects/{id}/events?timeout=120");
     let first = k.api.sse(&path, &token, None, 3);
     assert_eq!(
         first
