@@ -144,16 +144,8 @@ fn builds(k: &Kiln) {
         Some(&host),
     );
     let app_token = reg.json()["token"].as_str().unwrap().to_string();
-    let table = k
-        .api
-        .send("GET", "/schema.js", None, &[], None, Some(&host))
-        .body;
-    let table = table
-        .split("\"table\": \"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or("items")
-        .to_string();
+    // The last of the ten builds used prompts[4], "a reading list", whose entity is `books`.
+    let table = "books".to_string();
     let time = |f: &dyn Fn() -> u16| {
         let mut v = Vec::new();
         for _ in 0..200 {

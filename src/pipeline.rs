@@ -129,6 +129,17 @@ where
 }
 
 fn js_error_message(e: &JsValue) -> String {
+    let raw = js_error_text(e);
+    // The engine reports errors as "<Class>: <message>"; keep only the message.
+    for prefix in ["NonRetryableError: ", "Error: "] {
+        if let Some(rest) = raw.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    raw
+}
+
+fn js_error_text(e: &JsValue) -> String {
     Reflect::get(e, &"message".into())
         .ok()
         .and_then(|m| m.as_string())

@@ -101,10 +101,10 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 .map(|v| v.to_string() == "1")
                 .unwrap_or(false);
             let plan = match job.plan.as_deref().filter(|_| hooks) {
-                Some(raw) => serde_json::from_str::<workflows::appgen::Plan>(raw).map_err(|e| {
+                Some(raw) => serde_json::from_str::<workflows::plan::Plan>(raw).map_err(|e| {
                     StepError::Terminal(format!("the plan does not match the plan schema: {e}"))
                 })?,
-                None => workflows::appgen::plan_from_prompt(&build.prompt)
+                None => workflows::offline::plan_from_prompt(&build.prompt)
                     .map_err(|e| StepError::Terminal(e.to_string()))?,
             };
             let valid = plan.validate().map_err(|errors| {
@@ -141,14 +141,14 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             let bytes = get_object(ctx, &plan_key(job))
                 .await?
                 .ok_or_else(|| StepError::Terminal("the plan of this build is missing".into()))?;
-            let plan: workflows::appgen::Plan = serde_json::from_slice(&bytes)
+            let plan: workflows::plan::Plan = serde_json::from_slice(&bytes)
                 .map_err(|e| StepError::Terminal(format!("stored plan is unreadable: {e}")))?;
             let valid = plan
                 .validate()
                 .map_err(|_| StepError::Terminal("stored plan no longer validates".into()))?;
             let mut files = Vec::new();
-            for (path, content) in workflows::appgen::generate(&valid).into_iter().chain(
-                workflows::appgen::runtime_files()
+            for (path, content) in workflows::offline::generate(&valid).into_iter().chain(
+                workflows::offline::runtime_files()
                     .into_iter()
                     .map(|(p, c)| (p.to_string(), c.to_string())),
             ) {

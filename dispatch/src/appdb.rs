@@ -110,21 +110,18 @@ impl DurableObject for AppDatabase {
                 reply(run_one(&sql, &q))
             }
             "/batch" => {
-                // One request, no awaits between statements: the object applies them atomically.
+                // Durable Object SQLite refuses explicit BEGIN/SAVEPOINT; the statements run in
+                // one request without awaits in between, so no other request interleaves. A
+                // failing statement stops the batch and is reported; the ones before it stay
+                // applied (D1 would roll them back: see the note in docs/adr/0006).
                 let qs: Vec<Query> = req.json().await?;
                 let mut out = Vec::with_capacity(qs.len());
-                sql.exec("SAVEPOINT kiln_batch", None)?;
                 for q in &qs {
                     match run_one(&sql, q) {
                         Ok(v) => out.push(v),
-                        Err(e) => {
-                            let _ = sql.exec("ROLLBACK TO kiln_batch", None);
-                            let _ = sql.exec("RELEASE kiln_batch", None);
-                            return reply(Err(e));
-                        }
+                        Err(e) => return reply(Err(e)),
                     }
                 }
-                sql.exec("RELEASE kiln_batch", None)?;
                 reply(Ok(Value::Array(out)))
             }
             "/migrate" => {

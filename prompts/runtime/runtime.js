@@ -1,324 +1,677 @@
-// Kiln app runtime: shipped inside every generated app as `_kiln/runtime.js`.
-// Apps import only from here and their own modules. It gives a router, JSON helpers, auth
-// (PBKDF2-SHA256 100,000 iterations + HS256 JWT over WebCrypto) and user-scoped D1 helpers.
-// SQL values are always bound parameters; table and column names come from the app's own
-// constants, never from requests.
+// Kiln app runtime.
+//
+// Shipped unchanged inside every generated app as the worker module `_kiln/runtime.js`
+// (generated code imports it as "./_kiln/runtime.js"). It holds everything an app needs that is
+// security-sensitive or easy to get subtly wrong, so that generated code stays small and declarative:
+//
+//   - responses and errors:   json, error, HttpError, readJson
+//   - routing:                Router (route(method, pattern, handler) with :params), serve
+//   - accounts:               hashPassword / verifyPassword (PBKDF2-SHA256, 100,000 iterations,
+//                             16-byte random salt per user), signJwt / verifyJwt (HS256 only, with
+//                             expiry), requireUser, and the register / login / me route handlers
+//   - data:                   defineEntity, validateInput, list, get, insert, update, remove,
+//                             parseId, pageOf; every query is scoped to the signed-in user
+//   - files:                  listFiles, putFile, getFile, deleteFile (the STORAGE binding), each
+//                             user's files under their own key prefix
+//
+// SQL rule: values are always bound parameters (`?`). Table and column names are interpolated,
+// but only from entity definitions written in the app's own code, and defineEntity refuses any
+// name that is not a plain lowercase identifier, so a request can never choose one.
+//
+// Bindings used: DB (D1 API: prepare/bind/first/all/run, batch), JWT_SECRET (string, >= 32
+// characters), ASSETS (static files; see serve), STORAGE (R2 API, only for apps that store
+// files). Everything here is plain WebCrypto and standard JavaScript: no imports, no npm packages.
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+// ---------------------------------------------------------------------------------------------
+// Responses and errors
+// ---------------------------------------------------------------------------------------------
 
-export function json(status, body, headers = {}) {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
-  });
-}
-
-export function error(status, code, message) {
-  return json(status, { error: { code, message } });
-}
-
+/** An error that becomes a JSON error response: `{"error": {"code", "message"}}`. */
 export class HttpError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, headers = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    this.headers = headers;
   }
 }
 
-export async function readJson(request, limit = 64 * 1024) {
-  const length = Number(request.headers.get("content-length") ?? "0");
-  if (length > limit) throw new HttpError(413, "payload_too_large", `request body is larger than ${limit} bytes`);
-  const text = await request.text();
-  if (text.length > limit) throw new HttpError(413, "payload_too_large", `request body is larger than ${limit} bytes`);
+/** A JSON response. API answers are never cached and never sniffed as another type. */
+export function json(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    },
+  });
+}
+
+/** The one error shape every API answer uses: `{"error": {"code": "...", "message": "..."}}`. */
+export function error(status, code, message, headers = {}) {
+  return json(status, { error: { code, message } }, headers);
+}
+
+/** Default request body limit for readJson: 256 KiB (a few long-text fields fit easily). */
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+/**
+ * Reads a JSON object from the request body.
+ * Larger than `limit` bytes → 413; not JSON, or JSON that is not an object → 400.
+ * The body is read as a stream and abandoned at the limit, so a huge body costs no memory.
+ */
+export async function readJson(request, limit = DEFAULT_BODY_LIMIT) {
+  const bytes = await readBody(request, limit);
+  let value;
   try {
-    const value = JSON.parse(text);
-    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error("not an object");
-    return value;
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpError(400, "invalid_json", "request body must be a JSON object");
+    throw new HttpError(400, "invalid_json", "the request body is not valid JSON; send a JSON object such as {\"name\": \"…\"}");
   }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new HttpError(400, "invalid_json", "the request body must be a JSON object, not an array or a single value");
+  }
+  return value;
 }
 
+/** The request body as bytes, at most `limit` of them (413 beyond). */
+async function readBody(request, limit) {
+  const tooLarge = () =>
+    new HttpError(413, "payload_too_large", `the request body is larger than ${limit} bytes; send less data`);
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A tiny router. `route("GET", "/api/tasks/:id", handler)` matches whole path segments; `:name`
+ * captures one segment into `params.name`. A handler receives `{ request, env, ctx, params, url }`
+ * and returns a Response (or throws HttpError). Unknown paths answer 404, known paths with
+ * another method 405, and unexpected exceptions 500 without leaking details.
+ */
 export class Router {
   constructor() {
     this.routes = [];
   }
+
+  /** Adds a route; returns the router so calls can be chained. */
   route(method, pattern, handler) {
-    const names = [];
-    const regex = new RegExp(
-      "^" + pattern.replace(/\/:([a-z_]+)/g, (_, n) => (names.push(n), "/([^/]+)")) + "/?$",
-    );
-    this.routes.push({ method, regex, names, handler });
+    const segments = pattern.split("/").filter(Boolean);
+    this.routes.push({ method: method.toUpperCase(), segments, handler });
     return this;
   }
+
+  /** Answers a request with the matching route. */
   async handle(request, env, ctx) {
     const url = new URL(request.url);
-    let pathMatched = false;
+    const parts = url.pathname.split("/").filter(Boolean);
+    const allowed = [];
     for (const r of this.routes) {
-      const m = url.pathname.match(r.regex);
-      if (!m) continue;
-      pathMatched = true;
-      if (r.method !== request.method) continue;
-      const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+      const params = match(r.segments, parts);
+      if (!params) continue;
+      if (r.method !== request.method) {
+        allowed.push(r.method);
+        continue;
+      }
       try {
         return await r.handler({ request, env, ctx, params, url });
       } catch (e) {
-        if (e instanceof HttpError) return error(e.status, e.code, e.message);
-        console.error(e);
-        return error(500, "internal", "internal error; try again");
+        if (e instanceof HttpError) return error(e.status, e.code, e.message, e.headers);
+        // Log the detail for the operator; the client only learns that something failed.
+        console.error(`${request.method} ${url.pathname} failed:`, e && e.stack ? e.stack : e);
+        return error(500, "internal", "something went wrong on the server; try again");
       }
     }
-    if (pathMatched) return error(405, "method_not_allowed", `method ${request.method} is not allowed here`);
-    return null;
+    if (allowed.length > 0) {
+      return error(405, "method_not_allowed", `${request.method} is not allowed on ${url.pathname}; use ${allowed.join(" or ")}`, {
+        allow: allowed.join(", "),
+      });
+    }
+    return error(404, "not_found", `there is no API route ${request.method} ${url.pathname}`);
   }
 }
 
-// --- auth -----------------------------------------------------------------------------------
-
-const b64url = (bytes) =>
-  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-const fromB64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-
-async function pbkdf2(password, salt) {
-  const key = await crypto.subtle.importKey("raw", enc.encode(password), "PBKDF2", false, ["deriveBits"]);
-  return new Uint8Array(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations: 100000 }, key, 256));
+function match(segments, parts) {
+  if (segments.length !== parts.length) return null;
+  const params = {};
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    if (s.startsWith(":")) {
+      let value;
+      try {
+        value = decodeURIComponent(parts[i]);
+      } catch {
+        return null;
+      }
+      params[s.slice(1)] = value;
+    } else if (s !== parts[i]) {
+      return null;
+    }
+  }
+  return params;
 }
 
-function equal(a, b) {
+/**
+ * The app's fetch handler: `/api` and `/api/...` go to the router, everything else to the static
+ * assets (index.html, app.js, /_kiln/vendor/...). Falling back to index.html for front-end routes
+ * is the host's job (assets configured as a single-page application).
+ */
+export async function serve(router, request, env, ctx) {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/api" || pathname.startsWith("/api/")) return router.handle(request, env, ctx);
+  if (env.ASSETS) return env.ASSETS.fetch(request);
+  return new Response("not found", { status: 404 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passwords: PBKDF2-HMAC-SHA256, 100,000 iterations (the most WebCrypto allows on Workers)
+// ---------------------------------------------------------------------------------------------
+
+const PBKDF2_ITERATIONS = 100000;
+const encoder = new TextEncoder();
+
+function toBase64Url(bytes) {
+  let binary = "";
+  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+  const binary = atob(padded);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Compares two byte arrays in time that depends only on their length. */
+export function timingSafeEqual(a, b) {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
 }
 
+async function pbkdf2(password, salt, iterations) {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(password), "PBKDF2", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, 256);
+  return new Uint8Array(bits);
+}
+
+/** Hashes a password for storage: `pbkdf2_sha256$100000$<salt>$<hash>` (base64url parts). */
 export async function hashPassword(password) {
   const salt = crypto.getRandomValues(new Uint8Array(16));
-  return `pbkdf2-sha256$100000$${b64url(salt)}$${b64url(await pbkdf2(password, salt))}`;
+  const hash = await pbkdf2(password, salt, PBKDF2_ITERATIONS);
+  return `pbkdf2_sha256$${PBKDF2_ITERATIONS}$${toBase64Url(salt)}$${toBase64Url(hash)}`;
 }
 
+/** Checks a password against a stored hash (constant-time comparison). */
 export async function verifyPassword(password, stored) {
-  const [scheme, , salt, hash] = String(stored).split("$");
-  if (scheme !== "pbkdf2-sha256" || !salt || !hash) return false;
-  return equal(await pbkdf2(password, fromB64url(salt)), fromB64url(hash));
+  const parts = String(stored).split("$");
+  if (parts.length !== 4 || parts[0] !== "pbkdf2_sha256") return false;
+  const iterations = Number(parts[1]);
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > PBKDF2_ITERATIONS) return false;
+  let salt, expected;
+  try {
+    salt = fromBase64Url(parts[2]);
+    expected = fromBase64Url(parts[3]);
+  } catch {
+    return false;
+  }
+  return timingSafeEqual(await pbkdf2(password, salt, iterations), expected);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tokens: JWT, HS256 only, with expiry
+// ---------------------------------------------------------------------------------------------
+
+/** How long a sign-in lasts. */
+export const TOKEN_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+let cachedKey = { secret: null, key: null };
 
 async function hmacKey(secret) {
-  if (!secret || secret.length < 32) throw new HttpError(500, "misconfigured", "JWT_SECRET is missing or too short");
-  return crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  if (typeof secret !== "string" || secret.length < 32) {
+    throw new HttpError(500, "misconfigured", "the app's JWT_SECRET is missing or shorter than 32 characters; set it as a secret of this app");
+  }
+  if (cachedKey.secret !== secret) {
+    const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    cachedKey = { secret, key };
+  }
+  return cachedKey.key;
 }
 
-export async function signToken(env, userId, ttlSeconds = 7 * 24 * 3600) {
+/** Signs `claims` as an HS256 JWT that expires after `ttlSeconds`. */
+export async function signJwt(claims, secret, ttlSeconds = TOKEN_TTL_SECONDS) {
   const now = Math.floor(Date.now() / 1000);
-  const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-  const payload = b64url(enc.encode(JSON.stringify({ sub: String(userId), iat: now, exp: now + ttlSeconds })));
-  const sig = await crypto.subtle.sign("HMAC", await hmacKey(env.JWT_SECRET), enc.encode(`${header}.${payload}`));
-  return `${header}.${payload}.${b64url(sig)}`;
+  const header = toBase64Url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
+  const payload = toBase64Url(encoder.encode(JSON.stringify({ ...claims, iat: now, exp: now + ttlSeconds })));
+  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${header}.${payload}`));
+  return `${header}.${payload}.${toBase64Url(signature)}`;
 }
 
-export async function verifyToken(env, token) {
-  const parts = String(token).split(".");
+/**
+ * Verifies an HS256 JWT and returns its claims, or null when it is malformed, signed with another
+ * algorithm or key, or expired. The header's `alg` must be exactly "HS256": "none" and every other
+ * algorithm are refused before any signature check, so a token cannot choose how it is verified.
+ */
+export async function verifyJwt(token, secret) {
+  const key = await hmacKey(secret);
+  if (typeof token !== "string" || token.length > 4096) return null;
+  const parts = token.split(".");
   if (parts.length !== 3) return null;
   try {
-    const header = JSON.parse(dec.decode(fromB64url(parts[0])));
-    if (header.alg !== "HS256") return null;
-    const ok = await crypto.subtle.verify("HMAC", await hmacKey(env.JWT_SECRET), fromB64url(parts[2]), enc.encode(`${parts[0]}.${parts[1]}`));
+    const header = JSON.parse(new TextDecoder().decode(fromBase64Url(parts[0])));
+    if (!header || header.alg !== "HS256" || (header.typ !== undefined && header.typ !== "JWT")) return null;
+    // crypto.subtle.verify compares the MAC in constant time.
+    const ok = await crypto.subtle.verify("HMAC", key, fromBase64Url(parts[2]), encoder.encode(`${parts[0]}.${parts[1]}`));
     if (!ok) return null;
-    const claims = JSON.parse(dec.decode(fromB64url(parts[1])));
-    if (typeof claims.exp !== "number" || claims.exp < Date.now() / 1000) return null;
+    const claims = JSON.parse(new TextDecoder().decode(fromBase64Url(parts[1])));
+    const now = Math.floor(Date.now() / 1000);
+    if (!claims || typeof claims.exp !== "number" || claims.exp <= now) return null;
+    if (typeof claims.nbf === "number" && claims.nbf > now) return null;
     return claims;
   } catch {
     return null;
   }
 }
 
-export async function requireUser(request, env) {
-  const auth = request.headers.get("authorization") ?? "";
-  const claims = auth.startsWith("Bearer ") ? await verifyToken(env, auth.slice(7).trim()) : null;
-  if (!claims) throw new HttpError(401, "unauthorized", "sign in first: missing, invalid or expired token");
-  const user = await env.DB.prepare("SELECT id, email, created_at FROM users WHERE id = ?").bind(Number(claims.sub)).first();
-  if (!user) throw new HttpError(401, "unauthorized", "this account no longer exists");
-  return user;
-}
+// ---------------------------------------------------------------------------------------------
+// Accounts: register, login, me
+// ---------------------------------------------------------------------------------------------
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const unauthorized = (message) => new HttpError(401, "unauthorized", message, { "www-authenticate": "Bearer" });
 
-/** Adds register / login / me routes. */
-export function authRoutes(router) {
-  router.route("POST", "/api/auth/register", async ({ request, env }) => {
-    const body = await readJson(request);
-    const email = String(body.email ?? "").trim().toLowerCase();
-    const password = String(body.password ?? "");
-    if (!EMAIL.test(email) || email.length > 254) throw new HttpError(400, "invalid_field", "email is not a valid address");
-    if (password.length < 8) throw new HttpError(400, "invalid_field", "password must be at least 8 characters");
-    const existing = await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first();
-    if (existing) throw new HttpError(409, "conflict", "an account with this email already exists; sign in instead");
-    const now = Date.now();
-    const result = await env.DB.prepare("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)")
-      .bind(email, await hashPassword(password), now)
-      .run();
-    const user = { id: result.meta.last_row_id, email, created_at: now };
-    return json(201, { token: await signToken(env, user.id), user });
-  });
-  router.route("POST", "/api/auth/login", async ({ request, env }) => {
-    const body = await readJson(request);
-    const email = String(body.email ?? "").trim().toLowerCase();
-    const row = await env.DB.prepare("SELECT id, email, password_hash, created_at FROM users WHERE email = ?").bind(email).first();
-    const ok = row ? await verifyPassword(String(body.password ?? ""), row.password_hash) : (await pbkdf2("x", new Uint8Array(16)), false);
-    if (!ok) throw new HttpError(401, "unauthorized", "email or password is incorrect");
-    const user = { id: row.id, email: row.email, created_at: row.created_at };
-    return json(200, { token: await signToken(env, user.id), user });
-  });
-  router.route("GET", "/api/auth/me", async ({ request, env }) => json(200, { user: await requireUser(request, env) }));
-  return router;
+function publicUser(row) {
+  return { id: row.id, email: row.email, created_at: row.created_at };
 }
 
-// --- user-scoped CRUD -------------------------------------------------------------------------
+function credentials(body) {
+  const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
+  const password = typeof body.password === "string" ? body.password : "";
+  return { email, password };
+}
 
+async function issue(env, user) {
+  return signJwt({ sub: String(user.id) }, env.JWT_SECRET);
+}
+
+/**
+ * The signed-in user for a request (`Authorization: Bearer <token>`), or a 401 HttpError.
+ * The account is looked up on every request, so a deleted account's tokens stop working at once.
+ */
+export async function requireUser(request, env) {
+  const header = request.headers.get("authorization") || "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw unauthorized("sign in first: this request has no bearer token");
+  const claims = await verifyJwt(match[1], env.JWT_SECRET);
+  const id = claims ? Number(claims.sub) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw unauthorized("your sign-in is invalid or has expired; sign in again");
+  const row = await env.DB.prepare("SELECT id, email, created_at FROM users WHERE id = ?").bind(id).first();
+  if (!row) throw unauthorized("this account no longer exists; sign up again");
+  return publicUser(row);
+}
+
+/** `POST /api/auth/register` with `{email, password}` → 201 `{token, user}`. */
+export async function register({ request, env }) {
+  const { email, password } = credentials(await readJson(request, 16 * 1024));
+  if (!EMAIL.test(email) || email.length > 254) {
+    throw new HttpError(400, "invalid_email", "email must be an address like name@example.com");
+  }
+  if (password.length < 8 || password.length > 1024) {
+    throw new HttpError(400, "invalid_password", "password must be 8 to 1024 characters long");
+  }
+  const existing = await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first();
+  if (existing) throw new HttpError(409, "email_taken", "an account with this email already exists; sign in instead");
+  const now = new Date().toISOString();
+  let row;
+  try {
+    row = await env.DB.prepare("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id, email, created_at")
+      .bind(email, await hashPassword(password), now)
+      .first();
+  } catch (e) {
+    // Two sign-ups with one email at the same moment: the UNIQUE constraint decides.
+    if (String(e && e.message).includes("UNIQUE")) {
+      throw new HttpError(409, "email_taken", "an account with this email already exists; sign in instead");
+    }
+    throw e;
+  }
+  const user = publicUser(row);
+  return json(201, { token: await issue(env, user), user });
+}
+
+/** `POST /api/auth/login` with `{email, password}` → 200 `{token, user}`, or 401. */
+export async function login({ request, env }) {
+  const { email, password } = credentials(await readJson(request, 16 * 1024));
+  const row = email
+    ? await env.DB.prepare("SELECT id, email, password_hash, created_at FROM users WHERE email = ?").bind(email).first()
+    : null;
+  // Unknown emails cost a hash too, so response time does not reveal which emails have accounts.
+  const ok = row ? await verifyPassword(password, row.password_hash) : (await hashPassword(password), false);
+  if (!ok) throw unauthorized("email or password is incorrect");
+  const user = publicUser(row);
+  return json(200, { token: await issue(env, user), user });
+}
+
+/** `GET /api/auth/me` → 200 `{user}` for a valid token, or 401. */
+export async function me({ request, env }) {
+  return json(200, { user: await requireUser(request, env) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entities: definitions, validation, user-scoped CRUD on D1
+// ---------------------------------------------------------------------------------------------
+
+const IDENT = /^[a-z][a-z0-9_]{0,39}$/;
+const KINDS = new Set(["text", "long_text", "integer", "number", "boolean", "date", "rating", "reference"]);
+/** Longest `text` value, in characters. */
+export const MAX_TEXT = 500;
+/** Longest `long_text` value, in characters. */
+export const MAX_LONG_TEXT = 20000;
+
+function ident(name, what) {
+  if (typeof name !== "string" || !IDENT.test(name)) {
+    throw new Error(`${what} ${JSON.stringify(name)} is not a plain lowercase identifier`);
+  }
+  return name;
+}
+
+/**
+ * Checks and freezes an entity definition written in the app's code:
+ *   { table, label, fields: [{ name, kind, required, references? }], referencedBy?: [{ table, column, onDelete }] }
+ * `kind` is one of text, long_text, integer, number, boolean, date, rating, reference.
+ * `referencedBy` lists the columns of other tables that point here; on delete they are set to
+ * NULL (`onDelete: "set_null"`) or their rows are deleted (`"cascade"`), in one transaction.
+ * Throws at startup on any unsafe name, so bad definitions never reach a query.
+ */
+export function defineEntity(def) {
+  const table = ident(def.table, "table");
+  const fields = def.fields.map((f) => {
+    if (!KINDS.has(f.kind)) throw new Error(`field ${f.name} of ${table} has unknown kind ${JSON.stringify(f.kind)}`);
+    return Object.freeze({
+      name: ident(f.name, "column"),
+      kind: f.kind,
+      required: Boolean(f.required),
+      references: f.kind === "reference" ? ident(f.references, "referenced table") : undefined,
+    });
+  });
+  const referencedBy = (def.referencedBy || []).map((r) =>
+    Object.freeze({
+      table: ident(r.table, "table"),
+      column: ident(r.column, "column"),
+      onDelete: r.onDelete === "cascade" ? "cascade" : "set_null",
+    }),
+  );
+  const columns = ["id", ...fields.map((f) => f.name), "created_at", "updated_at"].join(", ");
+  return Object.freeze({ table, label: def.label || table, fields: Object.freeze(fields), referencedBy: Object.freeze(referencedBy), columns });
+}
+
+const AUTOMATIC = new Set(["id", "user_id", "created_at", "updated_at"]);
+
+function invalid(message) {
+  return new HttpError(400, "invalid_field", message);
+}
+
+function isValidDate(text) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+/** Turns one JSON value into the value stored for a field, or throws a 400 naming the field. */
 function coerce(field, value) {
-  if (value === undefined || value === null || value === "") {
-    if (field.required) throw new HttpError(400, "invalid_field", `${field.name} is required`);
+  const name = field.name;
+  const empty = value === undefined || value === null || (typeof value === "string" && value.trim() === "");
+  if (empty) {
+    if (field.kind === "boolean") return 0;
+    if (field.required) throw invalid(`${name} is required`);
     return null;
   }
-  switch (field.type) {
+  switch (field.kind) {
+    case "text":
+    case "long_text": {
+      if (typeof value !== "string") throw invalid(`${name} must be text`);
+      const text = field.kind === "text" ? value.trim() : value;
+      const max = field.kind === "text" ? MAX_TEXT : MAX_LONG_TEXT;
+      if (text.length > max) throw invalid(`${name} must be at most ${max} characters (it has ${text.length})`);
+      return text;
+    }
     case "integer":
-    case "rating":
-    case "reference": {
-      const n = Number(value);
-      if (!Number.isInteger(n)) throw new HttpError(400, "invalid_field", `${field.name} must be a whole number`);
-      if (field.type === "rating" && (n < 1 || n > 5)) throw new HttpError(400, "invalid_field", `${field.name} must be from 1 to 5`);
-      return n;
-    }
-    case "number": {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new HttpError(400, "invalid_field", `${field.name} must be a number`);
-      return n;
-    }
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) throw invalid(`${name} must be a whole number`);
+      return value;
+    case "number":
+      if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(`${name} must be a number`);
+      return value;
     case "boolean":
-      return value === true || value === 1 || value === "true" ? 1 : 0;
-    case "date": {
-      const s = String(value);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(s)) throw new HttpError(400, "invalid_field", `${field.name} must be a date (YYYY-MM-DD)`);
-      return s.slice(0, 10);
-    }
-    default: {
-      const s = String(value);
-      const max = field.type === "longtext" ? 20000 : 500;
-      if (s.length > max) throw new HttpError(400, "invalid_field", `${field.name} must be at most ${max} characters`);
-      return s;
-    }
+      if (value === true || value === 1) return 1;
+      if (value === false || value === 0) return 0;
+      throw invalid(`${name} must be true or false`);
+    case "date":
+      if (typeof value !== "string" || !isValidDate(value)) throw invalid(`${name} must be a date like 2025-01-31`);
+      return value;
+    case "rating":
+      if (!Number.isInteger(value) || value < 1 || value > 5) throw invalid(`${name} must be a whole number from 1 to 5`);
+      return value;
+    case "reference":
+      if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be the id of one of your ${field.references}`);
+      return value;
   }
+  throw invalid(`${name} has an unknown kind`);
 }
 
-function values(entity, body, partial) {
-  const out = {};
+/**
+ * Validates a request body against an entity and returns the values to store
+ * (`{ column: value }`, only the entity's own columns). With `partial` (updates) absent fields are
+ * left out; otherwise absent optional fields become null and absent required fields are errors.
+ * Unknown fields are errors (they are usually typos); the automatic columns are ignored.
+ * References must point at a row of the same user.
+ */
+export async function validateInput(db, entity, userId, body, { partial = false } = {}) {
+  const known = new Set(entity.fields.map((f) => f.name));
+  for (const key of Object.keys(body)) {
+    if (!known.has(key) && !AUTOMATIC.has(key)) {
+      throw invalid(`unknown field ${JSON.stringify(key.slice(0, 60))}; ${entity.table} has: ${[...known].join(", ")}`);
+    }
+  }
+  const values = {};
+  for (const field of entity.fields) {
+    const present = Object.prototype.hasOwnProperty.call(body, field.name);
+    if (partial && !present) continue;
+    values[field.name] = coerce(field, present ? body[field.name] : undefined);
+  }
+  for (const field of entity.fields) {
+    const id = values[field.name];
+    if (field.kind !== "reference" || id === null || id === undefined) continue;
+    const owned = await db.prepare(`SELECT id FROM ${field.references} WHERE id = ? AND user_id = ?`).bind(id, userId).first();
+    if (!owned) throw invalid(`${field.name} must be the id of one of your ${field.references}; ${id} is not`);
+  }
+  return values;
+}
+
+/** A positive integer id from a path parameter, or a 404 (a malformed id names no row). */
+export function parseId(raw, entity) {
+  const id = /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(id)) throw notFound(entity);
+  return id;
+}
+
+/** The 404 for a row that does not exist or belongs to someone else (indistinguishable on purpose). */
+export function notFound(entity) {
+  return new HttpError(404, "not_found", `no ${entity ? entity.label : "record"} with this id`);
+}
+
+/** `?limit=&offset=` from a URL: limit 1–500 (default 100), offset >= 0 (default 0). */
+export function pageOf(url) {
+  const limit = Number(url.searchParams.get("limit") ?? 100);
+  const offset = Number(url.searchParams.get("offset") ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, "invalid_query", "limit must be a whole number from 1 to 500");
+  if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, "invalid_query", "offset must be a whole number of at least 0");
+  return { limit, offset };
+}
+
+/** Booleans are stored as 0/1; answers use true/false. */
+function decode(entity, row) {
+  if (!row) return null;
   for (const f of entity.fields) {
-    if (partial && !(f.name in body)) continue;
-    out[f.name] = coerce(f, body[f.name]);
+    if (f.kind === "boolean") row[f.name] = row[f.name] === 1 || row[f.name] === true;
   }
-  return out;
+  return row;
 }
 
-/** Adds `GET/POST /api/<table>` and `GET/PUT/DELETE /api/<table>/:id`, rows scoped to the user. */
-export function crudRoutes(router, entity) {
-  const t = entity.table;
-  const base = `/api/${t}`;
-  const notFound = () => new HttpError(404, "not_found", `${entity.label} not found`);
-  const parseId = (raw) => {
-    const id = Number(raw);
-    if (!Number.isInteger(id) || id < 1) throw notFound();
-    return id;
-  };
-  router.route("GET", base, async ({ request, env }) => {
-    const user = await requireUser(request, env);
-    const { results } = await env.DB.prepare(`SELECT * FROM ${t} WHERE user_id = ? ORDER BY id DESC LIMIT 500`).bind(user.id).all();
-    return json(200, results);
-  });
-  router.route("POST", base, async ({ request, env }) => {
-    const user = await requireUser(request, env);
-    const v = values(entity, await readJson(request), false);
-    const cols = Object.keys(v);
-    const now = Date.now();
-    const sql = `INSERT INTO ${t} (user_id, ${cols.join(", ")}, created_at, updated_at) VALUES (?, ${cols.map(() => "?").join(", ")}, ?, ?)`;
-    const r = await env.DB.prepare(sql).bind(user.id, ...cols.map((c) => v[c]), now, now).run();
-    const row = await env.DB.prepare(`SELECT * FROM ${t} WHERE id = ?`).bind(r.meta.last_row_id).first();
-    return json(201, row);
-  });
-  router.route("GET", `${base}/:id`, async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    const row = await env.DB.prepare(`SELECT * FROM ${t} WHERE id = ? AND user_id = ?`).bind(parseId(params.id), user.id).first();
-    if (!row) throw notFound();
-    return json(200, row);
-  });
-  router.route("PUT", `${base}/:id`, async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    const id = parseId(params.id);
-    const v = values(entity, await readJson(request), true);
-    const cols = Object.keys(v);
-    const sets = [...cols.map((c) => `${c} = ?`), "updated_at = ?"].join(", ");
-    const r = await env.DB.prepare(`UPDATE ${t} SET ${sets} WHERE id = ? AND user_id = ?`).bind(...cols.map((c) => v[c]), Date.now(), id, user.id).run();
-    if (!r.meta.changes) throw notFound();
-    return json(200, await env.DB.prepare(`SELECT * FROM ${t} WHERE id = ?`).bind(id).first());
-  });
-  router.route("DELETE", `${base}/:id`, async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    const r = await env.DB.prepare(`DELETE FROM ${t} WHERE id = ? AND user_id = ?`).bind(parseId(params.id), user.id).run();
-    if (!r.meta.changes) throw notFound();
-    return json(200, { deleted: true });
-  });
-  return router;
+/** The user's rows, newest first. */
+export async function list(db, entity, userId, { limit = 100, offset = 0 } = {}) {
+  const { results } = await db
+    .prepare(`SELECT ${entity.columns} FROM ${entity.table} WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`)
+    .bind(userId, limit, offset)
+    .all();
+  return results.map((row) => decode(entity, row));
 }
 
-// --- files (the app's own storage, scoped to the signed-in user) ---------------------------------
+/** One of the user's rows, or null (also when the row belongs to another user). */
+export async function get(db, entity, userId, id) {
+  const row = await db.prepare(`SELECT ${entity.columns} FROM ${entity.table} WHERE id = ? AND user_id = ?`).bind(id, userId).first();
+  return decode(entity, row);
+}
+
+/** Inserts a row for the user from validated values; returns it. */
+export async function insert(db, entity, userId, values) {
+  const cols = entity.fields.filter((f) => f.name in values).map((f) => f.name);
+  const now = new Date().toISOString();
+  const names = ["user_id", ...cols, "created_at", "updated_at"];
+  const sql = `INSERT INTO ${entity.table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) RETURNING ${entity.columns}`;
+  const row = await db.prepare(sql).bind(userId, ...cols.map((c) => values[c]), now, now).first();
+  return decode(entity, row);
+}
+
+/** Updates one of the user's rows from validated values; returns it, or null if there is none. */
+export async function update(db, entity, userId, id, values) {
+  const cols = entity.fields.filter((f) => f.name in values).map((f) => f.name);
+  const sets = [...cols.map((c) => `${c} = ?`), "updated_at = ?"].join(", ");
+  const sql = `UPDATE ${entity.table} SET ${sets} WHERE id = ? AND user_id = ? RETURNING ${entity.columns}`;
+  const row = await db.prepare(sql).bind(...cols.map((c) => values[c]), new Date().toISOString(), id, userId).first();
+  return decode(entity, row);
+}
+
+/**
+ * Deletes one of the user's rows; returns false if there is none. Rows of other tables that point
+ * at it (entity.referencedBy) are cleared or deleted in the same transaction (D1 batch), so no
+ * reference is left dangling and no foreign-key error can surprise the user.
+ */
+export async function remove(db, entity, userId, id) {
+  const exists = await db.prepare(`SELECT id FROM ${entity.table} WHERE id = ? AND user_id = ?`).bind(id, userId).first();
+  if (!exists) return false;
+  const now = new Date().toISOString();
+  const statements = entity.referencedBy.map((r) =>
+    r.onDelete === "cascade"
+      ? db.prepare(`DELETE FROM ${r.table} WHERE ${r.column} = ? AND user_id = ?`).bind(id, userId)
+      : db.prepare(`UPDATE ${r.table} SET ${r.column} = NULL, updated_at = ? WHERE ${r.column} = ? AND user_id = ?`).bind(now, id, userId),
+  );
+  statements.push(db.prepare(`DELETE FROM ${entity.table} WHERE id = ? AND user_id = ?`).bind(id, userId));
+  const results = await db.batch(statements);
+  return (results[results.length - 1].meta?.changes ?? 0) > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: the STORAGE binding, one key prefix per user
+// ---------------------------------------------------------------------------------------------
 
 const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
-const MAX_FILE = 5 * 1024 * 1024;
+/** Largest file, in bytes (5 MiB). */
+export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 
-/** Adds `GET /api/files`, `PUT/GET/DELETE /api/files/:name`; each user sees only their files. */
-export function fileRoutes(router) {
-  const key = (user, name) => {
-    if (!FILE_NAME.test(name)) throw new HttpError(400, "invalid_field", "file name must be 1-100 letters, digits, '.', '_' or '-', not starting with '.'");
-    return `${user.id}/${name}`;
-  };
-  router.route("GET", "/api/files", async ({ request, env }) => {
-    const user = await requireUser(request, env);
-    const r = await env.STORAGE.list({ prefix: `${user.id}/` });
-    return json(200, r.objects.map((o) => ({ name: o.key.slice(String(user.id).length + 1), size: o.size })));
-  });
-  router.route("PUT", "/api/files/:name", async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    const k = key(user, params.name);
-    const body = await request.arrayBuffer();
-    if (body.byteLength > MAX_FILE) throw new HttpError(413, "payload_too_large", `files are limited to ${MAX_FILE} bytes`);
-    const contentType = request.headers.get("content-type") ?? "application/octet-stream";
-    await env.STORAGE.put(k, body, { httpMetadata: { contentType } });
-    return json(201, { name: params.name, size: body.byteLength });
-  });
-  router.route("GET", "/api/files/:name", async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    const o = await env.STORAGE.get(key(user, params.name));
-    if (!o) throw new HttpError(404, "not_found", "file not found");
-    return new Response(await o.arrayBuffer(), { headers: { "content-type": o.httpMetadata?.contentType ?? "application/octet-stream" } });
-  });
-  router.route("DELETE", "/api/files/:name", async ({ request, env, params }) => {
-    const user = await requireUser(request, env);
-    await env.STORAGE.delete(key(user, params.name));
-    return json(200, { deleted: true });
-  });
-  return router;
+/** The storage key of a user's file; the name is checked so it can never leave the user's prefix. */
+function fileKey(user, name) {
+  if (!FILE_NAME.test(name)) {
+    throw new HttpError(400, "invalid_file_name", "file names are 1 to 100 letters, digits, '.', '_' or '-', and do not start with '.'");
+  }
+  return `${user.id}/${name}`;
 }
 
-/** The app's fetch handler: API routes, then static assets. */
-export function app(entities) {
-  const router = fileRoutes(authRoutes(new Router()));
-  for (const e of entities) crudRoutes(router, e);
-  return {
-    async fetch(request, env, ctx) {
-      const url = new URL(request.url);
-      if (url.pathname.startsWith("/api/")) {
-        return (await router.handle(request, env, ctx)) ?? error(404, "no_route", `no route for ${url.pathname}`);
-      }
-      return env.ASSETS.fetch(request);
+function storage(env) {
+  if (!env.STORAGE) throw new HttpError(500, "misconfigured", "this app has no STORAGE binding for files");
+  return env.STORAGE;
+}
+
+/** `GET /api/files` → 200 `[{name, size, uploaded}]`, the user's files. */
+export async function listFiles({ request, env }) {
+  const user = await requireUser(request, env);
+  const prefix = `${user.id}/`;
+  const files = [];
+  let cursor;
+  do {
+    const page = await storage(env).list({ prefix, cursor });
+    for (const o of page.objects) {
+      files.push({ name: o.key.slice(prefix.length), size: o.size, uploaded: new Date(o.uploaded).toISOString() });
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return json(200, files);
+}
+
+/** `PUT /api/files/:name` with the file as the body → 201 `{name, size}` (replaces a file of that name). */
+export async function putFile({ request, env, params }) {
+  const user = await requireUser(request, env);
+  const key = fileKey(user, params.name);
+  const bytes = await readBody(request, MAX_FILE_BYTES);
+  const contentType = (request.headers.get("content-type") || "application/octet-stream").slice(0, 200);
+  await storage(env).put(key, bytes, { httpMetadata: { contentType } });
+  return json(201, { name: params.name, size: bytes.byteLength });
+}
+
+/**
+ * `GET /api/files/:name` → the file, as an attachment. Files are served with their stored type but
+ * as downloads, sandboxed and never sniffed, so an uploaded HTML page cannot run in the app's origin.
+ */
+export async function getFile({ request, env, params }) {
+  const user = await requireUser(request, env);
+  const object = await storage(env).get(fileKey(user, params.name));
+  if (!object) throw new HttpError(404, "not_found", `no file named ${params.name}`);
+  return new Response(object.body, {
+    headers: {
+      "content-type": object.httpMetadata?.contentType || "application/octet-stream",
+      "content-disposition": `attachment; filename="${params.name}"`,
+      "content-security-policy": "sandbox",
+      "x-content-type-options": "nosniff",
+      "cache-control": "private, no-store",
     },
-  };
+  });
+}
+
+/** `DELETE /api/files/:name` → 200 `{deleted: true}`, or 404. */
+export async function deleteFile({ request, env, params }) {
+  const user = await requireUser(request, env);
+  const key = fileKey(user, params.name);
+  if (!(await storage(env).head(key))) throw new HttpError(404, "not_found", `no file named ${params.name}`);
+  await storage(env).delete(key);
+  return json(200, { deleted: true });
 }

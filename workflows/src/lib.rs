@@ -2,7 +2,8 @@
 //! and compiles for wasm32 to run inside the platform Worker.
 #![forbid(unsafe_code)]
 
-pub mod appgen;
 pub mod codestore;
 pub mod generate;
+pub mod offline;
 pub mod pipeline;
+pub mod plan;

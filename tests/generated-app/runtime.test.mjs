@@ -1,0 +1,278 @@
+// Unit tests of the app runtime (prompts/runtime/runtime.js) under Node's WebCrypto, with fake D1
+// and R2 bindings that record every call. Run: node --test tests/generated-app/
+// (run.sh and `cargo test -p workflows` run them too). run.sh covers the same code end to end.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// runtime.js is an ES module but lives in a folder without "type": "module": load a .mjs copy.
+const here = dirname(fileURLToPath(import.meta.url));
+const temp = mkdtempSync(join(tmpdir(), "kiln-runtime-test-"));
+copyFileSync(join(here, "../../prompts/runtime/runtime.js"), join(temp, "runtime.mjs"));
+const rt = await import(pathToFileURL(join(temp, "runtime.mjs")).href);
+rmSync(temp, { recursive: true, force: true });
+
+const SECRET = "s".repeat(32);
+const b64url = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
+
+test("passwords are salted PBKDF2-SHA256 with 100,000 iterations and verify", async () => {
+  const a = await rt.hashPassword("correct horse");
+  const b = await rt.hashPassword("correct horse");
+  assert.match(a, /^pbkdf2_sha256\$100000\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(a, b, "each hash has its own salt");
+  assert.equal(await rt.verifyPassword("correct horse", a), true);
+  assert.equal(await rt.verifyPassword("correct horsE", a), false);
+  assert.equal(await rt.verifyPassword("correct horse", a.replace("100000", "200000")), false, "no more iterations than Workers allow");
+  assert.equal(await rt.verifyPassword("x", "garbage"), false);
+  assert.equal(await rt.verifyPassword("x", "pbkdf2_sha256$1$!!$!!"), false);
+});
+
+test("timingSafeEqual compares whole arrays", () => {
+  assert.equal(rt.timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])), true);
+  assert.equal(rt.timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])), false);
+  assert.equal(rt.timingSafeEqual(new Uint8Array([1]), new Uint8Array([1, 0])), false);
+});
+
+test("JWTs are HS256 with expiry; other algorithms, keys and expired tokens are refused", async () => {
+  const token = await rt.signJwt({ sub: "7" }, SECRET);
+  const claims = await rt.verifyJwt(token, SECRET);
+  assert.equal(claims.sub, "7");
+  assert.ok(claims.exp > claims.iat);
+  const [header, payload, signature] = token.split(".");
+  assert.deepEqual(JSON.parse(Buffer.from(header, "base64url")), { alg: "HS256", typ: "JWT" });
+
+  assert.equal(await rt.verifyJwt(token, "t".repeat(32)), null, "another key");
+  assert.equal(await rt.verifyJwt(`${b64url({ alg: "none", typ: "JWT" })}.${payload}.`, SECRET), null, "alg none");
+  assert.equal(await rt.verifyJwt(`${b64url({ alg: "HS512", typ: "JWT" })}.${payload}.${signature}`, SECRET), null, "alg HS512");
+  assert.equal(await rt.verifyJwt(`${header}.${b64url({ sub: "1", exp: 9999999999 })}.${signature}`, SECRET), null, "changed claims");
+  assert.equal(await rt.verifyJwt(await rt.signJwt({ sub: "7" }, SECRET, -1), SECRET), null, "expired");
+  for (const bad of ["", "a.b", "a.b.c.d", "!!.??.**", null, 42]) {
+    assert.equal(await rt.verifyJwt(bad, SECRET), null, `malformed ${bad}`);
+  }
+  await assert.rejects(rt.signJwt({ sub: "1" }, "short"), (e) => e.status === 500 && e.code === "misconfigured");
+  await assert.rejects(rt.verifyJwt(token, undefined), (e) => e.code === "misconfigured");
+});
+
+const post = (body, headers = {}) => new Request("http://app/api/x", { method: "POST", body, headers });
+
+test("readJson accepts objects and refuses malformed, non-object and oversized bodies", async () => {
+  assert.deepEqual(await rt.readJson(post('{"a": 1}')), { a: 1 });
+  for (const body of ["{", "", "[1]", "null", '"text"', "12"]) {
+    await assert.rejects(rt.readJson(post(body)), (e) => e.status === 400 && e.code === "invalid_json", body);
+  }
+  await assert.rejects(rt.readJson(post(`{"a": "${"x".repeat(100)}"}`), 50), (e) => e.status === 413);
+  // No content-length (a stream): the limit still holds while reading.
+  const stream = new ReadableStream({
+    start(c) {
+      for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode("x".repeat(100)));
+      c.close();
+    },
+  });
+  const chunked = new Request("http://app/api/x", { method: "POST", body: stream, duplex: "half" });
+  await assert.rejects(rt.readJson(chunked, 500), (e) => e.status === 413 && e.code === "payload_too_large");
+  await assert.rejects(rt.readJson(post(new Uint8Array([0x7b, 0xff, 0x7d]))), (e) => e.status === 400, "invalid UTF-8");
+});
+
+test("the router matches segments and params, and answers 404, 405 and 500 as JSON", async () => {
+  const router = new rt.Router();
+  router.route("GET", "/api/items/:id", ({ params }) => rt.json(200, { id: params.id }));
+  router.route("DELETE", "/api/items/:id", () => {
+    throw new rt.HttpError(409, "conflict", "busy");
+  });
+  router.route("GET", "/api/boom", () => {
+    throw new Error("secret detail");
+  });
+  const call = async (method, path) => {
+    const res = await router.handle(new Request(`http://app${path}`, { method }), {}, {});
+    return { status: res.status, body: await res.json(), headers: res.headers };
+  };
+  assert.deepEqual((await call("GET", "/api/items/a%20b")).body, { id: "a b" });
+  assert.equal((await call("GET", "/api/items/1/extra")).status, 404);
+  const notAllowed = await call("PUT", "/api/items/1");
+  assert.equal(notAllowed.status, 405);
+  assert.equal(notAllowed.headers.get("allow"), "GET, DELETE");
+  assert.deepEqual((await call("DELETE", "/api/items/1")).body, { error: { code: "conflict", message: "busy" } });
+  const original = console.error;
+  console.error = () => {};
+  const boom = await call("GET", "/api/boom");
+  console.error = original;
+  assert.equal(boom.status, 500);
+  assert.ok(!JSON.stringify(boom.body).includes("secret detail"), "no internals in the answer");
+  assert.equal((await call("GET", "/api/nothing")).body.error.code, "not_found");
+});
+
+test("defineEntity refuses names that are not plain identifiers", () => {
+  const ok = { table: "tasks", fields: [{ name: "title", kind: "text" }] };
+  assert.equal(rt.defineEntity(ok).columns, "id, title, created_at, updated_at");
+  assert.throws(() => rt.defineEntity({ ...ok, table: "tasks; DROP TABLE users" }));
+  assert.throws(() => rt.defineEntity({ ...ok, table: "Tasks" }));
+  assert.throws(() => rt.defineEntity({ ...ok, fields: [{ name: "a b", kind: "text" }] }));
+  assert.throws(() => rt.defineEntity({ ...ok, fields: [{ name: "a", kind: "blob" }] }));
+  assert.throws(() => rt.defineEntity({ ...ok, fields: [{ name: "p", kind: "reference", references: "x y" }] }));
+});
+
+/** A fake D1 database: records statements; `first` answers from `answers(sql, values)`. */
+function fakeDb(answers = () => null) {
+  const log = [];
+  const statement = (sql) => ({
+    sql,
+    values: [],
+    bind(...values) {
+      this.values = values;
+      return this;
+    },
+    async first() {
+      log.push([sql, this.values]);
+      return answers(sql, this.values);
+    },
+    async all() {
+      log.push([sql, this.values]);
+      return { results: [] };
+    },
+    async run() {
+      log.push([sql, this.values]);
+      return { meta: { changes: 1 } };
+    },
+  });
+  return {
+    log,
+    prepare: statement,
+    async batch(statements) {
+      return Promise.all(statements.map((s) => s.run()));
+    },
+  };
+}
+
+const TASKS = rt.defineEntity({
+  table: "tasks",
+  label: "task",
+  fields: [
+    { name: "title", kind: "text", required: true },
+    { name: "done", kind: "boolean" },
+    { name: "due", kind: "date" },
+    { name: "stars", kind: "rating" },
+    { name: "count", kind: "integer" },
+    { name: "cost", kind: "number" },
+    { name: "notes", kind: "long_text" },
+    { name: "project_id", kind: "reference", references: "projects" },
+  ],
+  referencedBy: [{ table: "subtasks", column: "task_id", onDelete: "cascade" }],
+});
+
+test("validateInput checks every kind and names the field", async () => {
+  const db = fakeDb((sql, values) => (sql.startsWith("SELECT id FROM projects") && values[0] === 5 ? { id: 5 } : null));
+  const values = await rt.validateInput(db, TASKS, 1, { title: "  Buy milk ", done: true, due: "2025-02-28", stars: 5, count: 2, cost: 1.5, project_id: 5, id: 99 });
+  assert.deepEqual(values, { title: "Buy milk", done: 1, due: "2025-02-28", stars: 5, count: 2, cost: 1.5, notes: null, project_id: 5 });
+  assert.deepEqual(await rt.validateInput(db, TASKS, 1, { done: false }, { partial: true }), { done: 0 });
+  const bad = [
+    [{}, "title is required"],
+    [{ title: " " }, "title is required"],
+    [{ title: 5 }, "title must be text"],
+    [{ title: "x".repeat(501) }, "title must be at most 500 characters"],
+    [{ title: "t", done: "yes" }, "done must be true or false"],
+    [{ title: "t", due: "2025-02-30" }, "due must be a date"],
+    [{ title: "t", stars: 0 }, "stars must be a whole number from 1 to 5"],
+    [{ title: "t", count: 1.5 }, "count must be a whole number"],
+    [{ title: "t", cost: "1" }, "cost must be a number"],
+    [{ title: "t", project_id: 6 }, "project_id must be the id of one of your projects"],
+    [{ title: "t", titel: "typo" }, 'unknown field "titel"'],
+  ];
+  for (const [body, message] of bad) {
+    await assert.rejects(
+      rt.validateInput(db, TASKS, 1, body),
+      (e) => e.status === 400 && e.code === "invalid_field" && e.message.includes(message),
+      JSON.stringify(body),
+    );
+  }
+  const withProto = JSON.parse('{"title": "t", "__proto__": {"notes": "injected"}}');
+  await assert.rejects(rt.validateInput(db, TASKS, 1, withProto), (e) => e.status === 400, "__proto__ is an unknown field");
+  assert.equal((await rt.validateInput(db, TASKS, 1, { title: "t" })).notes, null, "inherited properties are not fields");
+});
+
+test("CRUD helpers scope every statement to the user and bind every value", async () => {
+  const db = fakeDb((sql) => (sql.startsWith("SELECT id FROM tasks") ? { id: 3 } : { id: 3, title: "x", done: 1 }));
+  const evil = "'); DROP TABLE users; --";
+  const row = await rt.insert(db, TASKS, 42, { title: evil, done: 1 });
+  assert.equal(row.done, true, "booleans come back as true/false");
+  await rt.update(db, TASKS, 42, 3, { title: evil });
+  await rt.get(db, TASKS, 42, 3);
+  await rt.list(db, TASKS, 42, { limit: 10, offset: 0 });
+  assert.equal(await rt.remove(db, TASKS, 42, 3), true);
+  for (const [sql, values] of db.log) {
+    assert.ok(!sql.includes("DROP"), `a value reached the SQL text: ${sql}`);
+    assert.ok(/user_id/.test(sql), `not scoped to the user: ${sql}`);
+    assert.ok(values.includes(42), `user id not bound: ${sql}`);
+  }
+  assert.ok(db.log.some(([sql]) => sql === "DELETE FROM subtasks WHERE task_id = ? AND user_id = ?"), "required references cascade");
+  const missing = fakeDb(() => null);
+  assert.equal(await rt.remove(missing, TASKS, 42, 3), false);
+  assert.equal(await rt.get(missing, TASKS, 42, 3), null);
+});
+
+test("ids and paging parameters are checked", () => {
+  assert.equal(rt.parseId("12", TASKS), 12);
+  for (const bad of ["0", "-1", "1.5", "abc", "1e3", "01", "99999999999999999"]) {
+    assert.throws(() => rt.parseId(bad, TASKS), (e) => e.status === 404, bad);
+  }
+  assert.deepEqual(rt.pageOf(new URL("http://app/api/tasks")), { limit: 100, offset: 0 });
+  assert.deepEqual(rt.pageOf(new URL("http://app/api/tasks?limit=5&offset=10")), { limit: 5, offset: 10 });
+  assert.throws(() => rt.pageOf(new URL("http://app/api/tasks?limit=501")), (e) => e.status === 400);
+  assert.throws(() => rt.pageOf(new URL("http://app/api/tasks?offset=-1")), (e) => e.status === 400);
+});
+
+/** A fake R2 bucket that keeps objects in a Map. */
+function fakeBucket() {
+  const objects = new Map();
+  return {
+    objects,
+    async put(key, bytes, options) {
+      objects.set(key, { bytes: new Uint8Array(bytes), contentType: options?.httpMetadata?.contentType });
+    },
+    async get(key) {
+      const o = objects.get(key);
+      return o ? { body: o.bytes, httpMetadata: { contentType: o.contentType } } : null;
+    },
+    async head(key) {
+      return objects.has(key) ? {} : null;
+    },
+    async delete(key) {
+      objects.delete(key);
+    },
+    async list({ prefix }) {
+      const found = [...objects].filter(([k]) => k.startsWith(prefix)).map(([key, o]) => ({ key, size: o.bytes.byteLength, uploaded: new Date(0) }));
+      return { objects: found, truncated: false };
+    },
+  };
+}
+
+test("files live under the user's own prefix, with safe names, sizes and download headers", async () => {
+  const STORAGE = fakeBucket();
+  const DB = fakeDb((sql, values) => (sql.includes("FROM users") ? { id: values[0], email: "a@example.com", created_at: "" } : null));
+  const env = { DB, STORAGE, JWT_SECRET: SECRET };
+  const auth = { authorization: `Bearer ${await rt.signJwt({ sub: "7" }, SECRET)}` };
+  const ctx = (method, name, body, headers = {}) => ({
+    request: new Request(`http://app/api/files/${name ?? ""}`, { method, body, headers: { ...auth, ...headers } }),
+    env,
+    params: { name },
+  });
+
+  const put = await rt.putFile(ctx("PUT", "a.txt", "hello", { "content-type": "text/html" }));
+  assert.equal(put.status, 201);
+  assert.deepEqual([...STORAGE.objects.keys()], ["7/a.txt"]);
+  const got = await rt.getFile(ctx("GET", "a.txt"));
+  assert.equal(await got.text(), "hello");
+  assert.match(got.headers.get("content-disposition"), /^attachment/);
+  assert.equal(got.headers.get("content-security-policy"), "sandbox");
+  assert.deepEqual(await (await rt.listFiles(ctx("GET"))).json(), [{ name: "a.txt", size: 5, uploaded: "1970-01-01T00:00:00.000Z" }]);
+  for (const bad of ["../x", ".hidden", "a/b", "", "x".repeat(101)]) {
+    await assert.rejects(rt.getFile(ctx("GET", bad)), (e) => e.status === 400 && e.code === "invalid_file_name", bad);
+  }
+  await assert.rejects(rt.putFile(ctx("PUT", "big.bin", new Uint8Array(rt.MAX_FILE_BYTES + 1))), (e) => e.status === 413);
+  await assert.rejects(rt.deleteFile(ctx("DELETE", "nope.txt")), (e) => e.status === 404);
+  assert.equal((await rt.deleteFile(ctx("DELETE", "a.txt"))).status, 200);
+  assert.equal(STORAGE.objects.size, 0);
+  await assert.rejects(rt.listFiles({ request: new Request("http://app/api/files"), env }), (e) => e.status === 401);
+});
