@@ -53,9 +53,15 @@ pub async fn save_version<S: CodeStore + ?Sized>(
 ) -> Result<SavedVersion, CodeStoreError> {
     // The real number is only known after listing; any number above `parent` passes the checks
     // now, so bad input is refused before storage is touched.
-    let placeholder = parent.map_or(1, |p| p.saturating_add(1));
-    let (mut manifest, blobs) =
-        Manifest::build(project, placeholder, parent, build_id, now_ms, files)?;
+    let provisional_version = parent.map_or(1, |p| p.saturating_add(1));
+    let (mut manifest, blobs) = Manifest::build(
+        project,
+        provisional_version,
+        parent,
+        build_id,
+        now_ms,
+        files,
+    )?;
 
     let mut versions = store.list_versions(project).await?;
     if let Some(parent) = parent {
