@@ -155,6 +155,35 @@ pub enum Command {
         /// Build id.
         build_id: String,
     },
+    /// Record one model call of a build step.
+    RecordModelCall {
+        /// Build id.
+        build_id: String,
+        /// Step name.
+        step: String,
+        /// Provider.
+        provider: String,
+        /// Model.
+        model: String,
+        /// Prompt template.
+        template: String,
+        /// Template hash.
+        template_hash: String,
+        /// Input tokens.
+        input_tokens: u64,
+        /// Output tokens.
+        output_tokens: u64,
+        /// Counts are estimates.
+        estimated: bool,
+        /// Estimated cost, nano-dollars.
+        cost_nano_usd: u64,
+        /// Finish reason.
+        finish_reason: Option<String>,
+        /// Retried failures.
+        retries: u32,
+        /// Final error.
+        error: Option<String>,
+    },
     /// Start the next repair attempt.
     AttemptRepair {
         /// Build id.
@@ -784,6 +813,46 @@ impl ProjectState {
                     return Err(Rejection::NoCode { build_id });
                 }
                 Ok(vec![Event::ValidationPassed { build_id }])
+            }
+            Command::RecordModelCall {
+                build_id,
+                step,
+                provider,
+                model,
+                template,
+                template_hash,
+                input_tokens,
+                output_tokens,
+                estimated,
+                cost_nano_usd,
+                finish_reason,
+                retries,
+                error,
+            } => {
+                self.running_build(&build_id)?;
+                non_empty("step", &step)?;
+                non_empty("provider", &provider)?;
+                non_empty("template", &template)?;
+                text("model", &model, MAX_MESSAGE_BYTES)?;
+                text("template hash", &template_hash, MAX_MESSAGE_BYTES)?;
+                if let Some(e) = &error {
+                    text("model error", e, MAX_MESSAGE_BYTES)?;
+                }
+                Ok(vec![Event::ModelCalled {
+                    build_id,
+                    step,
+                    provider,
+                    model,
+                    template,
+                    template_hash,
+                    input_tokens,
+                    output_tokens,
+                    estimated,
+                    cost_nano_usd,
+                    finish_reason,
+                    retries,
+                    error,
+                }])
             }
             Command::AttemptRepair { build_id, attempt } => {
                 let build = self.running_build(&build_id)?;

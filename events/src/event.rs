@@ -146,6 +146,36 @@ pub enum Event {
         /// The build.
         build_id: String,
     },
+    /// A language model was called for a build step (one event per call, also for failed calls).
+    /// Holds no prompt or answer text: only what accounting and tracing need.
+    ModelCalled {
+        /// The build.
+        build_id: String,
+        /// The step that made the call (`plan`, `codegen`, `repair-1`, …).
+        step: String,
+        /// Provider (`workers-ai`, `openai`).
+        provider: String,
+        /// Model name.
+        model: String,
+        /// Prompt template (`plan`, `codegen`, `repair`, `continue`).
+        template: String,
+        /// First 16 hex digits of the template's sha256.
+        template_hash: String,
+        /// Input tokens.
+        input_tokens: u64,
+        /// Output tokens.
+        output_tokens: u64,
+        /// True when the provider reported no usage and the counts are estimates.
+        estimated: bool,
+        /// Estimated cost at the configured prices, in nano-dollars (10⁻⁹ USD).
+        cost_nano_usd: u64,
+        /// The provider's finish reason (`stop`, `length`); `None` if the call failed.
+        finish_reason: Option<String>,
+        /// Failed attempts (429, 5xx, timeouts) retried inside the step before this outcome.
+        retries: u32,
+        /// The final error, when the call failed.
+        error: Option<String>,
+    },
     /// A repair attempt was made after a failed validation.
     RepairAttempted {
         /// The build.
@@ -251,6 +281,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("CodeGenerated", 1),
     ("ValidationFailed", 1),
     ("ValidationPassed", 1),
+    ("ModelCalled", 1),
     ("RepairAttempted", 1),
     ("DatabaseProvisioned", 1),
     ("MigrationApplied", 1),
@@ -283,6 +314,7 @@ impl Event {
             Event::CodeGenerated { .. } => "CodeGenerated",
             Event::ValidationFailed { .. } => "ValidationFailed",
             Event::ValidationPassed { .. } => "ValidationPassed",
+            Event::ModelCalled { .. } => "ModelCalled",
             Event::RepairAttempted { .. } => "RepairAttempted",
             Event::DatabaseProvisioned { .. } => "DatabaseProvisioned",
             Event::MigrationApplied { .. } => "MigrationApplied",
@@ -329,6 +361,7 @@ impl Event {
             | Event::CodeGenerated { build_id, .. }
             | Event::ValidationFailed { build_id, .. }
             | Event::ValidationPassed { build_id }
+            | Event::ModelCalled { build_id, .. }
             | Event::RepairAttempted { build_id, .. }
             | Event::DatabaseProvisioned { build_id, .. }
             | Event::MigrationApplied { build_id, .. }

@@ -69,6 +69,41 @@ pub struct StepState {
     pub name: String,
     /// Attempts in order.
     pub attempts: Vec<StepAttempt>,
+    /// Model calls made by this step, summed over its attempts.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// Model calls summed: tokens and estimated cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Calls made (failed ones included).
+    pub calls: u32,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Estimated cost in nano-dollars (10⁻⁹ USD).
+    pub cost_nano_usd: u64,
+    /// True when any count is an estimate (the provider reported no usage).
+    pub estimated: bool,
+}
+
+impl Usage {
+    /// Adds one call.
+    pub fn add(
+        &mut self,
+        input_tokens: u64,
+        output_tokens: u64,
+        cost_nano_usd: u64,
+        estimated: bool,
+    ) {
+        self.calls += 1;
+        self.input_tokens += input_tokens;
+        self.output_tokens += output_tokens;
+        self.cost_nano_usd += cost_nano_usd;
+        self.estimated |= estimated;
+    }
 }
 
 impl StepState {
@@ -151,6 +186,9 @@ pub struct BuildState {
     pub validation: Option<Validation>,
     /// Number of the latest repair attempt (0 = none).
     pub repair_attempts: u32,
+    /// Model calls of the whole build.
+    #[serde(default)]
+    pub usage: Usage,
     /// Migrations this build applied.
     pub migrations: Vec<String>,
     /// Files and bytes uploaded as assets.
@@ -179,6 +217,7 @@ impl BuildState {
                 self.steps.push(StepState {
                     name: name.to_owned(),
                     attempts: Vec::new(),
+                    usage: Usage::default(),
                 });
                 self.steps.last_mut().expect("a step was just pushed")
             }
@@ -268,6 +307,23 @@ impl BuildState {
             }
             Event::ValidationPassed { .. } => self.validation = Some(Validation::Passed),
             Event::RepairAttempted { attempt, .. } => self.repair_attempts = *attempt,
+            Event::ModelCalled {
+                step,
+                input_tokens,
+                output_tokens,
+                cost_nano_usd,
+                estimated,
+                ..
+            } => {
+                self.usage
+                    .add(*input_tokens, *output_tokens, *cost_nano_usd, *estimated);
+                self.step_mut(step).usage.add(
+                    *input_tokens,
+                    *output_tokens,
+                    *cost_nano_usd,
+                    *estimated,
+                );
+            }
             Event::MigrationApplied { names, .. } => self.migrations.extend(names.iter().cloned()),
             Event::AssetsUploaded { count, bytes, .. } => self.assets = Some((*count, *bytes)),
             Event::Deployed { version, .. } => self.deployed_version = Some(*version),
@@ -447,6 +503,7 @@ impl ProjectState {
             | Event::ValidationFailed { .. }
             | Event::ValidationPassed { .. }
             | Event::RepairAttempted { .. }
+            | Event::ModelCalled { .. }
             | Event::AssetsUploaded { .. }
             | Event::Deployed { .. }
             | Event::BuildFailed { .. } => self.apply_to_build(event),

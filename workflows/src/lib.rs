@@ -4,6 +4,8 @@
 
 pub mod codestore;
 pub mod generate;
+pub mod model;
 pub mod offline;
 pub mod pipeline;
 pub mod plan;
+pub mod prompts;

@@ -740,3 +740,108 @@ fn the_build_fold_records_steps_attempts_durations_and_errors() {
     // The live version is untouched by a failed build.
     assert_eq!(state.live_version, None);
 }
+
+fn model_call(step: &str, input: u64, output: u64) -> Command {
+    Command::RecordModelCall {
+        build_id: b1(),
+        step: step.into(),
+        provider: "openai".into(),
+        model: "glm-4.7-flash".into(),
+        template: "codegen".into(),
+        template_hash: "0123456789abcdef".into(),
+        input_tokens: input,
+        output_tokens: output,
+        estimated: false,
+        cost_nano_usd: input * 60 + output * 400,
+        finish_reason: Some("stop".into()),
+        retries: 0,
+        error: None,
+    }
+}
+
+#[test]
+fn recording_a_model_call_records_it_and_the_fold_sums_usage_per_step_and_build() {
+    let events = given(running())
+        .when(model_call("codegen", 1000, 2000))
+        .result
+        .unwrap();
+    assert!(matches!(
+        &events[..],
+        [Event::ModelCalled {
+            input_tokens: 1000,
+            output_tokens: 2000,
+            ..
+        }]
+    ));
+    let mut build = events::BuildState::default();
+    for e in [
+        Event::StepStarted {
+            build_id: b1(),
+            step: "plan".into(),
+            attempt: 1,
+        },
+        Event::StepStarted {
+            build_id: b1(),
+            step: "codegen".into(),
+            attempt: 1,
+        },
+    ] {
+        build.apply(&e);
+    }
+    for c in [
+        model_call("plan", 10, 20),
+        model_call("codegen", 1000, 2000),
+        model_call("codegen", 5, 5),
+    ] {
+        let Command::RecordModelCall {
+            build_id,
+            step,
+            provider,
+            model,
+            template,
+            template_hash,
+            input_tokens,
+            output_tokens,
+            estimated,
+            cost_nano_usd,
+            finish_reason,
+            retries,
+            error,
+        } = c
+        else {
+            unreachable!()
+        };
+        build.apply(&Event::ModelCalled {
+            build_id,
+            step,
+            provider,
+            model,
+            template,
+            template_hash,
+            input_tokens,
+            output_tokens,
+            estimated,
+            cost_nano_usd,
+            finish_reason,
+            retries,
+            error,
+        });
+    }
+    assert_eq!(build.usage.calls, 3);
+    assert_eq!(build.usage.input_tokens, 1015);
+    assert_eq!(build.usage.output_tokens, 2025);
+    assert_eq!(build.step("codegen").unwrap().usage.calls, 2);
+    assert_eq!(build.step("plan").unwrap().usage.output_tokens, 20);
+    assert_eq!(build.usage.cost_nano_usd, 1015 * 60 + 2025 * 400);
+}
+
+#[test]
+fn recording_a_model_call_needs_a_running_build_and_a_step() {
+    assert!(given(created())
+        .when(model_call("codegen", 1, 1))
+        .result
+        .is_err());
+    given(running())
+        .when(model_call("", 1, 1))
+        .then_reject(Rejection::Empty { field: "step" });
+}

@@ -102,6 +102,31 @@ pub fn event() -> impl Strategy<Value = Event> {
         build_id().prop_map(|build_id| Event::ValidationPassed { build_id }),
         (build_id(), any::<u32>())
             .prop_map(|(build_id, attempt)| Event::RepairAttempted { build_id, attempt }),
+        (
+            build_id(),
+            text(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            prop::option::of(text())
+        )
+            .prop_map(|(build_id, step, input, output, estimated, error)| {
+                Event::ModelCalled {
+                    build_id,
+                    step,
+                    provider: "openai".into(),
+                    model: "m".into(),
+                    template: "plan".into(),
+                    template_hash: "0123456789abcdef".into(),
+                    input_tokens: u64::from(input),
+                    output_tokens: u64::from(output),
+                    estimated,
+                    cost_nano_usd: u64::from(input) * 60,
+                    finish_reason: error.is_none().then(|| "stop".to_string()),
+                    retries: 0,
+                    error,
+                }
+            }),
         (build_id(), text()).prop_map(|(build_id, database_id)| Event::DatabaseProvisioned {
             build_id,
             database_id
@@ -239,6 +264,21 @@ pub fn one_of_each() -> Vec<Event> {
         Event::RepairAttempted {
             build_id: b(),
             attempt: 1,
+        },
+        Event::ModelCalled {
+            build_id: b(),
+            step: "codegen".into(),
+            provider: "workers-ai".into(),
+            model: "@cf/zai-org/glm-4.7-flash".into(),
+            template: "codegen".into(),
+            template_hash: "3f2a9c01d4e5b6a7".into(),
+            input_tokens: 1_850,
+            output_tokens: 6_120,
+            estimated: false,
+            cost_nano_usd: 2_559_000,
+            finish_reason: Some("stop".into()),
+            retries: 1,
+            error: None,
         },
         Event::DatabaseProvisioned {
             build_id: b(),

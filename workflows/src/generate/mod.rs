@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod files;
 pub mod plan_json;
+pub mod session;
 pub mod sse;
 
 /// Something a parser tolerated, repaired or dropped, reported instead of failing.
@@ -65,13 +66,15 @@ impl Diagnostic {
     }
 }
 
+/// `path:line: message` (the compiler convention, and what repair prompts quote); `path: message`
+/// without a line, `line N: message` without a path.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(line) = self.line {
-            write!(f, "line {line}: ")?;
-        }
-        if let Some(path) = &self.path {
-            write!(f, "{path}: ")?;
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => write!(f, "{path}:{line}: ")?,
+            (Some(path), None) => write!(f, "{path}: ")?,
+            (None, Some(line)) => write!(f, "line {line}: ")?,
+            (None, None) => {}
         }
         f.write_str(&self.message)
     }
@@ -99,4 +102,15 @@ pub enum DiagnosticKind {
     MalformedEvent,
     /// Bytes that are not UTF-8 were replaced with U+FFFD.
     InvalidUtf8,
+    /// A JavaScript module or a migration does not parse (`validate`).
+    SyntaxError,
+    /// `worker.js` is missing or does not `export default` an object with `fetch` (`validate`).
+    Contract,
+    /// An import that is not allowed or does not resolve to a file of the app (`validate`).
+    BadImport,
+    /// The front end calls an `/api/` path that no worker route serves (`validate`).
+    UnknownRoute,
+    /// A migration statement that is not allowed (PRAGMA, ATTACH, BEGIN, DROP TABLE of a plan
+    /// table, …) (`validate`).
+    ForbiddenSql,
 }

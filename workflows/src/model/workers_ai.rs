@@ -1,0 +1,93 @@
+//! Workers AI's input and output shapes for text-generation models, as used through the `AI`
+//! binding (`env.AI.run(model, input)`).
+//!
+//! Streaming answers are server-sent events, read by [`crate::generate::sse`]: newer models send
+//! OpenAI `chat.completion.chunk` lines, older ones `{"response": "…"}` chunks; both end with
+//! `data: [DONE]`. Whole answers are either OpenAI-shaped (`choices`) or `{"response", "usage"}`.
+//!
+//! GLM-4.7-Flash is a reasoning model: left alone it can spend the whole output budget thinking.
+//! The input turns thinking off (`chat_template_kwargs.enable_thinking = false`) so every output
+//! token goes to the answer.
+
+use serde_json::{json, Value};
+
+use super::{openai, CallError, ChatRequest, Reply};
+
+/// The input object for `AI.run(model, input)`.
+pub fn input(request: &ChatRequest, stream: bool) -> Value {
+    let mut input = json!({
+        "messages": request.messages,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "stream": stream,
+        "chat_template_kwargs": { "enable_thinking": false },
+    });
+    if let Some(schema) = &request.json_schema {
+        input["response_format"] = json!({ "type": "json_schema", "json_schema": schema });
+    }
+    input
+}
+
+/// Parses a whole (non-streaming) answer.
+pub fn parse_output(output: &Value) -> Result<Reply, CallError> {
+    if output.get("choices").is_some() {
+        return openai::reply_from_value("workers-ai", output);
+    }
+    let content = match output.get("response") {
+        Some(Value::String(s)) => s.clone(),
+        // With JSON mode the response may already be an object.
+        Some(v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
+        _ => {
+            return Err(CallError::retryable(
+                "workers-ai answered without a response field",
+            ))
+        }
+    };
+    Ok(Reply {
+        content,
+        finish_reason: output
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        usage: openai::usage(output),
+        reasoning_chars: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Message, Role};
+
+    #[test]
+    fn input_turns_thinking_off_and_keeps_the_budget() {
+        let r = ChatRequest {
+            messages: vec![Message::new(Role::User, "u")],
+            max_tokens: 512,
+            temperature: 0.1,
+            json_schema: None,
+        };
+        let i = input(&r, true);
+        assert_eq!(i["chat_template_kwargs"]["enable_thinking"], false);
+        assert_eq!(i["max_tokens"], 512);
+        assert_eq!(i["stream"], true);
+    }
+
+    #[test]
+    fn parses_both_whole_answer_shapes() {
+        let old = parse_output(
+            &json!({"response": "hello", "usage": {"prompt_tokens": 5, "completion_tokens": 1}}),
+        )
+        .unwrap();
+        assert_eq!(old.content, "hello");
+        assert_eq!(old.usage, Some((5, 1)));
+        let new = parse_output(
+            &json!({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}),
+        )
+        .unwrap();
+        assert_eq!(new.content, "hi");
+        let obj = parse_output(&json!({"response": {"app_name": "X"}})).unwrap();
+        assert_eq!(obj.content, r#"{"app_name":"X"}"#);
+        assert!(parse_output(&json!({})).is_err());
+    }
+}
