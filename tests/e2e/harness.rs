@@ -65,6 +65,13 @@ fn wrangler() -> Command {
 impl Kiln {
     /// Applies migrations to a fresh state dir, starts `wrangler dev` and waits until healthy.
     pub fn start() -> Self {
+        Kiln::start_with(&[])
+    }
+
+    /// Like [`Kiln::start`], with extra `KEY=value` pairs in the env file (they reach the
+    /// Worker as vars, like secrets in `.dev.vars`). Each session has its own port, inspector
+    /// port and state dir, so several can run at once.
+    pub fn start_with(extra_env: &[(&str, &str)]) -> Self {
         for built in ["build/index.js", "dispatch/build/index.js"] {
             assert!(
                 root().join(built).exists(),
@@ -77,11 +84,15 @@ impl Kiln {
         let auth_secret = random_hex(32);
         let env_file = state.join("test.env");
         let operator_token = random_hex(24);
-        fs::write(
-            &env_file,
-            format!("AUTH_SECRET={auth_secret}\nOPERATOR_TOKEN={operator_token}\n"),
-        )
-        .expect("write env file");
+        let mut env = format!("AUTH_SECRET={auth_secret}\nOPERATOR_TOKEN={operator_token}\n");
+        for (key, value) in extra_env {
+            assert!(
+                !key.contains(['=', '\n']) && !value.contains('\n'),
+                "env pair {key:?} cannot be written as one KEY=value line"
+            );
+            env.push_str(&format!("{key}={value}\n"));
+        }
+        fs::write(&env_file, env).expect("write env file");
 
         let migrate = wrangler()
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])

@@ -8,6 +8,11 @@
 //! Adding a scenario: write `fn a_sentence_saying_what_must_hold(k: &Kiln)` in a module below and
 //! list it in that module's `scenarios()` with the `scenarios!` macro.
 //!
+//! Scenarios that build through a language model take `(k: &Kiln, m: &ModelServer)` and are listed
+//! with `model_scenarios!` (see `model.rs`). They run after the others, on a second session whose
+//! Worker is configured for the `openai` provider at a local scripted [`ModelServer`]; the model
+//! session is started only when such a scenario is selected.
+//!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
 mod auth;
@@ -16,6 +21,8 @@ mod client;
 mod dispatch;
 mod events;
 mod harness;
+mod model;
+mod model_server;
 mod projects;
 mod versions;
 
@@ -24,21 +31,70 @@ use std::time::Instant;
 
 pub use client::{Api, Reply};
 pub use harness::Kiln;
+pub use model_server::ModelServer;
 
 /// A named end-to-end check.
 pub struct Scenario {
     /// `module::function`, a sentence in snake case.
     pub name: &'static str,
     /// The check; panics on failure.
-    pub run: fn(&Kiln),
+    pub run: Run,
 }
 
-/// Lists scenario functions with their names.
+/// A scenario's check, by the session it needs.
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// Runs on the default session (offline generator).
+    Plain(fn(&Kiln)),
+    /// Runs on the model session, with the scripted model server its Worker calls.
+    Model(fn(&Kiln, &ModelServer)),
+}
+
+impl Scenario {
+    /// Whether the scenario runs on the model session.
+    pub fn needs_model(&self) -> bool {
+        matches!(self.run, Run::Model(_))
+    }
+}
+
+/// Lists scenario functions `fn(&Kiln)` with their names.
 #[macro_export]
 macro_rules! scenarios {
     ($($f:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!(module_path!(), "::", stringify!($f)), run: $f }),*]
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::Plain($f),
+        }),*]
     };
+}
+
+/// Lists model scenario functions `fn(&Kiln, &ModelServer)` with their names.
+#[macro_export]
+macro_rules! model_scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::Model($f),
+        }),*]
+    };
+}
+
+/// Runs `scenarios` with `run`, printing one line each; returns the names of those that failed.
+fn run_all(scenarios: &[&Scenario], run: impl Fn(&Scenario)) -> Vec<&'static str> {
+    let mut failed = Vec::new();
+    for s in scenarios {
+        let t = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(s)));
+        let ms = t.elapsed().as_millis();
+        match outcome {
+            Ok(()) => println!("test {} ... ok ({ms} ms)", s.name),
+            Err(_) => {
+                failed.push(s.name);
+                println!("test {} ... FAILED ({ms} ms)", s.name);
+            }
+        }
+    }
+    failed
 }
 
 fn main() {
@@ -53,6 +109,7 @@ fn main() {
         versions::scenarios(),
         builds::scenarios(),
         dispatch::scenarios(),
+        model::scenarios(),
     ]
     .into_iter()
     .flatten()
@@ -66,39 +123,70 @@ fn main() {
         return;
     }
 
-    let started = Instant::now();
-    let kiln = Kiln::start();
-    println!(
-        "e2e: wrangler dev ready at {} in {:.1}s; running {} scenarios",
-        kiln.base,
-        started.elapsed().as_secs_f64(),
-        selected.len()
-    );
+    let (model, plain): (Vec<&Scenario>, Vec<&Scenario>) =
+        selected.iter().copied().partition(|s| s.needs_model());
 
-    let (mut passed, mut failed) = (0usize, Vec::new());
-    for s in &selected {
-        let t = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| (s.run)(&kiln)));
-        let ms = t.elapsed().as_millis();
-        match outcome {
-            Ok(()) => {
-                passed += 1;
-                println!("test {} ... ok ({ms} ms)", s.name);
-            }
-            Err(_) => {
-                failed.push(s.name);
-                println!("test {} ... FAILED ({ms} ms)", s.name);
-            }
+    let mut failed = Vec::new();
+    let mut kiln = None;
+    if !plain.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start();
+        println!(
+            "e2e: wrangler dev ready at {} in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            plain.len()
+        );
+        let f = run_all(&plain, |s| match s.run {
+            Run::Plain(run) => run(&k),
+            Run::Model(_) => unreachable!("model scenarios run on the model session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
         }
+        failed.extend(f);
+        // Kept running until the end: the model session runs beside it.
+        kiln = Some(k);
     }
+
+    if !model.is_empty() {
+        let server = ModelServer::start();
+        let base_url = server.base_url();
+        let started = Instant::now();
+        let k = Kiln::start_with(&[
+            ("KILN_MODEL_PROVIDER", "openai"),
+            ("KILN_MODEL_BASE_URL", &base_url),
+            ("KILN_MODEL_API_KEY", model_server::DEFAULT_KEY),
+            ("KILN_MODEL_NAME", model_server::MODEL_ID),
+        ]);
+        println!(
+            "e2e: model session ready at {} (model server {base_url}) in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            model.len()
+        );
+        let f = run_all(&model, |s| match s.run {
+            Run::Model(run) => run(&k, &server),
+            Run::Plain(_) => unreachable!("plain scenarios run on the default session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+            println!("---- model server requests (method path kind status) ----");
+            print!("{}", server.summary());
+        }
+        failed.extend(f);
+        drop(k);
+        drop(server);
+    }
+    drop(kiln);
+
+    let passed = selected.len() - failed.len();
     if !failed.is_empty() {
-        kiln.print_log_tail(60);
         println!("\nfailures:");
         for f in &failed {
             println!("    {f}");
         }
     }
-    drop(kiln);
     println!("\n{passed} passed, {} failed", failed.len());
     if !failed.is_empty() {
         std::process::exit(1);
