@@ -9,3 +9,5 @@ pub mod offline;
 pub mod pipeline;
 pub mod plan;
 pub mod prompts;
+#[cfg(feature = "validate")]
+pub mod validate;
