@@ -39,6 +39,9 @@ e2e: build
 
 bench: build
 	cargo run -p events --release --example bench_fold
+	cargo run -p workflows --release --example bench_parser
+	cargo run -p workflows --release --example bench_tokens
+	cargo run -p workflows --release --features validate --example bench_validate
 	$(ENV) cargo bench -p kiln --bench platform
 
 fmt:

@@ -2,6 +2,8 @@
 //! edge, then validated into [`Config`] once per request. A missing or bad setting is a clear
 //! error naming the setting, not a panic deep inside a handler.
 
+use workflows::model::ModelSettings;
+
 use crate::error::ApiError;
 
 /// Raw values as they come from bindings (None = not set).
@@ -15,7 +17,23 @@ pub struct RawConfig {
     pub session_ttl_seconds: Option<String>,
     /// `MAX_BODY_BYTES` var.
     pub max_body_bytes: Option<String>,
+    /// The `KILN_MODEL_*` and `KILN_REPAIR_ATTEMPTS` vars and secrets that are set.
+    pub model: Vec<(String, String)>,
 }
+
+/// The model settings read from the environment (see [`ModelSettings::from_lookup`]).
+pub const MODEL_SETTINGS: [&str; 10] = [
+    "KILN_MODEL_PROVIDER",
+    "KILN_MODEL_NAME",
+    "KILN_MODEL_BASE_URL",
+    "KILN_MODEL_API_KEY",
+    "KILN_MODEL_MAX_TOKENS",
+    "KILN_MODEL_STREAM",
+    "KILN_MODEL_JSON_SCHEMA",
+    "KILN_MODEL_PRICE_INPUT",
+    "KILN_MODEL_PRICE_OUTPUT",
+    "KILN_REPAIR_ATTEMPTS",
+];
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -28,6 +46,8 @@ pub struct Config {
     pub session_ttl_seconds: i64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Which generator builds apps, and how.
+    pub model: ModelSettings,
 }
 
 /// Defaults, also documented in the README's configuration table.
@@ -42,11 +62,11 @@ impl TryFrom<RawConfig> for Config {
 
     fn try_from(raw: RawConfig) -> Result<Self, ApiError> {
         let auth_secret = raw.auth_secret.filter(|s| !s.is_empty()).ok_or_else(|| {
-            ApiError::internal("setting AUTH_SECRET is missing; run `make dev` (it writes .dev.vars) or `wrangler secret put AUTH_SECRET`")
+            ApiError::Misconfigured("setting AUTH_SECRET is missing; run `make dev` (it writes .dev.vars) or `wrangler secret put AUTH_SECRET`".into())
         })?;
         if auth_secret.len() < 32 {
-            return Err(ApiError::internal(
-                "setting AUTH_SECRET must be at least 32 characters",
+            return Err(ApiError::Misconfigured(
+                "setting AUTH_SECRET must be at least 32 characters".into(),
             ));
         }
         let apps_domain = raw
@@ -68,11 +88,19 @@ impl TryFrom<RawConfig> for Config {
             1024,
             10 * 1024 * 1024,
         )? as usize;
+        let model = ModelSettings::from_lookup(|name| {
+            raw.model
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .map_err(|e| ApiError::Misconfigured(e.to_string()))?;
         Ok(Self {
             auth_secret,
             apps_domain,
             session_ttl_seconds,
             max_body_bytes,
+            model,
         })
     }
 }
@@ -88,7 +116,7 @@ fn parse_num(
         None => Ok(default),
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::internal(format!(
+            _ => Err(ApiError::Misconfigured(format!(
                 "setting {name} must be a whole number from {min} to {max}, got '{s}'"
             ))),
         },
@@ -134,5 +162,30 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("MAX_BODY_BYTES"));
+    }
+
+    #[test]
+    fn model_settings_default_to_offline_and_errors_name_the_setting() {
+        let c = Config::try_from(raw()).unwrap();
+        assert_eq!(c.model.provider.name(), "offline");
+        let e = Config::try_from(RawConfig {
+            model: vec![("KILN_MODEL_PROVIDER".into(), "openai".into())],
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.code(), "misconfigured");
+        assert!(
+            e.message()
+                .starts_with("setting KILN_MODEL_BASE_URL: is missing"),
+            "{}",
+            e.message()
+        );
+        let e = Config::try_from(RawConfig {
+            model: vec![("KILN_MODEL_PROVIDER".into(), "gpt-5".into())],
+            ..raw()
+        })
+        .unwrap_err();
+        assert!(e.message().contains("KILN_MODEL_PROVIDER"));
     }
 }

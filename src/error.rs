@@ -37,6 +37,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// The content type is not JSON.
     UnsupportedMediaType(String),
+    /// A setting is missing or wrong. The message names the setting (never its value when it is a
+    /// secret) and is shown, so an operator sees the fix at once.
+    Misconfigured(String),
     /// A binding or platform failure; the detail is logged, not returned.
     Internal(String),
 }
@@ -65,7 +68,7 @@ impl ApiError {
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
-            Self::Internal(_) => 500,
+            Self::Misconfigured(_) | Self::Internal(_) => 500,
         }
     }
 
@@ -82,6 +85,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Misconfigured(_) => "misconfigured",
             Self::Internal(_) => "internal",
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             | Self::Unauthorized(m)
             | Self::NotFound(m)
             | Self::Conflict(m)
+            | Self::Misconfigured(m)
             | Self::UnsupportedMediaType(m) => m.clone(),
             Self::InvalidField { message, .. } => message.clone(),
             Self::NoRoute(path) => format!("no route for '{path}'; see README for the API"),

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::Env;
-use workflows::pipeline::{FaultPlan, Step, StepError};
+use workflows::pipeline::{FaultPlan, Step, StepError, MAX_REPAIRS};
 
 use crate::adapters::webcrypto::now_ms;
 use crate::error::ApiError;
@@ -122,7 +122,15 @@ where
     drop(closure);
     match result {
         Ok(v) => {
-            Ok(serde_json::from_str(&v.as_string().unwrap_or_default()).unwrap_or(Value::Null))
+            // The engine hands back the value the body returned (a plain object), cached or fresh.
+            let text = match v.as_string() {
+                Some(s) => s,
+                None => js_sys::JSON::stringify(&v)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default(),
+            };
+            Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
         }
         Err(e) => Err(js_error_message(&e)),
     }
@@ -209,55 +217,103 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
 
     let mut outputs = serde_json::Map::new();
     for step in Step::ALL {
-        let policy = step.policy();
-        let (j, e, f) = (job.clone(), env.clone(), faults.clone());
-        let prior = Value::Object(outputs.clone());
-        let result = durable_step(glue, step.name(), &policy.workflow_config(), move || {
-            let (j, e, f, prior) = (j.clone(), e.clone(), f.clone(), prior.clone());
-            async move { attempt(step, &j, &e, &f, &prior).await }
-        })
-        .await;
-        match result {
-            Ok(out) => {
-                outputs.insert(step.name().into(), out);
+        let out = match run_step(glue, step, job, &env, &faults, &outputs).await {
+            Ok(out) => out,
+            Err(reason) => return Err(fail(glue, job, &env, step.name(), reason).await),
+        };
+        if step == Step::Validate && out["passed"] == Value::Bool(false) {
+            // Repair rounds: each its own durable step; the last outcome decides.
+            let repairs = out["repairs"]
+                .as_u64()
+                .unwrap_or(0)
+                .min(u64::from(MAX_REPAIRS)) as u8;
+            let mut last = out.clone();
+            for n in 1..=repairs {
+                let repair = Step::Repair(n);
+                last = match run_step(glue, repair, job, &env, &faults, &outputs).await {
+                    Ok(o) => o,
+                    Err(reason) => return Err(fail(glue, job, &env, repair.name(), reason).await),
+                };
+                outputs.insert(repair.name().into(), last.clone());
+                if last["passed"] == Value::Bool(true) {
+                    break;
+                }
             }
-            Err(reason) => {
-                let (j, e) = (job.clone(), env.clone());
-                let step_name = step.name().to_string();
-                let reason_for_log = reason.clone();
-                let _ = durable_step(glue, "fail", &start_cfg, move || {
-                    let (j, e, s, r) = (
-                        j.clone(),
-                        e.clone(),
-                        step_name.clone(),
-                        reason_for_log.clone(),
-                    );
-                    async move {
-                        record(
-                            &e,
-                            &j,
-                            Command::FailBuild {
-                                build_id: j.build_id.clone(),
-                                step: s,
-                                reason: r,
-                            },
-                        )
-                        .await
-                        .map(|_| json!({}))
-                    }
-                })
-                .await;
-                return Err(Failure {
-                    step: step.name().into(),
-                    reason,
-                });
+            if last["passed"] != Value::Bool(true) {
+                let diagnostics: Vec<String> = last["diagnostics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect();
+                let rounds = match repairs {
+                    0 => String::new(),
+                    1 => " after 1 repair".to_string(),
+                    n => format!(" after {n} repairs"),
+                };
+                let reason = format!("validation failed{rounds}: {}", diagnostics.join("; "));
+                return Err(fail(glue, job, &env, step.name(), reason).await);
             }
         }
+        outputs.insert(step.name().into(), out);
     }
     Ok(outputs
         .get("record")
         .and_then(|r| r["version"].as_u64())
         .unwrap_or(0) as u32)
+}
+
+/// Runs one step durably (the engine retries it by its policy) and returns its output.
+async fn run_step(
+    glue: &JsValue,
+    step: Step,
+    job: &BuildJob,
+    env: &Env,
+    faults: &FaultPlan,
+    outputs: &serde_json::Map<String, Value>,
+) -> Result<Value, String> {
+    let policy = step.policy();
+    let (j, e, f) = (job.clone(), env.clone(), faults.clone());
+    let prior = Value::Object(outputs.clone());
+    durable_step(glue, step.name(), &policy.workflow_config(), move || {
+        let (j, e, f, prior) = (j.clone(), e.clone(), f.clone(), prior.clone());
+        async move { attempt(step, &j, &e, &f, &prior).await }
+    })
+    .await
+}
+
+/// Records `BuildFailed` in a final durable step and returns the failure.
+async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: String) -> Failure {
+    let cfg = json!({ "retries": { "limit": 3, "delay": 200, "backoff": "exponential" }, "timeout": 30_000 });
+    let (j, e) = (job.clone(), env.clone());
+    let step_name = step.to_string();
+    let reason_for_log = reason.clone();
+    let _ = durable_step(glue, "fail", &cfg, move || {
+        let (j, e, s, r) = (
+            j.clone(),
+            e.clone(),
+            step_name.clone(),
+            reason_for_log.clone(),
+        );
+        async move {
+            record(
+                &e,
+                &j,
+                Command::FailBuild {
+                    build_id: j.build_id.clone(),
+                    step: s,
+                    reason: r,
+                },
+            )
+            .await
+            .map(|_| json!({}))
+        }
+    })
+    .await;
+    Failure {
+        step: step.into(),
+        reason,
+    }
 }
 
 /// One attempt of one step: record the start, run the body, record the outcome.
@@ -298,7 +354,11 @@ async fn attempt(
         {
             // The step finished but the engine did not record it (eviction): its output is
             // derived from the log again.
-            return crate::steps::output_from_log(step, &state, job);
+            let repairs = match ctx.config.model.provider {
+                workflows::model::ProviderKind::Offline => 0,
+                _ => ctx.config.model.repair_attempts,
+            };
+            return crate::steps::output_from_log(step, &state, job, repairs);
         }
         Err(e) => return Err(to_step_error(e)),
     }

@@ -5,15 +5,23 @@
 //! run again: storage writes are content-addressed or create-only, and the live pointer write is
 //! idempotent.
 
+use std::collections::BTreeMap;
+
 use events::envelope::Metadata;
-use events::{Command, ProjectState};
+use events::{Command, ProjectState, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::{Conditional, Method, Request, RequestInit};
 use workflows::codestore::{save_version, CodeStore, FilePath, Manifest};
+use workflows::generate::session::{self, CallRecord, GenError, Session};
+use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
 use workflows::pipeline::{Step, StepError};
+use workflows::plan::{Plan, ValidPlan};
+use workflows::prompts;
+use workflows::validate::{validate_app, Limits};
 
 use crate::adapters::code_store::R2CodeStore;
+use crate::adapters::model::Provider;
 use crate::adapters::webcrypto;
 use crate::error::ApiError;
 use crate::http::Ctx;
@@ -86,6 +94,302 @@ async fn current_manifest(
         })
 }
 
+/// The configured model provider; `None` = the offline generator.
+fn connect(ctx: &Ctx) -> Result<Option<Provider>, StepError> {
+    Provider::connect(&ctx.env, &ctx.config.model).map_err(api_err)
+}
+
+async fn sleep_ms(ms: u64) {
+    worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+}
+
+/// How a generation session waits between retries: `worker::Delay`.
+type Sleep = fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+fn session<'m>(ctx: &Ctx, provider: &'m Provider) -> Session<'m, Provider, Sleep> {
+    let sleep: Sleep = |ms| Box::pin(sleep_ms(ms));
+    Session::new(
+        provider,
+        ctx.config.model.max_tokens,
+        ctx.config.model.json_schema,
+        DEFAULT_CALL_RETRY,
+        sleep,
+    )
+}
+
+fn gen_error(e: GenError) -> StepError {
+    if e.retryable {
+        StepError::Retryable(e.message)
+    } else {
+        StepError::Terminal(e.message)
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars().take(max).collect::<String>() + "…"
+    }
+}
+
+/// Appends one `ModelCalled` event per call (also for calls of a step that then fails: their
+/// tokens were spent).
+async fn record_calls(
+    ctx: &Ctx,
+    job: &BuildJob,
+    step: Step,
+    provider: &Provider,
+    calls: &[CallRecord],
+) -> Result<(), StepError> {
+    let pricing = ctx.config.model.pricing;
+    for c in calls {
+        let meta = Metadata::new(webcrypto::now_ms(), "kiln:pipeline").correlated(&job.build_id);
+        let command = Command::RecordModelCall {
+            build_id: job.build_id.clone(),
+            step: step.name().into(),
+            provider: provider.provider().into(),
+            model: provider.model().into(),
+            template: c.template.clone(),
+            template_hash: c.template_hash.clone(),
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            estimated: c.estimated,
+            cost_nano_usd: pricing.cost_nano_usd(c.input_tokens, c.output_tokens),
+            finish_reason: c.finish_reason.clone(),
+            retries: c.retries,
+            error: c.error.as_deref().map(|e| shorten(e, 500)),
+        };
+        service::execute(ctx, &job.project_id, meta, command)
+            .await
+            .map_err(api_err)?;
+    }
+    Ok(())
+}
+
+fn validate_plan(plan: &Plan) -> Result<ValidPlan, StepError> {
+    plan.validate().map_err(|errors| {
+        StepError::Terminal(format!(
+            "the plan is invalid: {}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })
+}
+
+/// The validated plan stored by this build's plan step.
+async fn stored_plan(ctx: &Ctx, job: &BuildJob) -> Result<ValidPlan, StepError> {
+    let bytes = get_object(ctx, &plan_key(job))
+        .await?
+        .ok_or_else(|| StepError::Terminal("the plan of this build is missing".into()))?;
+    let plan: Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| StepError::Terminal(format!("stored plan is unreadable: {e}")))?;
+    plan.validate()
+        .map_err(|_| StepError::Terminal("stored plan no longer validates".into()))
+}
+
+/// The plan of the build that deployed the live version, so a chat message changes the app
+/// instead of starting over.
+async fn current_plan(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+) -> Result<Option<Plan>, StepError> {
+    let Some(live) = st.live_version else {
+        return Ok(None);
+    };
+    let Some(build) = st
+        .builds
+        .iter()
+        .rev()
+        .find(|b| b.deployed_version == Some(live) && b.build_id != job.build_id)
+    else {
+        return Ok(None);
+    };
+    let key = format!("plans/{}/{}.json", job.project_id, build.build_id);
+    Ok(get_object(ctx, &key)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// Saves `files` as the build's version and decides `CodeGenerated` (once).
+async fn save_files(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    files: Vec<(String, String)>,
+    prompt_hash: Option<String>,
+) -> StepResult {
+    let mut checked = Vec::new();
+    for (path, content) in files {
+        let path = FilePath::parse(&path)
+            .map_err(|e| StepError::Terminal(format!("generated path is unsafe: {e}")))?;
+        checked.push((path, content.into_bytes()));
+    }
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    let build = st.build(&job.build_id);
+    // A repair builds on the build's own last version; codegen on the live one.
+    let parent = build.and_then(|b| b.version).or(st.live_version);
+    let saved = save_version(
+        &store,
+        &job.project_id,
+        parent,
+        Some(&job.build_id),
+        webcrypto::now_ms(),
+        checked,
+    )
+    .await
+    .map_err(|e| {
+        if e.retryable() {
+            retryable(e)
+        } else {
+            StepError::Terminal(e.to_string())
+        }
+    })?;
+    let m = &saved.manifest;
+    let value = json!({ "ref": format!("versions/{}/{}", job.project_id, m.version), "version": m.version, "new_blobs": saved.new_blobs });
+    let already = build.and_then(|b| b.version) == Some(m.version);
+    let commands = if already {
+        Vec::new()
+    } else {
+        vec![Command::RecordCode {
+            build_id: job.build_id.clone(),
+            version: m.version,
+            files: m.files.len() as u32,
+            bytes: m.total_bytes(),
+            prompt_hash,
+        }]
+    };
+    Ok((value, commands))
+}
+
+/// On a project with a live version, migrations already applied are kept exactly as they are
+/// (a generator rewriting `0001_init.sql` must not change what the database went through), and a
+/// changed plan adds one upgrade migration (`NNNN_update.sql`: new tables and columns) computed
+/// from the live plan. A first build keeps the generated migrations.
+async fn carry_migrations(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    plan: &ValidPlan,
+    files: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, StepError> {
+    let Some(live) = st.live_version else {
+        return Ok(files);
+    };
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    let Some(manifest) = store
+        .get_manifest(&job.project_id, live)
+        .await
+        .map_err(retryable)?
+    else {
+        return Ok(files);
+    };
+    let live_files = load_files(ctx, &manifest).await?;
+    let applied: Vec<(String, String)> = live_files
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("migrations/"))
+        .collect();
+    if applied.is_empty() {
+        return Ok(files);
+    }
+    let mut out: Vec<(String, String)> = files
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("migrations/"))
+        .collect();
+    let next = applied.len() + 1;
+    out.extend(applied);
+    if let Some(old) = current_plan(ctx, job, st).await? {
+        if let Some(sql) = workflows::offline::upgrade_migration(&old, plan) {
+            out.push((format!("migrations/{next:04}_update.sql"), sql));
+        }
+    }
+    Ok(out)
+}
+
+/// Every file of a version, as text.
+async fn load_files(ctx: &Ctx, m: &Manifest) -> Result<BTreeMap<String, String>, StepError> {
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    let mut files = BTreeMap::new();
+    for (path, entry) in &m.files {
+        let bytes = store
+            .get_blob(&entry.hash)
+            .await
+            .map_err(retryable)?
+            .ok_or_else(|| {
+                StepError::Terminal(format!("{} is missing from the code store", path.as_str()))
+            })?;
+        files.insert(
+            path.as_str().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        );
+    }
+    Ok(files)
+}
+
+fn is_runtime(path: &str) -> bool {
+    path.starts_with("_kiln/") || path.starts_with("public/_kiln/")
+}
+
+/// Whether a diagnostic line (`path:line: message` or `path: message`) is about `path`.
+fn names_path(diagnostic: &str, path: &str) -> bool {
+    diagnostic
+        .strip_prefix(path)
+        .is_some_and(|rest| rest.starts_with(':'))
+}
+
+/// The outcome of validating one version.
+struct Checked {
+    diagnostics: Vec<String>,
+}
+
+impl Checked {
+    fn value(&self) -> Value {
+        json!({ "passed": self.diagnostics.is_empty(), "diagnostics": self.diagnostics })
+    }
+
+    fn command(&self, build_id: String) -> Command {
+        if self.diagnostics.is_empty() {
+            Command::PassValidation { build_id }
+        } else {
+            Command::FailValidation {
+                build_id,
+                diagnostics: self.diagnostics.clone(),
+            }
+        }
+    }
+}
+
+/// Static validation of a version: the files the contract needs, then `workflows::validate`.
+async fn check(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<Checked, StepError> {
+    let files = load_files(ctx, m).await?;
+    let plan = stored_plan(ctx, job).await?;
+    let tables: Vec<&str> = plan
+        .plan()
+        .entities
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let mut diagnostics = session::missing_model_files(&files);
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let report = validate_app(&pairs, &tables, &Limits::default());
+    diagnostics.extend(report.diagnostics.iter().map(ToString::to_string));
+    // Diagnostics travel in events and prompts: keep them bounded.
+    diagnostics.truncate(50);
+    Ok(Checked { diagnostics })
+}
+
+async fn check_current(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> Result<Checked, StepError> {
+    let m = current_manifest(ctx, job, st).await?;
+    check(ctx, job, &m).await
+}
+
 /// Runs one step's body.
 pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepResult {
     let st = state(ctx, job).await?;
@@ -100,23 +404,25 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 .var("KILN_TEST_HOOKS")
                 .map(|v| v.to_string() == "1")
                 .unwrap_or(false);
-            let plan = match job.plan.as_deref().filter(|_| hooks) {
-                Some(raw) => serde_json::from_str::<workflows::plan::Plan>(raw).map_err(|e| {
-                    StepError::Terminal(format!("the plan does not match the plan schema: {e}"))
-                })?,
-                None => workflows::offline::plan_from_prompt(&build.prompt)
-                    .map_err(|e| StepError::Terminal(e.to_string()))?,
+            let valid = match (job.plan.as_deref().filter(|_| hooks), connect(ctx)?) {
+                (Some(raw), _) => {
+                    let plan = serde_json::from_str::<workflows::plan::Plan>(raw).map_err(|e| {
+                        StepError::Terminal(format!("the plan does not match the plan schema: {e}"))
+                    })?;
+                    validate_plan(&plan)?
+                }
+                (None, None) => validate_plan(
+                    &workflows::offline::plan_from_prompt(&build.prompt)
+                        .map_err(|e| StepError::Terminal(e.to_string()))?,
+                )?,
+                (None, Some(provider)) => {
+                    let current = current_plan(ctx, job, &st).await?;
+                    let mut session = session(ctx, &provider);
+                    let result = session.plan(&build.prompt, current.as_ref()).await;
+                    record_calls(ctx, job, step, &provider, &session.calls).await?;
+                    result.map_err(gen_error)?
+                }
             };
-            let valid = plan.validate().map_err(|errors| {
-                StepError::Terminal(format!(
-                    "the plan is invalid: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-            })?;
             let text = serde_json::to_string(valid.plan()).map_err(retryable)?;
             let plan_hash = hex(&Sha256::digest(text.as_bytes()));
             let key = plan_key(job);
@@ -138,88 +444,114 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ))
         }
         Step::Codegen => {
-            let bytes = get_object(ctx, &plan_key(job))
-                .await?
-                .ok_or_else(|| StepError::Terminal("the plan of this build is missing".into()))?;
-            let plan: workflows::plan::Plan = serde_json::from_slice(&bytes)
-                .map_err(|e| StepError::Terminal(format!("stored plan is unreadable: {e}")))?;
-            let valid = plan
-                .validate()
-                .map_err(|_| StepError::Terminal("stored plan no longer validates".into()))?;
-            let mut files = Vec::new();
-            for (path, content) in workflows::offline::generate(&valid).into_iter().chain(
-                workflows::offline::runtime_files()
-                    .into_iter()
-                    .map(|(p, c)| (p.to_string(), c.to_string())),
-            ) {
-                let path = FilePath::parse(&path)
-                    .map_err(|e| StepError::Terminal(format!("generated path is unsafe: {e}")))?;
-                files.push((path, content.into_bytes()));
-            }
-            let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
-            let parent = st.live_version;
-            let saved = save_version(
-                &store,
-                &job.project_id,
-                parent,
-                Some(&job.build_id),
-                webcrypto::now_ms(),
-                files,
-            )
-            .await
-            .map_err(|e| {
-                if e.retryable() {
-                    retryable(e)
-                } else {
-                    StepError::Terminal(e.to_string())
+            let valid = stored_plan(ctx, job).await?;
+            let (files, prompt_hash, parser_notes) = match connect(ctx)? {
+                None => {
+                    let files: Vec<(String, String)> = workflows::offline::generate(&valid)
+                        .into_iter()
+                        .chain(
+                            workflows::offline::runtime_files()
+                                .into_iter()
+                                .map(|(p, c)| (p.to_string(), c.to_string())),
+                        )
+                        .collect();
+                    (files, None, 0)
                 }
-            })?;
-            let m = &saved.manifest;
-            let value = json!({ "ref": format!("versions/{}/{}", job.project_id, m.version), "version": m.version, "new_blobs": saved.new_blobs });
-            let already = st.build(&job.build_id).and_then(|b| b.version) == Some(m.version);
-            let commands = if already {
-                Vec::new()
-            } else {
-                vec![Command::RecordCode {
-                    build_id,
-                    version: m.version,
-                    files: m.files.len() as u32,
-                    bytes: m.total_bytes(),
-                    prompt_hash: None,
-                }]
+                Some(provider) => {
+                    let mut session = session(ctx, &provider);
+                    let result = session.code(&valid).await;
+                    record_calls(ctx, job, step, &provider, &session.calls).await?;
+                    let generated = result.map_err(gen_error)?;
+                    (
+                        session::assemble(&valid, &generated.files),
+                        Some(prompts::CODEGEN.hash()),
+                        generated.diagnostics.len(),
+                    )
+                }
             };
+            let files = carry_migrations(ctx, job, &st, &valid, files).await?;
+            let (value, commands) = save_files(ctx, job, &st, files, prompt_hash).await?;
+            let mut value = value;
+            value["parser_notes"] = json!(parser_notes);
             Ok((value, commands))
         }
         Step::Validate => {
-            let m = current_manifest(ctx, job, &st).await?;
-            let mut diagnostics = Vec::new();
-            let Some(worker) = m.files.keys().find(|p| p.as_str() == "worker.js") else {
-                diagnostics.push("worker.js: missing; every app needs a worker.js with `export default { fetch }`".to_string());
-                return fail_validation(ctx, job, diagnostics).await;
+            let outcome = check_current(ctx, job, &st).await?;
+            let repairs = match connect(ctx)? {
+                Some(_) => ctx.config.model.repair_attempts,
+                None => 0,
             };
-            let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
-            let code = store
-                .get_blob(&m.files[worker].hash)
+            let mut value = outcome.value();
+            value["repairs"] = json!(repairs);
+            Ok((value, vec![outcome.command(build_id)]))
+        }
+        Step::Repair(n) => {
+            let provider = connect(ctx)?.ok_or_else(|| {
+                StepError::Terminal(
+                    "repairs need a model provider; the offline generator has none".into(),
+                )
+            })?;
+            let build = st
+                .build(&job.build_id)
+                .ok_or_else(|| StepError::Terminal("build is not in the log".into()))?;
+            let diagnostics = match &build.validation {
+                Some(Validation::Failed { diagnostics }) => diagnostics.clone(),
+                _ => {
+                    return Err(StepError::Terminal(
+                        "there is no failed validation to repair".into(),
+                    ))
+                }
+            };
+            if build.repair_attempts < u32::from(n) {
+                let meta =
+                    Metadata::new(webcrypto::now_ms(), "kiln:pipeline").correlated(&job.build_id);
+                service::execute(
+                    ctx,
+                    &job.project_id,
+                    meta,
+                    Command::AttemptRepair {
+                        build_id: build_id.clone(),
+                        attempt: u32::from(n),
+                    },
+                )
+                .await
+                .map_err(api_err)?;
+            }
+            let valid = stored_plan(ctx, job).await?;
+            let current = load_files(ctx, &current_manifest(ctx, job, &st).await?).await?;
+            let affected: BTreeMap<String, String> = current
+                .iter()
+                .filter(|(p, _)| !is_runtime(p))
+                .filter(|(p, _)| diagnostics.iter().any(|d| names_path(d, p)))
+                .map(|(p, c)| (p.clone(), c.clone()))
+                .collect();
+            let mut session = session(ctx, &provider);
+            let result = session.repair(&affected, &diagnostics).await;
+            record_calls(ctx, job, step, &provider, &session.calls).await?;
+            let fixed = result.map_err(gen_error)?;
+            let mut app_files: BTreeMap<String, String> = current
+                .into_iter()
+                .filter(|(p, _)| !is_runtime(p))
+                .collect();
+            app_files.extend(fixed.files);
+            let files = session::assemble(&valid, &app_files);
+            let (mut value, mut commands) =
+                save_files(ctx, job, &st, files, Some(prompts::REPAIR.hash())).await?;
+            // Validate the repaired version in the same step, so its outcome is this step's output.
+            let version = value["version"].as_u64().unwrap_or_default() as u32;
+            let manifest = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?)
+                .get_manifest(&job.project_id, version)
                 .await
                 .map_err(retryable)?
-                .unwrap_or_default();
-            let code = String::from_utf8_lossy(&code);
-            if !code.contains("export default") {
-                diagnostics.push("worker.js:1: no `export default`; the app contract needs `export default { fetch }`".into());
-            }
-            for path in m.files.keys() {
-                let p = path.as_str();
-                if p.starts_with("migrations/") && !p.ends_with(".sql") {
-                    diagnostics.push(format!("{p}: migrations must be .sql files"));
-                }
-            }
-            if !diagnostics.is_empty() {
-                return fail_validation(ctx, job, diagnostics).await;
-            }
-            Ok((
-                json!({ "files": m.files.len() }),
-                vec![Command::PassValidation { build_id }],
-            ))
+                .ok_or_else(|| {
+                    StepError::Retryable(format!("version {version} is not readable yet"))
+                })?;
+            let outcome = check(ctx, job, &manifest).await?;
+            let checked = outcome.value();
+            value["passed"] = checked["passed"].clone();
+            value["diagnostics"] = checked["diagnostics"].clone();
+            commands.push(outcome.command(build_id));
+            Ok((value, commands))
         }
         Step::CreateDb => {
             // Normally created with the project; a project from before that gets one here.
@@ -346,21 +678,6 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
     }
 }
 
-async fn fail_validation(ctx: &Ctx, job: &BuildJob, diagnostics: Vec<String>) -> StepResult {
-    let meta = Metadata::new(webcrypto::now_ms(), "kiln:pipeline").correlated(&job.build_id);
-    let command = Command::FailValidation {
-        build_id: job.build_id.clone(),
-        diagnostics: diagnostics.clone(),
-    };
-    service::execute(ctx, &job.project_id, meta, command)
-        .await
-        .map_err(api_err)?;
-    Err(StepError::Terminal(format!(
-        "validation failed: {}",
-        diagnostics.join("; ")
-    )))
-}
-
 /// Creates the app's JWT signing secret if it has none. The secret lives only in R2
 /// (`secrets/<project>`), never in the event log, and is created once (create-only write).
 pub async fn ensure_app_secret(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
@@ -411,13 +728,25 @@ pub async fn internal(ctx: &Ctx, path: &str, body: &Value) -> Result<Value, Step
 
 /// The output of a step that already succeeded, derived from the log (after an eviction the
 /// engine may run a finished step again).
-pub fn output_from_log(step: Step, st: &ProjectState, job: &BuildJob) -> Result<Value, StepError> {
+pub fn output_from_log(
+    step: Step,
+    st: &ProjectState,
+    job: &BuildJob,
+    repairs: u32,
+) -> Result<Value, StepError> {
     let build = st
         .build(&job.build_id)
         .ok_or_else(|| StepError::Terminal("build is not in the log".into()))?;
     Ok(match step {
         Step::Codegen => json!({ "version": build.version }),
         Step::Deploy | Step::Record => json!({ "version": build.deployed_version }),
+        Step::Validate | Step::Repair(_) => {
+            let diagnostics = match &build.validation {
+                Some(Validation::Failed { diagnostics }) => diagnostics.clone(),
+                _ => Vec::new(),
+            };
+            json!({ "passed": matches!(build.validation, Some(Validation::Passed)), "diagnostics": diagnostics, "repairs": repairs })
+        }
         _ => json!({ "recovered": true }),
     })
 }

@@ -5,7 +5,7 @@
 //!   the batch's MessagePack-encoded envelopes, each framed by a 4-byte big-endian length. Its
 //!   custom metadata records the last seq and last hash of the batch.
 //! - `heads/<stream>`: a hint, `"<seq> <hash>"`, of a recent head. Only ever behind the truth.
-//! - `snapshots/v1/<stream>`: a cached fold of the stream (MessagePack), also only a shortcut.
+//! - `snapshots/v2/<stream>`: a cached fold of the stream (MessagePack), also only a shortcut.
 //!
 //! Correctness rests on one primitive: R2's create-only put (`onlyIf: {etagDoesNotMatch: "*"}`).
 //! Every writer that wants to append after seq N writes the key of seq N+1; exactly one wins,
@@ -65,7 +65,7 @@ fn commit_key(stream: &str, first_seq: u64) -> String {
 /// Snapshots are keyed by fold format: a change to the fold logic bumps the version, so old
 /// snapshots are ignored rather than trusted.
 fn snapshot_key(stream: &str) -> String {
-    format!("snapshots/v1/{stream}")
+    format!("snapshots/v2/{stream}")
 }
 
 fn hint_key(stream: &str) -> String {

@@ -5,6 +5,7 @@
 
 pub mod code_store;
 pub mod event_log;
+pub mod model;
 pub mod projections;
 pub mod sessions;
 pub mod store;

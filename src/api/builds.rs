@@ -6,7 +6,7 @@
 //! `Idempotency-Key` header makes a repeated request return the build it created the first time.
 
 use events::envelope::Metadata;
-use events::fold::{AttemptStatus, StepAttempt};
+use events::fold::{AttemptStatus, StepAttempt, Usage, Validation};
 use events::{BuildState, Command, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -66,6 +66,20 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Model usage: tokens and the estimated cost in US dollars (exact sums are kept in
+/// nano-dollars; `cost_usd` is rounded to 6 decimals for display).
+fn usage_json(u: &Usage) -> Value {
+    json!({
+        "calls": u.calls,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+        "cost_usd": (u.cost_nano_usd as f64 / 1e9 * 1e6).round() / 1e6,
+        "cost_nano_usd": u.cost_nano_usd,
+        "estimated": u.estimated,
+    })
+}
+
 /// The API view of a build, from the folded log.
 pub fn build_json(project_id: &str, b: &BuildState) -> Value {
     let attempt_json = |a: &StepAttempt| match &a.status {
@@ -90,6 +104,7 @@ pub fn build_json(project_id: &str, b: &BuildState) -> Value {
                 "status": last.as_ref().map(|l| l["status"].clone()),
                 "attempts": s.attempts.iter().map(attempt_json).collect::<Vec<_>>(),
                 "duration_ms": s.duration_ms(),
+                "usage": usage_json(&s.usage),
             })
         })
         .collect();
@@ -102,6 +117,13 @@ pub fn build_json(project_id: &str, b: &BuildState) -> Value {
         "version": b.version,
         "deployed_version": b.deployed_version,
         "steps": steps,
+        "usage": usage_json(&b.usage),
+        "validation": match &b.validation {
+            None => Value::Null,
+            Some(Validation::Passed) => json!({ "passed": true }),
+            Some(Validation::Failed { diagnostics }) => json!({ "passed": false, "diagnostics": diagnostics }),
+        },
+        "repairs": b.repair_attempts,
         "error": b.error.as_ref().map(|e| json!({ "step": e.step, "reason": e.reason })),
     })
 }

@@ -27,6 +27,17 @@ impl Ctx {
             apps_domain: text("APPS_DOMAIN"),
             session_ttl_seconds: text("SESSION_TTL_SECONDS"),
             max_body_bytes: text("MAX_BODY_BYTES"),
+            model: crate::config::MODEL_SETTINGS
+                .iter()
+                .filter_map(|name| {
+                    let value = env
+                        .secret(name)
+                        .ok()
+                        .or_else(|| env.var(name).ok())
+                        .map(|v| v.to_string())?;
+                    Some((name.to_string(), value))
+                })
+                .collect(),
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })

@@ -41,7 +41,7 @@ pub fn wait_for_build(k: &Kiln, token: &str, build_id: &str) -> Value {
     }
 }
 
-fn request_build(
+pub fn request_build(
     k: &Kiln,
     token: &str,
     project: &str,
@@ -62,7 +62,13 @@ fn request_build(
     r.json()["build_id"].as_str().unwrap().to_string()
 }
 
-fn app_post(k: &Kiln, slug: &str, path: &str, token: Option<&str>, body: &Value) -> crate::Reply {
+pub fn app_post(
+    k: &Kiln,
+    slug: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> crate::Reply {
     let host = format!("{slug}.localhost:{}", k.port);
     k.api.send(
         "POST",
@@ -74,7 +80,7 @@ fn app_post(k: &Kiln, slug: &str, path: &str, token: Option<&str>, body: &Value)
     )
 }
 
-fn app_send(
+pub fn app_send(
     k: &Kiln,
     slug: &str,
     method: &str,
@@ -458,7 +464,7 @@ fn build_app(k: &Kiln, token: &str, name: &str, prompt: &str) -> (String, String
     (id, slug)
 }
 
-fn app_user(k: &Kiln, slug: &str, email: &str) -> String {
+pub fn app_user(k: &Kiln, slug: &str, email: &str) -> String {
     let r = app_post(
         k,
         slug,

@@ -1,10 +1,23 @@
 //! Builds through a language model: the model session's Worker calls the scripted, local
-//! OpenAI-compatible [`ModelServer`].
+//! OpenAI-compatible [`ModelServer`] (streaming, usage, errors, truncation and repairs scripted per
+//! scenario).
 
+use serde_json::{json, Value};
+use workflows::prompts;
+
+use crate::builds::{app_post, app_send, app_user, request_build, wait_for_build};
+use crate::model_server::{Behaviour, Kind};
 use crate::{model_scenarios, Kiln, ModelServer, Scenario};
 
 pub fn scenarios() -> Vec<Scenario> {
-    model_scenarios![model_server_reachable]
+    model_scenarios![
+        model_server_reachable,
+        a_prompt_becomes_a_live_app_through_a_streaming_model_despite_a_429_and_a_cut_off_answer,
+        a_wrong_import_is_repaired_in_one_round,
+        repairs_that_do_not_fix_the_code_fail_the_build_at_validate,
+        an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors,
+        a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message,
+    ]
 }
 
 /// The model session is healthy and the model server it is configured with answers.
@@ -20,4 +33,317 @@ fn model_server_reachable(k: &Kiln, m: &ModelServer) {
     let models = r.json();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], crate::model_server::MODEL_ID);
+}
+
+fn events(k: &Kiln, token: &str, project: &str) -> Vec<Value> {
+    k.api
+        .get(
+            &format!("/api/projects/{project}/events?limit=1000"),
+            Some(token),
+        )
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn of_type<'a>(events: &'a [Value], build: &str, kind: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind && e["data"]["build_id"] == build)
+        .collect()
+}
+
+fn new_project(k: &Kiln, name: &str) -> (String, String, String) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, name);
+    (
+        token,
+        p["id"].as_str().unwrap().to_string(),
+        p["slug"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The app answers like a working task manager; returns the user it signed up.
+fn assert_app_works(k: &Kiln, slug: &str) -> String {
+    let page = k.api.get_app(slug, "/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/app.js"));
+    let user = app_user(k, slug, &crate::client::unique_email());
+    let created = app_post(
+        k,
+        slug,
+        "/api/tasks",
+        Some(&user),
+        &json!({ "title": "Ship it" }),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let list = app_send(k, slug, "GET", "/api/tasks", Some(&user), None);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.json()[0]["title"], "Ship it");
+    user
+}
+
+fn a_prompt_becomes_a_live_app_through_a_streaming_model_despite_a_429_and_a_cut_off_answer(
+    k: &Kiln,
+    m: &ModelServer,
+) {
+    m.reset();
+    m.script(Kind::Plan, vec![Behaviour::Status(429), Behaviour::Correct]);
+    m.script(Kind::Codegen, vec![Behaviour::Truncate(0.6)]);
+    let (token, project, slug) = new_project(k, "Model Tasks");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
+    let app_user_token = assert_app_works(k, &slug);
+
+    // The requests follow the contract: the configured model, streamed, usage asked for.
+    let plans = m.requests_of(Kind::Plan);
+    assert_eq!(plans.len(), 2, "a 429 is retried inside the step");
+    assert_eq!(plans[1].body["model"], crate::model_server::MODEL_ID);
+    assert_eq!(plans[1].body["stream"], true);
+    assert_eq!(plans[1].body["stream_options"]["include_usage"], true);
+    assert_eq!(plans[1].body["response_format"]["type"], "json_schema");
+    assert_eq!(
+        plans[1].body["messages"][1]["content"],
+        "a task manager with tasks"
+    );
+    let cont = m.requests_of(Kind::Continue);
+    assert_eq!(cont.len(), 1, "{}", m.summary());
+    assert_eq!(cont[0].body["messages"][2]["role"], "assistant");
+
+    // Every call is in the log with its template hash and tokens; usage sums up in the build.
+    let log = events(k, &token, &project);
+    let calls = of_type(&log, &build, "ModelCalled");
+    let templates: Vec<&str> = calls
+        .iter()
+        .map(|e| e["data"]["template"].as_str().unwrap())
+        .collect();
+    assert_eq!(templates, ["plan", "codegen", "continue"]);
+    assert_eq!(calls[0]["data"]["template_hash"], prompts::PLAN.hash());
+    assert_eq!(calls[0]["data"]["retries"], 1);
+    assert_eq!(calls[1]["data"]["finish_reason"], "length");
+    assert_eq!(calls[1]["data"]["estimated"], false);
+    let generated = of_type(&log, &build, "CodeGenerated");
+    assert_eq!(generated[0]["data"]["prompt_hash"], prompts::CODEGEN.hash());
+    let input: u64 = calls
+        .iter()
+        .map(|e| e["data"]["input_tokens"].as_u64().unwrap())
+        .sum();
+    let output: u64 = calls
+        .iter()
+        .map(|e| e["data"]["output_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(b["usage"]["calls"], 3);
+    assert_eq!(b["usage"]["input_tokens"], input);
+    assert_eq!(b["usage"]["output_tokens"], output);
+    let expected_cost = input * 60 + output * 400;
+    assert_eq!(b["usage"]["cost_nano_usd"], expected_cost);
+    let codegen = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "codegen")
+        .unwrap();
+    assert_eq!(codegen["usage"]["calls"], 2);
+
+    // A chat message changes the live app's plan instead of starting over; the database is
+    // upgraded in place (new table and column) and keeps its rows.
+    let r = k.api.post(
+        &format!("/api/projects/{project}/chat"),
+        Some(&token),
+        &json!({ "message": "a task manager with tasks and projects" }),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let second = r.json()["build_id"].as_str().unwrap().to_string();
+    assert_eq!(wait_for_build(k, &token, &second)["status"], "succeeded");
+    let plans = m.requests_of(Kind::Plan);
+    let user = plans.last().unwrap().body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(user.starts_with("Current plan:\n{"), "{user}");
+    assert!(
+        user.ends_with("Change request:\na task manager with tasks and projects"),
+        "{user}"
+    );
+    let log = events(k, &token, &project);
+    let applied = of_type(&log, &second, "MigrationApplied");
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0]["data"]["names"], json!(["0002_update.sql"]));
+    let tasks = app_send(k, &slug, "GET", "/api/tasks", Some(&app_user_token), None);
+    assert_eq!(tasks.status, 200, "{}", tasks.body);
+    assert_eq!(
+        tasks.json()[0]["title"],
+        "Ship it",
+        "rows survive the upgrade"
+    );
+    let project_row = app_post(
+        k,
+        &slug,
+        "/api/projects",
+        Some(&app_user_token),
+        &json!({ "name": "Launch" }),
+    );
+    assert_eq!(project_row.status, 201, "{}", project_row.body);
+    let id = project_row.json()["id"].clone();
+    let linked = app_post(
+        k,
+        &slug,
+        "/api/tasks",
+        Some(&app_user_token),
+        &json!({ "title": "Plan launch", "project_id": id }),
+    );
+    assert_eq!(linked.status, 201, "{}", linked.body);
+    assert_eq!(linked.json()["project_id"], id);
+}
+
+fn a_wrong_import_is_repaired_in_one_round(k: &Kiln, m: &ModelServer) {
+    m.reset();
+    m.script(Kind::Codegen, vec![Behaviour::WrongImport]);
+    let (token, project, slug) = new_project(k, "Repaired Tasks");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
+    assert_eq!(b["repairs"], 1);
+    assert_eq!(b["validation"]["passed"], true);
+    assert_app_works(k, &slug);
+
+    // The repair request carried the diagnostic and only the affected file.
+    let repairs = m.requests_of(Kind::Repair);
+    assert_eq!(repairs.len(), 1);
+    let ask = repairs[0].body["messages"][1]["content"].as_str().unwrap();
+    assert!(ask.contains("worker.js:1: import \"nanoid\""), "{ask}");
+    assert_eq!(ask.matches("=== FILE: ").count(), 1, "{ask}");
+    assert!(ask.contains("=== FILE: worker.js ==="));
+
+    let log = events(k, &token, &project);
+    let failed = of_type(&log, &build, "ValidationFailed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(of_type(&log, &build, "RepairAttempted").len(), 1);
+    assert_eq!(of_type(&log, &build, "ValidationPassed").len(), 1);
+    let versions: Vec<u64> = of_type(&log, &build, "CodeGenerated")
+        .iter()
+        .map(|e| e["data"]["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions.len(), 2, "the repair is a new version");
+    assert_eq!(b["version"], versions[1]);
+    let steps: Vec<&str> = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"repair-1"), "{steps:?}");
+    let repair_call = of_type(&log, &build, "ModelCalled")
+        .into_iter()
+        .find(|e| e["data"]["step"] == "repair-1")
+        .expect("the repair call is recorded");
+    assert_eq!(repair_call["data"]["template_hash"], prompts::REPAIR.hash());
+}
+
+fn repairs_that_do_not_fix_the_code_fail_the_build_at_validate(k: &Kiln, m: &ModelServer) {
+    m.reset();
+    m.script(Kind::Codegen, vec![Behaviour::WrongImport]);
+    m.script(
+        Kind::Repair,
+        vec![Behaviour::WrongImport, Behaviour::WrongImport],
+    );
+    let (token, project, slug) = new_project(k, "Stubborn Tasks");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "failed", "{b:#}");
+    assert_eq!(b["error"]["step"], "validate");
+    let reason = b["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("validation failed after 2 repairs:"),
+        "{reason}"
+    );
+    assert!(reason.contains("nanoid"), "{reason}");
+    assert_eq!(m.requests_of(Kind::Repair).len(), 2);
+    assert_eq!(b["repairs"], 2);
+    // Nothing was deployed.
+    assert_eq!(k.api.get_app(&slug, "/").status, 404);
+}
+
+fn an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors(k: &Kiln, m: &ModelServer) {
+    m.reset();
+    m.script(
+        Kind::Plan,
+        vec![Behaviour::InvalidPlan, Behaviour::InvalidPlan],
+    );
+    let (token, project, _) = new_project(k, "Bad Plans");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "failed", "{b:#}");
+    assert_eq!(b["error"]["step"], "plan");
+    let reason = b["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("still invalid after one repair"),
+        "{reason}"
+    );
+    assert!(reason.contains("Bad Name!"), "{reason}");
+    let plans = m.requests_of(Kind::Plan);
+    assert_eq!(
+        plans.len(),
+        2,
+        "one repair request, and the step is not retried"
+    );
+    let fix = plans[1].body["messages"][3]["content"].as_str().unwrap();
+    assert!(fix.contains("Bad Name!"), "{fix}");
+    assert_eq!(
+        b["usage"]["calls"], 2,
+        "failed steps still account for their calls"
+    );
+
+    // One invalid answer, then a valid one: the build goes on.
+    m.reset();
+    m.script(Kind::Plan, vec![Behaviour::InvalidPlan, Behaviour::Correct]);
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    assert_eq!(wait_for_build(k, &token, &build)["status"], "succeeded");
+}
+
+fn a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message(
+    k: &Kiln,
+    m: &ModelServer,
+) {
+    m.reset();
+    m.script(
+        Kind::Codegen,
+        vec![Behaviour::Status(500), Behaviour::Correct],
+    );
+    let (token, project, _) = new_project(k, "Flaky Provider");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let log = events(k, &token, &project);
+    let codegen = of_type(&log, &build, "ModelCalled")
+        .into_iter()
+        .find(|e| e["data"]["step"] == "codegen")
+        .unwrap()
+        .clone();
+    assert_eq!(codegen["data"]["retries"], 1);
+
+    m.reset();
+    m.script(Kind::Codegen, vec![Behaviour::Status(400)]);
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "failed", "{b:#}");
+    assert_eq!(b["error"]["step"], "codegen");
+    let reason = b["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("HTTP 400") && reason.contains("max_tokens is too large"),
+        "{reason}"
+    );
+    let attempts = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "codegen")
+        .unwrap()["attempts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(attempts, 1, "a 4xx is terminal: no retry");
+    assert_eq!(m.requests_of(Kind::Codegen).len(), 1);
 }

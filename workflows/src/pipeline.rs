@@ -29,7 +29,14 @@ pub enum Step {
     Deploy,
     /// Move the live pointer and record success.
     Record,
+    /// Repair round `n` (1-based) after a failed validation: the model fixes the affected files,
+    /// the result is saved as a new version and validated again. Runs only between `validate`
+    /// and `create-db`, and only with a model provider.
+    Repair(u8),
 }
+
+/// Most repair rounds a build can have ([`Step::Repair`] names exist for these).
+pub const MAX_REPAIRS: u8 = 3;
 
 impl Step {
     /// Every step, in execution order.
@@ -55,19 +62,25 @@ impl Step {
             Step::UploadAssets => "upload-assets",
             Step::Deploy => "deploy",
             Step::Record => "record",
+            Step::Repair(1) => "repair-1",
+            Step::Repair(2) => "repair-2",
+            Step::Repair(_) => "repair-3",
         }
     }
 
     /// Parses a step name.
     pub fn parse(name: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| s.name() == name)
+        Step::ALL
+            .into_iter()
+            .chain((1..=MAX_REPAIRS).map(Step::Repair))
+            .find(|s| s.name() == name)
     }
 
     /// How this step is retried. Generation calls a model (slow, rate limited): longer timeout,
     /// fewer but spaced retries. Provisioning steps talk to storage: quick retries.
     pub fn policy(self) -> RetryPolicy {
         match self {
-            Step::Plan | Step::Codegen => RetryPolicy {
+            Step::Plan | Step::Codegen | Step::Repair(_) => RetryPolicy {
                 limit: 3,
                 delay_ms: 2_000,
                 backoff: Backoff::Exponential,
@@ -256,6 +269,9 @@ mod tests {
             assert_eq!(Step::parse(s.name()), Some(s));
         }
         assert_eq!(Step::parse("nope"), None);
+        for n in 1..=MAX_REPAIRS {
+            assert_eq!(Step::parse(&format!("repair-{n}")), Some(Step::Repair(n)));
+        }
     }
 
     #[test]

@@ -301,7 +301,37 @@ fn shorten(text: &str, max: usize) -> String {
 /// `Retry-After` in seconds (HTTP dates are not used by model APIs) → milliseconds.
 fn parse_retry_after(raw: &str) -> Option<u64> {
     let secs: f64 = raw.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0) as u64)
+    (secs.is_finite() && secs >= 0.0).then_some((secs * 1000.0) as u64)
+}
+
+/// Reads one streamed answer chunk by chunk, as the network delivers it, for any provider.
+#[derive(Debug, Default)]
+pub struct StreamReader {
+    parser: crate::generate::sse::SseParser,
+    completion: crate::generate::sse::Completion,
+}
+
+impl StreamReader {
+    /// An empty reader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next bytes (split anywhere).
+    pub fn push(&mut self, bytes: &[u8]) {
+        for event in self.parser.push(bytes) {
+            self.completion.apply(&event);
+        }
+    }
+
+    /// The answer, once the stream has ended (see [`reply_from_stream`]).
+    pub fn finish(mut self, provider: &str) -> Result<Reply, CallError> {
+        for event in self.parser.finish() {
+            self.completion.apply(&event);
+        }
+        self.completion.reasoning_chars = self.parser.reasoning_chars();
+        reply_from_stream(provider, self.completion)
+    }
 }
 
 /// Folds a streamed answer into a [`Reply`]; an error inside the stream or a stream that ended

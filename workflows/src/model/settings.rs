@@ -354,9 +354,12 @@ mod tests {
         }
     }
 
+    /// (settings, the setting the error names, text in its message).
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
     #[test]
     fn bad_values_are_named() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        let cases: &[Case] = &[
             (
                 &[("KILN_MODEL_PROVIDER", "gpt")],
                 "KILN_MODEL_PROVIDER",

@@ -91,3 +91,59 @@ mod tests {
         assert!(parse_output(&json!({})).is_err());
     }
 }
+
+/// Classifies an error thrown by the `AI` binding (the binding throws, it has no status code):
+/// capacity, rate limits, upstream and network trouble are retryable; input errors, unknown
+/// models and exhausted allocations are terminal.
+pub fn classify_binding_error(message: &str) -> CallError {
+    let lower = message.to_ascii_lowercase();
+    let text = format!("workers-ai: {}", message.trim());
+    let retryable = [
+        "capacity",
+        "3040",
+        "3043",
+        "rate limit",
+        "429",
+        "too many requests",
+        "inferenceupstreamerror",
+        "upstream",
+        "timeout",
+        "timed out",
+        "network connection lost",
+        "internal server error",
+        "internal error",
+        "503",
+        "502",
+    ];
+    if retryable.iter().any(|k| lower.contains(k)) {
+        CallError::retryable(text)
+    } else {
+        CallError::Terminal(text)
+    }
+}
+
+#[cfg(test)]
+mod binding_error_tests {
+    use super::*;
+
+    #[test]
+    fn binding_errors_are_classified_by_their_documented_kinds() {
+        for m in [
+            "AiError: AiError: Capacity temporarily exceeded, please try again. (3040)",
+            "InferenceUpstreamError: upstream connect error",
+            "Network connection lost.",
+            "AiError: 3043: Internal server error",
+        ] {
+            assert!(classify_binding_error(m).is_retryable(), "{m}");
+        }
+        for m in [
+            "AiError: 5007: No such model @cf/zai-org/glm-4.7-flashh or task",
+            "AiError: 5006: Input validation error: max_tokens must be at most 131072",
+            "AiError: 3036: Account limited: daily free allocation used up",
+        ] {
+            let e = classify_binding_error(m);
+            assert!(!e.is_retryable(), "{m}");
+            assert!(e.message().starts_with("workers-ai: AiError"));
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The model providers' transports: `fetch` for OpenAI-compatible endpoints and the `AI` binding
+//! for Workers AI. Everything above the wire (request shapes, streaming, errors, retries) is in
+//! `workflows::model`; this adapter only moves bytes.
+
+use futures_util::StreamExt;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use workflows::model::{
+    error_for_status, openai, workers_ai, CallError, ChatModel, ChatRequest, ModelSettings,
+    ProviderKind, Reply, StreamReader,
+};
+
+use crate::error::ApiError;
+
+/// A connected model provider.
+pub enum Provider {
+    /// Workers AI through the `AI` binding.
+    WorkersAi {
+        /// The binding object.
+        ai: JsValue,
+        /// Model name.
+        model: String,
+        /// Stream answers.
+        stream: bool,
+    },
+    /// An OpenAI-compatible endpoint.
+    OpenAi {
+        /// Base URL.
+        base_url: String,
+        /// Bearer token.
+        api_key: String,
+        /// Model name.
+        model: String,
+        /// Stream answers.
+        stream: bool,
+    },
+}
+
+impl Provider {
+    /// The provider the settings name; `None` for the offline generator. A missing `AI` binding
+    /// is a configuration error naming the fix.
+    pub fn connect(env: &Env, settings: &ModelSettings) -> Result<Option<Provider>, ApiError> {
+        Ok(match &settings.provider {
+            ProviderKind::Offline => None,
+            ProviderKind::WorkersAi => {
+                let ai: JsValue = env
+                    .ai("AI")
+                    .map_err(|_| {
+                        ApiError::Misconfigured(
+                            "setting KILN_MODEL_PROVIDER: workers-ai needs the AI binding; add `[ai] binding = \"AI\"` to wrangler.toml".into(),
+                        )
+                    })?
+                    .into();
+                Some(Provider::WorkersAi {
+                    ai,
+                    model: settings.model.clone(),
+                    stream: settings.stream,
+                })
+            }
+            ProviderKind::OpenAi { base_url, api_key } => Some(Provider::OpenAi {
+                base_url: base_url.clone(),
+                api_key: api_key.clone(),
+                model: settings.model.clone(),
+                stream: settings.stream,
+            }),
+        })
+    }
+}
+
+impl ChatModel for Provider {
+    fn provider(&self) -> &str {
+        match self {
+            Provider::WorkersAi { .. } => "workers-ai",
+            Provider::OpenAi { .. } => "openai",
+        }
+    }
+
+    fn model(&self) -> &str {
+        match self {
+            Provider::WorkersAi { model, .. } | Provider::OpenAi { model, .. } => model,
+        }
+    }
+
+    async fn complete(&self, request: &ChatRequest) -> Result<Reply, CallError> {
+        match self {
+            Provider::OpenAi {
+                base_url,
+                api_key,
+                model,
+                stream,
+            } => openai_call(base_url, api_key, model, *stream, request).await,
+            Provider::WorkersAi { ai, model, stream } => {
+                workers_ai_call(ai, model, *stream, request).await
+            }
+        }
+    }
+}
+
+fn unreachable_endpoint(provider: &str, e: impl std::fmt::Display) -> CallError {
+    CallError::retryable(format!("{provider} could not be reached: {e}"))
+}
+
+async fn openai_call(
+    base_url: &str,
+    api_key: &str,
+    model: &str,
+    stream: bool,
+    request: &ChatRequest,
+) -> Result<Reply, CallError> {
+    let body = openai::body(model, request, stream);
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| {
+        headers
+            .set(k, v)
+            .map_err(|e| CallError::Terminal(e.to_string()))
+    };
+    set("content-type", "application/json")?;
+    set("authorization", &format!("Bearer {api_key}"))?;
+    set(
+        "accept",
+        if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        },
+    )?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body.to_string())));
+    let req = Request::new_with_init(&openai::endpoint(base_url), &init)
+        .map_err(|e| CallError::Terminal(format!("bad model request: {e}")))?;
+    let mut resp = Fetch::Request(req)
+        .send()
+        .await
+        .map_err(|e| unreachable_endpoint("openai", e))?;
+    let status = resp.status_code();
+    if !(200..300).contains(&status) {
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
+        let text = resp.text().await.unwrap_or_default();
+        return Err(error_for_status(
+            "openai",
+            status,
+            &text,
+            retry_after.as_deref(),
+        ));
+    }
+    let is_sse = resp
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.contains("text/event-stream"));
+    if stream && is_sse {
+        let mut bytes = resp
+            .stream()
+            .map_err(|e| unreachable_endpoint("openai", e))?;
+        let mut reader = StreamReader::new();
+        while let Some(chunk) = bytes.next().await {
+            reader.push(&chunk.map_err(|e| unreachable_endpoint("openai", e))?);
+        }
+        reader.finish("openai")
+    } else {
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| unreachable_endpoint("openai", e))?;
+        openai::parse_response("openai", &text)
+    }
+}
+
+async fn workers_ai_call(
+    ai: &JsValue,
+    model: &str,
+    stream: bool,
+    request: &ChatRequest,
+) -> Result<Reply, CallError> {
+    // Built with JSON.parse so nested objects reach the binding as plain objects.
+    let input = js_sys::JSON::parse(&workers_ai::input(request, stream).to_string())
+        .map_err(|_| CallError::Terminal("could not build the Workers AI input".into()))?;
+    let run: Function = Reflect::get(ai, &"run".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| CallError::Terminal("the AI binding has no run method".into()))?;
+    let promise: Promise = run
+        .call2(ai, &JsValue::from_str(model), &input)
+        .map_err(|e| workers_ai::classify_binding_error(&js_text(&e)))?
+        .unchecked_into();
+    let output = JsFuture::from(promise)
+        .await
+        .map_err(|e| workers_ai::classify_binding_error(&js_text(&e)))?;
+    if output.is_instance_of::<worker::web_sys::ReadableStream>() {
+        let mut bytes =
+            worker::ByteStream::from(output.unchecked_into::<worker::web_sys::ReadableStream>());
+        let mut reader = StreamReader::new();
+        while let Some(chunk) = bytes.next().await {
+            reader.push(&chunk.map_err(|e| workers_ai::classify_binding_error(&e.to_string()))?);
+        }
+        return reader.finish("workers-ai");
+    }
+    let json = js_sys::JSON::stringify(&output)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+        CallError::retryable(format!("workers-ai answered with malformed JSON: {e}"))
+    })?;
+    workers_ai::parse_output(&value)
+}
+
+fn js_text(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
