@@ -72,6 +72,20 @@ impl Kiln {
     /// Worker as vars, like secrets in `.dev.vars`). Each session has its own port, inspector
     /// port and state dir, so several can run at once.
     pub fn start_with(extra_env: &[(&str, &str)]) -> Self {
+        let kiln = Self::start_serving(extra_env);
+        kiln.wait_healthy(Duration::from_secs(120));
+        kiln
+    }
+
+    /// Like [`Kiln::start_with`], but waits only until `/api/health` answers at all (any status):
+    /// for sessions that are meant to be misconfigured.
+    pub fn start_answering(extra_env: &[(&str, &str)]) -> Self {
+        let kiln = Self::start_serving(extra_env);
+        kiln.wait_for(Duration::from_secs(120), |status| status.is_some());
+        kiln
+    }
+
+    fn start_serving(extra_env: &[(&str, &str)]) -> Self {
         for built in ["build/index.js", "dispatch/build/index.js"] {
             assert!(
                 root().join(built).exists(),
@@ -121,7 +135,6 @@ impl Kiln {
             state,
             log,
         };
-        kiln.wait_healthy(Duration::from_secs(120));
         kiln
     }
 
@@ -148,13 +161,18 @@ impl Kiln {
     }
 
     fn wait_healthy(&self, limit: Duration) {
+        self.wait_for(limit, |status| status == Some(200));
+    }
+
+    /// Polls `/api/health` until `ready(status)` holds (`None` = no answer yet).
+    fn wait_for(&self, limit: Duration, ready: impl Fn(Option<u16>) -> bool) {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.lock().unwrap().try_wait() {
                 self.print_log_tail(80);
                 panic!("wrangler dev exited early with {status}");
             }
-            if self.api.try_get_status("/api/health") == Some(200) {
+            if ready(self.api.try_get_status("/api/health")) {
                 return;
             }
             if Instant::now() > deadline {

@@ -17,6 +17,7 @@ pub fn scenarios() -> Vec<Scenario> {
         repairs_that_do_not_fix_the_code_fail_the_build_at_validate,
         an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors,
         a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message,
+        a_misconfigured_provider_is_reported_naming_the_setting,
     ]
 }
 
@@ -346,4 +347,39 @@ fn a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message(
         .len();
     assert_eq!(attempts, 1, "a 4xx is terminal: no retry");
     assert_eq!(m.requests_of(Kind::Codegen).len(), 1);
+}
+
+/// A session started with provider `openai` but no base URL answers every request, health included,
+/// with a 500 that names the missing setting; nothing else runs.
+fn a_misconfigured_provider_is_reported_naming_the_setting(_k: &Kiln, m: &ModelServer) {
+    let bad = Kiln::start_answering(&[
+        ("KILN_MODEL_PROVIDER", "openai"),
+        ("KILN_MODEL_NAME", "kiln-test-model"),
+        ("KILN_MODEL_API_KEY", "test-key"),
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let health = loop {
+        let r = bad.api.get("/api/health", None);
+        if r.status == 500 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(health.status, 500, "{}", health.body);
+    assert_eq!(health.error_code(), "misconfigured");
+    let message = health.error_message();
+    assert!(
+        message.starts_with("setting KILN_MODEL_BASE_URL: is missing"),
+        "{message}"
+    );
+    assert!(!message.contains("test-key"), "secrets never appear in errors");
+    let r = bad.api.post(
+        "/api/auth/register",
+        None,
+        &json!({ "email": "a@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(r.error_code(), "misconfigured");
+    drop(bad);
+    let _ = m;
 }
