@@ -22,7 +22,7 @@ pub struct RawConfig {
 }
 
 /// The model settings read from the environment (see [`ModelSettings::from_lookup`]).
-pub const MODEL_SETTINGS: [&str; 10] = [
+pub const MODEL_SETTINGS: [&str; 11] = [
     "KILN_MODEL_PROVIDER",
     "KILN_MODEL_NAME",
     "KILN_MODEL_BASE_URL",
@@ -33,6 +33,7 @@ pub const MODEL_SETTINGS: [&str; 10] = [
     "KILN_MODEL_PRICE_INPUT",
     "KILN_MODEL_PRICE_OUTPUT",
     "KILN_REPAIR_ATTEMPTS",
+    "KILN_MODEL_TIMEOUT_SECONDS",
 ];
 
 /// Validated configuration.

@@ -535,3 +535,22 @@ fn dropping_the_server_stops_it() {
     drop(server);
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn a_stalled_answer_comes_only_after_the_pause() {
+    let server = ModelServer::start();
+    server.script(
+        Kind::Plan,
+        vec![Behaviour::Stall(std::time::Duration::from_millis(1500))],
+    );
+    let started = std::time::Instant::now();
+    let reply = server.chat(&plan_body("a notes app", true));
+    assert_eq!(reply.status, 200);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1500),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let folded = fold(&reply.body);
+    assert!(folded.done);
+}

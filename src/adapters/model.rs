@@ -2,11 +2,14 @@
 //! for Workers AI. Everything above the wire (request shapes, streaming, errors, retries) is in
 //! `workflows::model`; this adapter only moves bytes.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 use workflows::model::{
     error_for_status, openai, workers_ai, CallError, ChatModel, ChatRequest, ModelSettings,
     ProviderKind, Reply, StreamReader,
@@ -24,6 +27,8 @@ pub enum Provider {
         model: String,
         /// Stream answers.
         stream: bool,
+        /// Per-call timeout.
+        timeout_ms: u64,
     },
     /// An OpenAI-compatible endpoint.
     OpenAi {
@@ -35,6 +40,8 @@ pub enum Provider {
         model: String,
         /// Stream answers.
         stream: bool,
+        /// Per-call timeout.
+        timeout_ms: u64,
     },
 }
 
@@ -57,6 +64,7 @@ impl Provider {
                     ai,
                     model: settings.model.clone(),
                     stream: settings.stream,
+                    timeout_ms: settings.timeout_ms,
                 })
             }
             ProviderKind::OpenAi { base_url, api_key } => Some(Provider::OpenAi {
@@ -64,6 +72,7 @@ impl Provider {
                 api_key: api_key.clone(),
                 model: settings.model.clone(),
                 stream: settings.stream,
+                timeout_ms: settings.timeout_ms,
             }),
         })
     }
@@ -84,16 +93,48 @@ impl ChatModel for Provider {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Reply, CallError> {
-        match self {
-            Provider::OpenAi {
-                base_url,
-                api_key,
-                model,
-                stream,
-            } => openai_call(base_url, api_key, model, *stream, request).await,
-            Provider::WorkersAi { ai, model, stream } => {
-                workers_ai_call(ai, model, *stream, request).await
+        // The whole answer (headers and every streamed chunk) must arrive within the timeout.
+        // `AbortSignal.timeout` aborts the fetch and its body stream natively; the timer race
+        // also covers the `AI` binding, which takes no signal.
+        let timeout_ms = match self {
+            Provider::OpenAi { timeout_ms, .. } | Provider::WorkersAi { timeout_ms, .. } => {
+                *timeout_ms
             }
+        };
+        let too_slow = || {
+            CallError::retryable(format!(
+                "{} gave no complete answer within {} s (setting KILN_MODEL_TIMEOUT_SECONDS)",
+                self.provider(),
+                timeout_ms / 1000
+            ))
+        };
+        let signal: AbortSignal = worker::web_sys::AbortSignal::timeout_with_u32(
+            timeout_ms.min(u64::from(u32::MAX)) as u32,
+        )
+        .into();
+        let call = Box::pin(async {
+            match self {
+                Provider::OpenAi {
+                    base_url,
+                    api_key,
+                    model,
+                    stream,
+                    ..
+                } => openai_call(base_url, api_key, model, *stream, request, &signal).await,
+                Provider::WorkersAi {
+                    ai, model, stream, ..
+                } => workers_ai_call(ai, model, *stream, request).await,
+            }
+        });
+        let timer = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
+        let outcome = match select(call, timer).await {
+            Either::Left((result, _)) => Some(result),
+            Either::Right(_) => None,
+        };
+        match outcome {
+            Some(_) if signal.aborted() => Err(too_slow()),
+            Some(result) => result,
+            None => Err(too_slow()),
         }
     }
 }
@@ -108,6 +149,7 @@ async fn openai_call(
     model: &str,
     stream: bool,
     request: &ChatRequest,
+    signal: &AbortSignal,
 ) -> Result<Reply, CallError> {
     let body = openai::body(model, request, stream);
     let headers = Headers::new();
@@ -133,7 +175,7 @@ async fn openai_call(
     let req = Request::new_with_init(&openai::endpoint(base_url), &init)
         .map_err(|e| CallError::Terminal(format!("bad model request: {e}")))?;
     let mut resp = Fetch::Request(req)
-        .send()
+        .send_with_signal(signal)
         .await
         .map_err(|e| unreachable_endpoint("openai", e))?;
     let status = resp.status_code();

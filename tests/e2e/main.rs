@@ -158,6 +158,9 @@ fn main() {
             ("KILN_MODEL_BASE_URL", &base_url),
             ("KILN_MODEL_API_KEY", model_server::DEFAULT_KEY),
             ("KILN_MODEL_NAME", model_server::MODEL_ID),
+            // Short enough for a stalled-provider scenario; every scripted answer takes well
+            // under a second.
+            ("KILN_MODEL_TIMEOUT_SECONDS", "5"),
         ]);
         println!(
             "e2e: model session ready at {} (model server {base_url}) in {:.1}s; running {} scenarios",

@@ -18,6 +18,7 @@ pub fn scenarios() -> Vec<Scenario> {
         an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors,
         a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message,
         a_misconfigured_provider_is_reported_naming_the_setting,
+        a_provider_that_hangs_is_abandoned_after_the_timeout_and_retried,
     ]
 }
 
@@ -372,7 +373,10 @@ fn a_misconfigured_provider_is_reported_naming_the_setting(_k: &Kiln, m: &ModelS
         message.starts_with("setting KILN_MODEL_BASE_URL: is missing"),
         "{message}"
     );
-    assert!(!message.contains("test-key"), "secrets never appear in errors");
+    assert!(
+        !message.contains("test-key"),
+        "secrets never appear in errors"
+    );
     let r = bad.api.post(
         "/api/auth/register",
         None,
@@ -382,4 +386,29 @@ fn a_misconfigured_provider_is_reported_naming_the_setting(_k: &Kiln, m: &ModelS
     assert_eq!(r.error_code(), "misconfigured");
     drop(bad);
     let _ = m;
+}
+
+/// A call that gets no answer within `KILN_MODEL_TIMEOUT_SECONDS` (5 s in the model session) is
+/// aborted and retried inside the step.
+fn a_provider_that_hangs_is_abandoned_after_the_timeout_and_retried(k: &Kiln, m: &ModelServer) {
+    m.reset();
+    m.script(
+        Kind::Plan,
+        vec![Behaviour::Stall(std::time::Duration::from_secs(20))],
+    );
+    let (token, project, _) = new_project(k, "Slow Provider");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    // The stalled call was abandoned after 5 s, long before its answer (20 s) would have come.
+    let plan_ms = b["steps"][0]["duration_ms"].as_u64().unwrap();
+    assert_eq!(b["steps"][0]["name"], "plan");
+    assert!((5_000..20_000).contains(&plan_ms), "plan took {plan_ms} ms");
+    let log = events(k, &token, &project);
+    let plan = of_type(&log, &build, "ModelCalled")
+        .into_iter()
+        .find(|e| e["data"]["step"] == "plan")
+        .unwrap()
+        .clone();
+    assert_eq!(plan["data"]["retries"], 1);
 }

@@ -111,6 +111,9 @@ pub enum Behaviour {
     Garbage,
     /// Exactly this text as the answer.
     Raw(String),
+    /// Wait this long (holding the connection open, sending nothing), then answer correctly: a
+    /// provider that hangs, for the caller's per-call timeout.
+    Stall(std::time::Duration),
 }
 
 /// One request the server received.
@@ -838,21 +841,30 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         .get_mut(&kind)
         .and_then(VecDeque::pop_front)
         .unwrap_or(Behaviour::Correct);
+    let (behaviour, mut state) = match behaviour {
+        Behaviour::Stall(pause) => {
+            drop(state);
+            std::thread::sleep(pause);
+            (Behaviour::Correct, shared.lock())
+        }
+        other => (other, state),
+    };
     let (content, finish) = match behaviour {
         Behaviour::Status(status) => return (Some(kind), scripted_status(status)),
         Behaviour::Garbage => (GARBAGE.to_string(), "stop"),
         Behaviour::Raw(text) => (text, "stop"),
-        Behaviour::Correct | Behaviour::WrongImport | Behaviour::InvalidPlan => {
-            match answer(&mut state, kind, &msgs, structured, &behaviour) {
-                Ok(text) => (text, "stop"),
-                Err(message) => {
-                    return (
-                        Some(kind),
-                        error(400, &message, "invalid_request_error", None),
-                    )
-                }
+        Behaviour::Correct
+        | Behaviour::WrongImport
+        | Behaviour::InvalidPlan
+        | Behaviour::Stall(_) => match answer(&mut state, kind, &msgs, structured, &behaviour) {
+            Ok(text) => (text, "stop"),
+            Err(message) => {
+                return (
+                    Some(kind),
+                    error(400, &message, "invalid_request_error", None),
+                )
             }
-        }
+        },
         Behaviour::Truncate(fraction) => {
             match answer(&mut state, kind, &msgs, structured, &Behaviour::Correct) {
                 Ok(full) => {

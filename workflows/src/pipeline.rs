@@ -80,11 +80,12 @@ impl Step {
     /// fewer but spaced retries. Provisioning steps talk to storage: quick retries.
     pub fn policy(self) -> RetryPolicy {
         match self {
+            // Up to three calls of `KILN_MODEL_TIMEOUT_SECONDS` (90 s) each, plus continuations.
             Step::Plan | Step::Codegen | Step::Repair(_) => RetryPolicy {
                 limit: 3,
                 delay_ms: 2_000,
                 backoff: Backoff::Exponential,
-                timeout_ms: 300_000,
+                timeout_ms: 600_000,
             },
             Step::Validate => RetryPolicy {
                 limit: 1,

@@ -52,6 +52,8 @@ pub struct ModelSettings {
     pub pricing: Pricing,
     /// Repair rounds after failed validation.
     pub repair_attempts: u32,
+    /// Longest wait for one complete answer; a call that takes longer is abandoned and retried.
+    pub timeout_ms: u64,
 }
 
 impl fmt::Debug for ModelSettings {
@@ -69,6 +71,7 @@ impl fmt::Debug for ModelSettings {
             .field("json_schema", &self.json_schema)
             .field("pricing", &self.pricing)
             .field("repair_attempts", &self.repair_attempts)
+            .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
 }
@@ -103,6 +106,8 @@ pub const DEFAULT_MAX_TOKENS: u32 = 8_192;
 pub const DEFAULT_REPAIR_ATTEMPTS: u32 = 2;
 /// Most repair rounds (each is a durable step).
 pub const MAX_REPAIR_ATTEMPTS: u32 = 3;
+/// Default per-call timeout: a whole app's files stream in well under this from a healthy provider.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 90;
 
 impl ModelSettings {
     /// The offline generator.
@@ -115,6 +120,7 @@ impl ModelSettings {
             json_schema: false,
             pricing: GLM_47_FLASH_PRICING,
             repair_attempts: 0,
+            timeout_ms: u64::from(DEFAULT_TIMEOUT_SECONDS) * 1000,
         }
     }
 
@@ -131,6 +137,7 @@ impl ModelSettings {
     /// | `KILN_MODEL_JSON_SCHEMA` | structured output for plans | `true` for openai, `false` for workers-ai |
     /// | `KILN_MODEL_PRICE_INPUT`, `KILN_MODEL_PRICE_OUTPUT` | USD per million tokens | 0.06, 0.40 |
     /// | `KILN_REPAIR_ATTEMPTS` | repair rounds, 0–3 | 2 |
+    /// | `KILN_MODEL_TIMEOUT_SECONDS` | per call, 1–600 | 90 |
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let get = |name: &str| {
             lookup(name)
@@ -213,6 +220,13 @@ impl ModelSettings {
             0.0,
             MAX_REPAIR_ATTEMPTS as f64,
         )? as u32;
+        let timeout_seconds = number(
+            &get,
+            "KILN_MODEL_TIMEOUT_SECONDS",
+            f64::from(DEFAULT_TIMEOUT_SECONDS),
+            1.0,
+            600.0,
+        )?;
         Ok(ModelSettings {
             provider,
             model,
@@ -221,6 +235,7 @@ impl ModelSettings {
             json_schema,
             pricing,
             repair_attempts,
+            timeout_ms: (timeout_seconds * 1000.0) as u64,
         })
     }
 }
@@ -314,6 +329,13 @@ mod tests {
         assert!(!s.json_schema);
         assert_eq!(s.repair_attempts, 2);
         assert_eq!(s.pricing, GLM_47_FLASH_PRICING);
+        assert_eq!(s.timeout_ms, 90_000);
+        let e = settings(&[
+            ("KILN_MODEL_PROVIDER", "workers-ai"),
+            ("KILN_MODEL_TIMEOUT_SECONDS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "KILN_MODEL_TIMEOUT_SECONDS");
     }
 
     #[test]
