@@ -124,7 +124,7 @@ impl Kiln {
         let log = state.join("wrangler.log");
         let child = spawn(&state, &env_file, &log, port);
         let base = format!("http://127.0.0.1:{port}");
-        let kiln = Kiln {
+        Kiln {
             api: Api::new(&base, port),
             base,
             port,
@@ -134,8 +134,7 @@ impl Kiln {
             env_file,
             state,
             log,
-        };
-        kiln
+        }
     }
 
     /// Stops the session (like Ctrl-C or a crash) and starts it again on the same state and port,
