@@ -147,7 +147,8 @@ fn js_error_message(e: &JsValue) -> String {
     raw
 }
 
-fn js_error_text(e: &JsValue) -> String {
+/// The message of a thrown JavaScript value (an `Error`'s `message`, or the value as text).
+pub(crate) fn js_error_text(e: &JsValue) -> String {
     Reflect::get(e, &"message".into())
         .ok()
         .and_then(|m| m.as_string())

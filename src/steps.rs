@@ -34,6 +34,15 @@ fn retryable(e: impl std::fmt::Display) -> StepError {
     StepError::Retryable(e.to_string())
 }
 
+/// A code-store error: retryable when storage may recover, terminal otherwise.
+fn store_err(e: workflows::codestore::CodeStoreError) -> StepError {
+    if e.retryable() {
+        retryable(e)
+    } else {
+        StepError::Terminal(e.to_string())
+    }
+}
+
 fn api_err(e: ApiError) -> StepError {
     match e {
         ApiError::Internal(m) => StepError::Retryable(m),
@@ -82,13 +91,7 @@ async fn current_manifest(
     store
         .get_manifest(&job.project_id, version)
         .await
-        .map_err(|e| {
-            if e.retryable() {
-                retryable(e)
-            } else {
-                StepError::Terminal(e.to_string())
-            }
-        })?
+        .map_err(store_err)?
         .ok_or_else(|| {
             StepError::Terminal(format!("version {version} is missing from the code store"))
         })
@@ -242,13 +245,7 @@ async fn save_files(
         checked,
     )
     .await
-    .map_err(|e| {
-        if e.retryable() {
-            retryable(e)
-        } else {
-            StepError::Terminal(e.to_string())
-        }
-    })?;
+    .map_err(store_err)?;
     let m = &saved.manifest;
     let value = json!({ "ref": format!("versions/{}/{}", job.project_id, m.version), "version": m.version, "new_blobs": saved.new_blobs });
     let already = build.and_then(|b| b.version) == Some(m.version);
@@ -284,7 +281,7 @@ async fn carry_migrations(
     let Some(manifest) = store
         .get_manifest(&job.project_id, live)
         .await
-        .map_err(retryable)?
+        .map_err(store_err)?
     else {
         return Ok(files);
     };
@@ -542,7 +539,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             let manifest = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?)
                 .get_manifest(&job.project_id, version)
                 .await
-                .map_err(retryable)?
+                .map_err(store_err)?
                 .ok_or_else(|| {
                     StepError::Retryable(format!("version {version} is not readable yet"))
                 })?;

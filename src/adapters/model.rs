@@ -228,11 +228,11 @@ async fn workers_ai_call(
         .ok_or_else(|| CallError::Terminal("the AI binding has no run method".into()))?;
     let promise: Promise = run
         .call2(ai, &JsValue::from_str(model), &input)
-        .map_err(|e| workers_ai::classify_binding_error(&js_text(&e)))?
+        .map_err(|e| workers_ai::classify_binding_error(&crate::pipeline::js_error_text(&e)))?
         .unchecked_into();
     let output = JsFuture::from(promise)
         .await
-        .map_err(|e| workers_ai::classify_binding_error(&js_text(&e)))?;
+        .map_err(|e| workers_ai::classify_binding_error(&crate::pipeline::js_error_text(&e)))?;
     if output.is_instance_of::<worker::web_sys::ReadableStream>() {
         let mut bytes =
             worker::ByteStream::from(output.unchecked_into::<worker::web_sys::ReadableStream>());
@@ -250,12 +250,4 @@ async fn workers_ai_call(
         CallError::retryable(format!("workers-ai answered with malformed JSON: {e}"))
     })?;
     workers_ai::parse_output(&value)
-}
-
-fn js_text(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
 }
