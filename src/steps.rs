@@ -274,19 +274,10 @@ async fn carry_migrations(
     plan: &ValidPlan,
     files: Vec<(String, String)>,
 ) -> Result<Vec<(String, String)>, StepError> {
-    let Some(live) = st.live_version else {
+    let Some(live) = live_files(ctx, job, st).await? else {
         return Ok(files);
     };
-    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
-    let Some(manifest) = store
-        .get_manifest(&job.project_id, live)
-        .await
-        .map_err(store_err)?
-    else {
-        return Ok(files);
-    };
-    let live_files = load_files(ctx, &manifest).await?;
-    let applied: Vec<(String, String)> = live_files
+    let applied: Vec<(String, String)> = live
         .into_iter()
         .filter(|(p, _)| p.starts_with("migrations/"))
         .collect();
@@ -305,6 +296,26 @@ async fn carry_migrations(
         }
     }
     Ok(out)
+}
+
+/// The live version's files, if the project has one.
+async fn live_files(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+) -> Result<Option<BTreeMap<String, String>>, StepError> {
+    let Some(live) = st.live_version else {
+        return Ok(None);
+    };
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    match store
+        .get_manifest(&job.project_id, live)
+        .await
+        .map_err(store_err)?
+    {
+        Some(m) => Ok(Some(load_files(ctx, &m).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Every file of a version, as text.
@@ -455,13 +466,35 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     (files, None, 0)
                 }
                 Some(provider) => {
+                    // A request that leaves the live app's plan as it is changes its code in
+                    // place (edit mode); otherwise the app's files are written from the plan.
+                    let live = match current_plan(ctx, job, &st).await? {
+                        Some(current) if current == *valid.plan() => {
+                            live_files(ctx, job, &st).await?
+                        }
+                        _ => None,
+                    };
                     let mut session = session(ctx, &provider);
-                    let result = session.code(&valid).await;
+                    let (result, template) = match &live {
+                        Some(files) => {
+                            let build = st.build(&job.build_id).ok_or_else(|| {
+                                StepError::Terminal("build is not in the log".into())
+                            })?;
+                            (session.edit(&build.prompt, files).await, prompts::EDIT)
+                        }
+                        None => (session.code(&valid).await, prompts::CODEGEN),
+                    };
                     record_calls(ctx, job, step, &provider, &session.calls).await?;
                     let generated = result.map_err(gen_error)?;
+                    let mut app_files: BTreeMap<String, String> = live
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|(p, _)| !is_runtime(p))
+                        .collect();
+                    app_files.extend(generated.files);
                     (
-                        session::assemble(&valid, &generated.files),
-                        Some(prompts::CODEGEN.hash()),
+                        session::assemble(&valid, &app_files),
+                        Some(template.hash()),
                         generated.diagnostics.len(),
                     )
                 }

@@ -19,6 +19,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message,
         a_misconfigured_provider_is_reported_naming_the_setting,
         a_provider_that_hangs_is_abandoned_after_the_timeout_and_retried,
+        a_request_that_keeps_the_plan_edits_the_live_code_in_place,
     ]
 }
 
@@ -328,6 +329,7 @@ fn a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message(
 
     m.reset();
     m.script(Kind::Codegen, vec![Behaviour::Status(400)]);
+    let (token, project, _) = new_project(k, "Refused Request");
     let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
     let b = wait_for_build(k, &token, &build);
     assert_eq!(b["status"], "failed", "{b:#}");
@@ -411,4 +413,67 @@ fn a_provider_that_hangs_is_abandoned_after_the_timeout_and_retried(k: &Kiln, m:
         .unwrap()
         .clone();
     assert_eq!(plan["data"]["retries"], 1);
+}
+
+/// A chat message that leaves the plan as it is changes the live app's code with edits (only the
+/// editable files are sent, the data model stays), instead of regenerating it.
+fn a_request_that_keeps_the_plan_edits_the_live_code_in_place(k: &Kiln, m: &ModelServer) {
+    m.reset();
+    let (token, project, slug) = new_project(k, "Edited Tasks");
+    let first = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
+    let user = assert_app_works(k, &slug);
+
+    let same_plan = workflows::offline::plan_from_prompt("a task manager with tasks").unwrap();
+    m.script(
+        Kind::Plan,
+        vec![Behaviour::Raw(serde_json::to_string(&same_plan).unwrap())],
+    );
+    let r = k.api.post(
+        &format!("/api/projects/{project}/chat"),
+        Some(&token),
+        &json!({ "message": "Add a welcome line at the top" }),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let second = r.json()["build_id"].as_str().unwrap().to_string();
+    let b = wait_for_build(k, &token, &second);
+    assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
+
+    let edits = m.requests_of(Kind::Edit);
+    assert_eq!(edits.len(), 1, "{}", m.summary());
+    assert_eq!(
+        m.requests_of(Kind::Codegen).len(),
+        1,
+        "only the first build generated code"
+    );
+    let ask = edits[0].body["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        ask.starts_with("Request:\nAdd a welcome line at the top\n"),
+        "{ask}"
+    );
+    assert!(ask.contains("=== FILE: public/app.js ===") && ask.contains("=== FILE: worker.js ==="));
+    assert!(
+        !ask.contains("=== FILE: migrations/"),
+        "the data model is not sent"
+    );
+    assert!(!ask.contains("=== FILE: _kiln/"), "the runtime is not sent");
+
+    let log = events(k, &token, &project);
+    let code = of_type(&log, &second, "CodeGenerated");
+    assert_eq!(code[0]["data"]["prompt_hash"], prompts::EDIT.hash());
+    assert!(of_type(&log, &second, "MigrationApplied").is_empty());
+    let app = k.api.get_app(&slug, "/app.js");
+    assert_eq!(app.status, 200);
+    let expected = format!(
+        "{}Add a welcome line at the top\n",
+        crate::model_server::EDIT_MARK
+    );
+    assert!(
+        app.body.starts_with(&expected),
+        "{}",
+        &app.body[..200.min(app.body.len())]
+    );
+    // The app and its data are as they were.
+    let tasks = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
+    assert_eq!(tasks.json()[0]["title"], "Ship it");
 }

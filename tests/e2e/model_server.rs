@@ -13,6 +13,7 @@
 //! | `You plan web apps for Kiln.` | [`Kind::Plan`] | the offline planner's plan for the request (the text after a `Change request:` line if there is one), in a ```` ```json ```` fence between prose, or bare JSON when `response_format` asks for structured output |
 //! | `You write the code of web apps for Kiln.` | [`Kind::Codegen`] | the offline generator's files for the plan on the line after `Plan:`, except the ones Kiln supplies ([`SUPPLIED_BY_KILN`]), in the multi-file format between prose |
 //! | `You fix the code of web apps for Kiln.` | [`Kind::Repair`] | each file of the `Files:` section as the last codegen answer had it correct (unknown files echoed unchanged) |
+//! | `You change the code of web apps for Kiln.` | [`Kind::Edit`] | one SEARCH/REPLACE edit putting [`EDIT_MARK`] and the request's first line above the first line of `public/app.js` |
 //! | any, with an assistant message and a last user message starting with `Continue` | [`Kind::Continue`] | the rest of the answer that was cut off |
 //!
 //! Anything else is a 400 `unrecognised prompt`.
@@ -54,6 +55,11 @@ pub const PLAN_SYSTEM: &str = "You plan web apps for Kiln.";
 pub const CODEGEN_SYSTEM: &str = "You write the code of web apps for Kiln.";
 /// First words of the repair steps' system message.
 pub const REPAIR_SYSTEM: &str = "You fix the code of web apps for Kiln.";
+/// The first line of the edit template's system message.
+pub const EDIT_SYSTEM: &str = "You change the code of web apps for Kiln.";
+/// The comment [`Kind::Edit`]'s correct answer puts before the first line of `public/app.js`,
+/// followed by the first line of the request.
+pub const EDIT_MARK: &str = "// Changed on request: ";
 /// The line [`Behaviour::WrongImport`] puts first in `worker.js` (a bare import Kiln rejects).
 pub const BAD_IMPORT: &str = "import { nanoid } from \"nanoid\";";
 /// The answer of [`Behaviour::Garbage`].
@@ -84,6 +90,8 @@ pub enum Kind {
     Codegen,
     /// A repair step.
     Repair,
+    /// An edit-mode codegen step (a request that leaves the live app's plan unchanged).
+    Edit,
     /// The continuation of an answer cut off at the token limit.
     Continue,
 }
@@ -793,6 +801,8 @@ fn classify(msgs: &[(String, String)]) -> Option<Kind> {
         Some(Kind::Codegen)
     } else if first_line.starts_with(REPAIR_SYSTEM) {
         Some(Kind::Repair)
+    } else if first_line.starts_with(EDIT_SYSTEM) {
+        Some(Kind::Edit)
     } else {
         None
     }
@@ -1008,8 +1018,28 @@ fn answer(
             let files = repair_files(state, msgs)?;
             Ok(files_answer(&files, *behaviour == Behaviour::WrongImport))
         }
+        Kind::Edit => edit_answer(msgs),
         Kind::Continue => continue_answer(state, msgs),
     }
+}
+
+/// One SEARCH/REPLACE edit that puts [`EDIT_MARK`] and the request's first line above the first
+/// line of `public/app.js`, the way a model answers a small change.
+fn edit_answer(msgs: &[(String, String)]) -> Result<String, String> {
+    let user = first_user(msgs).ok_or("the edit prompt has no user message")?;
+    let request = user
+        .strip_prefix("Request:\n")
+        .and_then(|r| r.lines().next())
+        .ok_or("the edit prompt does not start with `Request:`")?;
+    let section = user.find("\nFiles:").map_or(user, |at| &user[at + 1..]);
+    let parsed = FileParser::parse(section);
+    let app = parsed
+        .file("public/app.js")
+        .ok_or("the edit prompt carries no public/app.js")?;
+    let first = app.content.lines().next().unwrap_or_default();
+    Ok(format!(
+        "{FILES_INTRO}\n=== EDIT: public/app.js ===\n<<<<<<< SEARCH\n{first}\n=======\n{EDIT_MARK}{request}\n{first}\n>>>>>>> REPLACE\n=== END EDIT ===\n"
+    ))
 }
 
 /// The first user message (the request of every step).

@@ -40,6 +40,13 @@ pub const REPAIR: Template = Template {
     text: include_str!("../../prompts/repair.txt"),
 };
 
+/// Changes a live app's code when a request leaves its plan unchanged: the system message of an
+/// edit-mode codegen step.
+pub const EDIT: Template = Template {
+    name: "edit",
+    text: include_str!("../../prompts/edit.txt"),
+};
+
 /// Asks for the rest of an answer cut off at the token limit (a user message).
 pub const CONTINUE: Template = Template {
     name: "continue",
@@ -47,7 +54,7 @@ pub const CONTINUE: Template = Template {
 };
 
 /// Every template, for listings and tests.
-pub const ALL: [Template; 4] = [PLAN, CODEGEN, REPAIR, CONTINUE];
+pub const ALL: [Template; 5] = [PLAN, CODEGEN, REPAIR, EDIT, CONTINUE];
 
 /// Why a template could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +178,7 @@ mod tests {
             vec!["storage_binding", "storage_api"]
         );
         assert!(REPAIR.placeholders().is_empty());
+        assert!(EDIT.placeholders().is_empty());
         assert_eq!(CONTINUE.placeholders(), vec!["path", "tail"]);
     }
 

@@ -31,13 +31,21 @@ use crate::model::{
     Role,
 };
 use crate::plan::{Plan, ValidPlan, MAX_ENTITIES, MAX_FIELDS, MAX_PAGES};
-use crate::prompts::{Template, CODEGEN, CONTINUE, PLAN, REPAIR};
+use crate::prompts::{Template, CODEGEN, CONTINUE, EDIT, PLAN, REPAIR};
 
 /// Most continuation requests for one answer.
 pub const MAX_CONTINUATIONS: u32 = 3;
 
 /// The files the model writes; everything else comes from Kiln.
 pub const MODEL_FILES: [&str; 3] = ["worker.js", "migrations/0001_init.sql", "public/app.js"];
+
+/// The files an edit may change (the data model, and so the migrations, stays as it is).
+pub const EDITABLE_FILES: [&str; 4] = [
+    "worker.js",
+    "public/app.js",
+    "public/styles.css",
+    "public/index.html",
+];
 
 /// Output budget of the plan call: a plan is a few hundred tokens.
 const PLAN_MAX_TOKENS: u32 = 2_048;
@@ -290,25 +298,57 @@ where
         Ok(generated)
     }
 
+    /// Changes a live app's files for a request that leaves its plan as it is. `files` are the
+    /// app's current files; only the [`EDITABLE_FILES`] among them are sent, and only those can
+    /// change. Returns the changed files.
+    pub async fn edit(
+        &mut self,
+        request: &str,
+        files: &BTreeMap<String, String>,
+    ) -> Result<Generated, GenError> {
+        let editable: BTreeMap<String, String> = files
+            .iter()
+            .filter(|(p, _)| EDITABLE_FILES.contains(&p.as_str()))
+            .map(|(p, c)| (p.clone(), c.clone()))
+            .collect();
+        let messages = vec![
+            Message::new(Role::System, EDIT.text),
+            Message::new(
+                Role::User,
+                format!("Request:\n{request}\n\nFiles:\n{}", file_blocks(&editable)),
+            ),
+        ];
+        let parsed = self.files_answer(EDIT, messages).await?;
+        let (mut generated, edit_errors) = collect(parsed, &editable);
+        generated
+            .files
+            .retain(|p, c| EDITABLE_FILES.contains(&p.as_str()) && editable.get(p) != Some(c));
+        // Edits that do not apply are worth another try; an answer that changes nothing (the
+        // request needs no change, e.g. the same prompt again) leaves the app as it is.
+        if generated.files.is_empty() && !edit_errors.is_empty() {
+            return Err(GenError::retryable(format!(
+                "the edits did not apply: {}",
+                edit_errors.join("; ")
+            )));
+        }
+        Ok(generated)
+    }
+
     /// Fixes `affected` files (path → content) for `diagnostics`; returns the changed files.
     pub async fn repair(
         &mut self,
         affected: &BTreeMap<String, String>,
         diagnostics: &[String],
     ) -> Result<Generated, GenError> {
-        let mut files = String::new();
-        for (path, content) in affected {
-            files.push_str(&format!("=== FILE: {path} ===\n{content}"));
-            if !content.ends_with('\n') {
-                files.push('\n');
-            }
-            files.push_str("=== END FILE ===\n");
-        }
         let messages = vec![
             Message::new(Role::System, REPAIR.text),
             Message::new(
                 Role::User,
-                format!("Diagnostics:\n{}\n\nFiles:\n{files}", bullet(diagnostics)),
+                format!(
+                    "Diagnostics:\n{}\n\nFiles:\n{}",
+                    bullet(diagnostics),
+                    file_blocks(affected)
+                ),
             ),
         ];
         let parsed = self.files_answer(REPAIR, messages).await?;
@@ -412,6 +452,19 @@ pub fn read_plan(answer: &str) -> Result<ValidPlan, Vec<String>> {
         .map_err(|e| vec![format!("the plan does not match the schema: {e}")])?;
     plan.validate()
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+}
+
+/// Files in the multi-file format, for a prompt.
+fn file_blocks(files: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (path, content) in files {
+        out.push_str(&format!("=== FILE: {path} ===\n{content}"));
+        if !content.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("=== END FILE ===\n");
+    }
+    out
 }
 
 fn bullet(lines: &[String]) -> String {
@@ -733,5 +786,40 @@ mod tests {
         assert!(app.contains_key("public/styles.css"));
         assert_eq!(missing_model_files(&files).len(), 3);
         let _ = no_sleep;
+    }
+
+    #[test]
+    fn an_edit_sends_only_editable_files_and_keeps_only_real_changes() {
+        let plan = offline_plan("a task manager");
+        let files: BTreeMap<String, String> = crate::offline::generate(&plan).into_iter().collect();
+        let first = files["public/app.js"].lines().next().unwrap().to_string();
+        let answer_text = format!(
+            "Sure.\n=== EDIT: public/app.js ===\n<<<<<<< SEARCH\n{first}\n=======\n// Welcome!\n{first}\n>>>>>>> REPLACE\n=== END EDIT ===\n=== FILE: migrations/0002_x.sql ===\nDROP TABLE tasks;\n=== END FILE ===\n"
+        );
+        let m = Scripted::new(vec![answer(&answer_text)]);
+        let mut s = session(&m);
+        let got = block_on(s.edit("add a welcome line", &files)).unwrap();
+        assert_eq!(got.files.keys().collect::<Vec<_>>(), vec!["public/app.js"]);
+        assert!(got.files["public/app.js"].starts_with("// Welcome!\n"));
+        let req = &m.requests.borrow()[0];
+        assert!(req.messages[0].content.starts_with("You change the code"));
+        let user = &req.messages[1].content;
+        assert!(user.starts_with("Request:\nadd a welcome line\n\nFiles:\n"));
+        assert!(user.contains("=== FILE: worker.js ==="));
+        assert!(
+            !user.contains("=== FILE: migrations/"),
+            "the data model is not sent"
+        );
+        assert_eq!(s.calls[0].template, "edit");
+
+        let m = Scripted::new(vec![answer("Nothing to change.")]);
+        let same = block_on(session(&m).edit("nothing", &files)).unwrap();
+        assert!(same.files.is_empty(), "no change is not an error");
+
+        let miss = "=== EDIT: public/app.js ===\n<<<<<<< SEARCH\nno such line anywhere in it\n=======\nx\n>>>>>>> REPLACE\n=== END EDIT ===\n";
+        let m = Scripted::new(vec![answer(miss)]);
+        let e = block_on(session(&m).edit("change it", &files)).unwrap_err();
+        assert!(e.retryable);
+        assert!(e.message.contains("did not apply"), "{}", e.message);
     }
 }
