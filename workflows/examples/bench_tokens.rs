@@ -101,8 +101,8 @@ fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 fn main() {
-    println!("| prompt | plan in (chars / tok) | plan out tok | codegen in (chars / tok) | codegen out tok | total tok | cost (USD) | + one repair of worker.js (tok) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| prompt | plan in (chars / tok) | plan out tok | codegen in (chars / tok) | codegen out tok | total tok | cost (USD) | + one repair of worker.js (tok) | later edit in (tok) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut totals = Vec::new();
     for prompt in PROMPTS {
         let model = StandIn {
@@ -130,8 +130,17 @@ fn main() {
         let worker = code.files.get("worker.js").map_or(0, |w| w.chars().count());
         let repair_in = workflows::prompts::REPAIR.text.chars().count() + 120 + worker;
         let repair = estimate_tokens(repair_in) + estimate_tokens(worker);
+        // An edit-mode request on the live app sends the edit template, the request and the
+        // editable files (the offline generator's index.html and styles.css included).
+        let editable: usize = generate(&plan)
+            .iter()
+            .filter(|(p, _)| workflows::generate::session::EDITABLE_FILES.contains(&p.as_str()))
+            .map(|(p, c)| c.chars().count() + p.len() + 40)
+            .sum();
+        let edit_in =
+            estimate_tokens(workflows::prompts::EDIT.text.chars().count() + 60 + editable);
         println!(
-            "| {prompt} | {plan_in} / {} | {} | {code_in} / {} | {} | {tokens} | {cost:.5} | +{repair} |",
+            "| {prompt} | {plan_in} / {} | {} | {code_in} / {} | {} | {tokens} | {cost:.5} | +{repair} | {edit_in} |",
             estimate_tokens(plan_in),
             estimate_tokens(plan_out),
             estimate_tokens(code_in),
