@@ -72,7 +72,36 @@ impl Api {
 
     /// Sends a request; `host` overrides the Host header (app hosts resolve to loopback anyway,
     /// but not every resolver knows `*.localhost`, so we connect to 127.0.0.1 and name the host).
+    ///
+    /// `wrangler dev` restarts its local runtime now and then (observed once in a full CI run:
+    /// the workerd runtime went away between two scenarios); its proxy then answers a POST that was
+    /// in flight with a 503 [`RUNTIME_RESTARTED`] and retries only GET and HEAD itself. That answer
+    /// comes from the dev server, never from Kiln, so the request is sent once more after the
+    /// runtime is back, and the retry is reported on stdout.
     pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        host: Option<&str>,
+    ) -> Reply {
+        let reply = self.send_once(method, path, token, headers, body.clone(), host);
+        if reply.status != 503 || !reply.body.starts_with(RUNTIME_RESTARTED) {
+            return reply;
+        }
+        println!("note: {method} {path}: the dev server restarted its runtime mid-request; sending it again");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.try_get_status("/api/health") != Some(200)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.send_once(method, path, token, headers, body, host)
+    }
+
+    fn send_once(
         &self,
         method: &str,
         path: &str,
@@ -209,6 +238,10 @@ impl Api {
 }
 
 /// A fresh address per call (the state dir is fresh per run, so a counter is enough).
+/// The start of the body `wrangler dev`'s proxy answers when its runtime restarted during a
+/// non-GET request.
+pub const RUNTIME_RESTARTED: &str = "Your worker restarted mid-request.";
+
 pub fn unique_email() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
