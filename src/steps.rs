@@ -267,22 +267,20 @@ async fn save_files(
 /// (a generator rewriting `0001_init.sql` must not change what the database went through), and a
 /// changed plan adds one upgrade migration (`NNNN_update.sql`: new tables and columns) computed
 /// from the live plan. A first build keeps the generated migrations.
-async fn carry_migrations(
-    ctx: &Ctx,
-    job: &BuildJob,
-    st: &ProjectState,
+fn carry_migrations(
     plan: &ValidPlan,
     files: Vec<(String, String)>,
-) -> Result<Vec<(String, String)>, StepError> {
-    let Some(live) = live_files(ctx, job, st).await? else {
-        return Ok(files);
-    };
+    live_plan: Option<&Plan>,
+    live: Option<&BTreeMap<String, String>>,
+) -> Vec<(String, String)> {
     let applied: Vec<(String, String)> = live
         .into_iter()
+        .flatten()
         .filter(|(p, _)| p.starts_with("migrations/"))
+        .map(|(p, c)| (p.clone(), c.clone()))
         .collect();
     if applied.is_empty() {
-        return Ok(files);
+        return files;
     }
     let mut out: Vec<(String, String)> = files
         .into_iter()
@@ -290,12 +288,10 @@ async fn carry_migrations(
         .collect();
     let next = applied.len() + 1;
     out.extend(applied);
-    if let Some(old) = current_plan(ctx, job, st).await? {
-        if let Some(sql) = workflows::offline::upgrade_migration(&old, plan) {
-            out.push((format!("migrations/{next:04}_update.sql"), sql));
-        }
+    if let Some(sql) = live_plan.and_then(|old| workflows::offline::upgrade_migration(old, plan)) {
+        out.push((format!("migrations/{next:04}_update.sql"), sql));
     }
-    Ok(out)
+    out
 }
 
 /// The live version's files, if the project has one.
@@ -453,6 +449,9 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
         }
         Step::Codegen => {
             let valid = stored_plan(ctx, job).await?;
+            // The live app (plan and files), read once: edit mode and migrations both need it.
+            let live_plan = current_plan(ctx, job, &st).await?;
+            let live = live_files(ctx, job, &st).await?;
             let (files, prompt_hash, parser_notes) = match connect(ctx)? {
                 None => {
                     let files: Vec<(String, String)> = workflows::offline::generate(&valid)
@@ -468,14 +467,11 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 Some(provider) => {
                     // A request that leaves the live app's plan as it is changes its code in
                     // place (edit mode); otherwise the app's files are written from the plan.
-                    let live = match current_plan(ctx, job, &st).await? {
-                        Some(current) if current == *valid.plan() => {
-                            live_files(ctx, job, &st).await?
-                        }
-                        _ => None,
-                    };
+                    let editing = live
+                        .as_ref()
+                        .filter(|_| live_plan.as_ref() == Some(valid.plan()));
                     let mut session = session(ctx, &provider);
-                    let (result, template) = match &live {
+                    let (result, template) = match editing {
                         Some(files) => {
                             let build = st.build(&job.build_id).ok_or_else(|| {
                                 StepError::Terminal("build is not in the log".into())
@@ -486,10 +482,11 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     };
                     record_calls(ctx, job, step, &provider, &session.calls).await?;
                     let generated = result.map_err(gen_error)?;
-                    let mut app_files: BTreeMap<String, String> = live
-                        .unwrap_or_default()
+                    let mut app_files: BTreeMap<String, String> = editing
                         .into_iter()
+                        .flatten()
                         .filter(|(p, _)| !is_runtime(p))
+                        .map(|(p, c)| (p.clone(), c.clone()))
                         .collect();
                     app_files.extend(generated.files);
                     (
@@ -499,7 +496,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     )
                 }
             };
-            let files = carry_migrations(ctx, job, &st, &valid, files).await?;
+            let files = carry_migrations(&valid, files, live_plan.as_ref(), live.as_ref());
             let (value, commands) = save_files(ctx, job, &st, files, prompt_hash).await?;
             let mut value = value;
             value["parser_notes"] = json!(parser_notes);
