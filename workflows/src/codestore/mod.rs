@@ -68,3 +68,15 @@ pub use manifest::{
 pub use path::{content_type_for, FilePath, PathError, MAX_PATH_BYTES, MAX_PATH_SEGMENTS};
 pub use service::{diff_versions, save_version, SavedVersion, MAX_VERSION_ATTEMPTS};
 pub use store::{CodeStore, MemCodeStore};
+
+/// The storage key of a blob of `project`. Blobs are content-addressed *within* a project: two
+/// projects that store the same file each get their own copy, so saving a version reveals nothing
+/// about what other tenants stored, and a deleted project's blobs can be removed by prefix.
+pub fn blob_key(project: &str, hash: &BlobHash) -> String {
+    format!("blobs/{project}/{}", hash.as_str())
+}
+
+/// The prefix under which all of `project`'s blobs live (see [`blob_key`]).
+pub fn blob_prefix(project: &str) -> String {
+    format!("blobs/{project}/")
+}
