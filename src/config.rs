@@ -36,6 +36,14 @@ pub const MODEL_SETTINGS: [&str; 11] = [
     "KILN_MODEL_TIMEOUT_SECONDS",
 ];
 
+/// The apps domain from the raw `APPS_DOMAIN` var: lowercase, no leading dot, the default when
+/// unset or blank. Needed on its own to route app hosts before the rest is validated.
+pub fn apps_domain(raw: Option<String>) -> String {
+    raw.map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.into())
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -70,11 +78,7 @@ impl TryFrom<RawConfig> for Config {
                 "setting AUTH_SECRET must be at least 32 characters".into(),
             ));
         }
-        let apps_domain = raw
-            .apps_domain
-            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.into());
+        let apps_domain = apps_domain(raw.apps_domain);
         let session_ttl_seconds = parse_num(
             "SESSION_TTL_SECONDS",
             raw.session_ttl_seconds,

@@ -32,30 +32,31 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     resume::once_per_isolate(&env, &ctx);
+    // App hosts first, before the platform's own configuration is read: a platform
+    // misconfiguration (say, a bad model setting) must not take generated apps down.
+    if is_app_host(&req, &env) {
+        return env.service("DISPATCH")?.fetch_request(req).await;
+    }
     let method = req.method().to_string();
     let path = req.path();
-    Ok(match serve(req, env).await {
+    let resp = match serve(req, env).await {
         Ok(resp) => resp,
         Err(err) => http::error_response(&err, &method, &path),
-    })
+    };
+    http::secure(resp)
 }
 
-#[event(queue)]
-async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context) -> Result<()> {
-    consumer::handle(batch, env).await
+/// Whether the request is for `<slug>.<APPS_DOMAIN>` (the dispatch Worker's), not the platform.
+fn is_app_host(req: &Request, env: &Env) -> bool {
+    let domain = config::apps_domain(env.var("APPS_DOMAIN").ok().map(|v| v.to_string()));
+    req.url()
+        .ok()
+        .and_then(|u| u.host_str().map(|h| slug_from_host(h, &domain).is_some()))
+        .unwrap_or(false)
 }
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {
     let ctx = http::Ctx::new(env)?;
-    let host = req
-        .url()
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default();
-    if slug_from_host(&host, &ctx.config.apps_domain).is_some() {
-        let dispatcher = ctx.env.service("DISPATCH")?;
-        return Ok(dispatcher.fetch_request(req).await?);
-    }
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
         return api::route(req, &ctx).await;

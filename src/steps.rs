@@ -11,7 +11,7 @@ use events::envelope::Metadata;
 use events::{Command, ProjectState, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use worker::{Conditional, Method, Request, RequestInit};
+use worker::Conditional;
 use workflows::codestore::{save_version, CodeStore, FilePath, Manifest};
 use workflows::generate::session::{self, CallRecord, GenError, Session};
 use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
@@ -20,6 +20,7 @@ use workflows::plan::{Plan, ValidPlan};
 use workflows::prompts;
 use workflows::validate::{validate_app, Limits};
 
+use crate::adapters::app_admin::{self, AdminError};
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::model::Provider;
 use crate::adapters::webcrypto;
@@ -611,12 +612,9 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 let name = path.as_str().trim_start_matches("migrations/").to_string();
                 migrations.push(json!({ "name": name, "sql": String::from_utf8_lossy(&sql) }));
             }
-            let reply = internal(
-                ctx,
-                &format!("/apps/{}/db/migrate", job.project_id),
-                &Value::Array(migrations),
-            )
-            .await?;
+            let reply = app_admin::migrate(&ctx.env, &job.project_id, &Value::Array(migrations))
+                .await
+                .map_err(admin_err)?;
             let applied: Vec<String> = reply["applied"]
                 .as_array()
                 .into_iter()
@@ -671,6 +669,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
         }
         Step::Deploy => {
             let m = current_manifest(ctx, job, &st).await?;
+            write_bundle(ctx, job, &m).await?;
             let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
             ctx.env
                 .bucket("STORE")
@@ -721,36 +720,49 @@ pub async fn ensure_app_secret(ctx: &Ctx, project: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-/// Calls the dispatch Worker's internal API over the service binding.
-pub async fn internal(ctx: &Ctx, path: &str, body: &Value) -> Result<Value, StepError> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body.to_string())));
-    let req = Request::new_with_init(&format!("http://{}{path}", "internal.kiln"), &init)
-        .map_err(retryable)?;
-    let mut resp = ctx
-        .env
-        .service("DISPATCH")
+/// A failed app database call: refusals are terminal, the rest retryable.
+pub fn admin_err(e: AdminError) -> StepError {
+    match e {
+        AdminError::Refused(m) => StepError::Terminal(m),
+        AdminError::Unavailable(m) => StepError::Retryable(m),
+    }
+}
+
+/// Whether `path` is a worker module of the app (what runs in the app's isolate).
+fn is_worker_module(path: &str) -> bool {
+    !path.starts_with("public/")
+        && !path.starts_with("migrations/")
+        && (path.ends_with(".js") || path.ends_with(".mjs"))
+}
+
+/// Writes the deploy bundle of the version: its worker modules as the app's isolate loads them
+/// (`deploys/<project>/<version:08>.json`, read once per version by the dispatch Worker). Same
+/// input, same bytes, so a retried deploy rewrites an identical object.
+async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), StepError> {
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    let mut modules = serde_json::Map::new();
+    for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
+        let code = store
+            .get_blob(&entry.hash)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| StepError::Terminal(format!("{} is missing from the code store", path.as_str())))?;
+        let code = String::from_utf8(code)
+            .map_err(|_| StepError::Terminal(format!("{} is not UTF-8", path.as_str())))?;
+        modules.insert(path.as_str().to_string(), Value::String(code));
+    }
+    let bundle = json!({ "project": job.project_id, "version": m.version, "modules": modules });
+    ctx.env
+        .bucket("STORE")
         .map_err(retryable)?
-        .fetch_request(req)
+        .put(
+            format!("deploys/{}/{:08}.json", job.project_id, m.version),
+            bundle.to_string().into_bytes(),
+        )
+        .execute()
         .await
         .map_err(retryable)?;
-    let status = resp.status_code();
-    let text = resp.text().await.map_err(retryable)?;
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    match status {
-        200..=299 => Ok(value),
-        400..=499 => Err(StepError::Terminal(
-            value["error"]["message"]
-                .as_str()
-                .unwrap_or("database rejected the request")
-                .to_string(),
-        )),
-        _ => Err(StepError::Retryable(format!(
-            "dispatch answered {status}: {}",
-            text.chars().take(300).collect::<String>()
-        ))),
-    }
+    Ok(())
 }
 
 /// The output of a step that already succeeded, derived from the log (after an eviction the

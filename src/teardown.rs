@@ -6,11 +6,8 @@
 //! are shared between projects (identical files are stored once), so they are not deleted here;
 //! once no manifest names them they are unreachable, and a future sweep can reclaim them.
 
-use serde_json::json;
-
 use crate::error::ApiError;
 use crate::http::Ctx;
-use crate::steps::internal;
 
 async fn delete_prefix(bucket: &worker::Bucket, prefix: &str) -> Result<usize, ApiError> {
     let mut removed = 0;
@@ -39,11 +36,12 @@ pub async fn run(ctx: &Ctx, project: &str, slug: &str) -> Result<(), ApiError> {
     if !slug.is_empty() {
         bucket.delete(format!("apps/{slug}.json")).await?;
     }
-    internal(ctx, &format!("/apps/{project}/db/destroy"), &json!({}))
+    crate::adapters::app_admin::destroy(&ctx.env, project)
         .await
         .map_err(|e| ApiError::internal(format!("teardown database: {e}")))?;
     bucket.delete(format!("secrets/{project}")).await?;
     delete_prefix(&bucket, &format!("versions/{project}/")).await?;
+    delete_prefix(&bucket, &format!("deploys/{project}/")).await?;
     delete_prefix(&bucket, &format!("plans/{project}/")).await?;
     delete_prefix(&bucket, &format!("appfiles/{project}/")).await?;
     Ok(())

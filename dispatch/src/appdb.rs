@@ -6,7 +6,7 @@
 //! the data survives. Each project's object is its own SQLite database: apps cannot reach each
 //! other's rows.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
@@ -22,6 +22,31 @@ struct Query {
     sql: String,
     #[serde(default)]
     params: Vec<Value>,
+}
+
+/// `/limit`: count one event against a fixed window.
+#[derive(Deserialize)]
+struct LimitRequest {
+    /// What is counted, e.g. `auth:<ip>`.
+    key: String,
+    /// Most events per window.
+    limit: u32,
+    /// Window length in milliseconds.
+    window_ms: f64,
+}
+
+/// A fixed window's count, kept in the object's key-value storage.
+#[derive(Serialize, Deserialize, Default)]
+struct Window {
+    start: f64,
+    count: u32,
+}
+
+/// `/usage`: change the app's stored-bytes total by `delta`, refusing growth beyond `max`.
+#[derive(Deserialize)]
+struct UsageRequest {
+    delta: i64,
+    max: u64,
 }
 
 #[derive(Deserialize)]
@@ -128,12 +153,63 @@ impl DurableObject for AppDatabase {
                 let migrations: Vec<Migration> = req.json().await?;
                 reply(migrate(&sql, &migrations))
             }
+            "/limit" => {
+                let r: LimitRequest = req.json().await?;
+                Response::from_json(&self.limit(&r).await?)
+            }
+            "/usage" => {
+                let r: UsageRequest = req.json().await?;
+                Response::from_json(&self.usage(&r).await?)
+            }
             "/destroy" => {
                 self.state.storage().delete_all().await?;
                 Response::from_json(&json!({ "destroyed": true }))
             }
             _ => Response::error("unknown database operation", 404),
         }
+    }
+}
+
+/// The key-value storage keys of the counters. They live outside SQL on purpose: the app's own
+/// SQL reaches every table of its database, but not the object's key-value storage, so an app
+/// cannot reset its own limits.
+fn limit_key(key: &str) -> String {
+    format!("limit:{key}")
+}
+const USAGE_KEY: &str = "usage:storage-bytes";
+
+impl AppDatabase {
+    /// Counts one event; `{allowed, retry_after}` (seconds until the window ends when refused).
+    /// Storage calls of one request are not interleaved with another's (input gates), so the read
+    /// and the write are one atomic step.
+    async fn limit(&self, r: &LimitRequest) -> Result<Value> {
+        let storage = self.state.storage();
+        let key = limit_key(&r.key);
+        let now = js_sys::Date::now();
+        let mut w: Window = storage.get(&key).await?.unwrap_or_default();
+        if now - w.start >= r.window_ms {
+            w = Window { start: now, count: 0 };
+        }
+        if w.count >= r.limit {
+            let retry_after = ((w.start + r.window_ms - now) / 1000.0).ceil().max(1.0);
+            return Ok(json!({ "allowed": false, "retry_after": retry_after as u64 }));
+        }
+        w.count += 1;
+        storage.put(&key, &w).await?;
+        Ok(json!({ "allowed": true, "remaining": r.limit - w.count }))
+    }
+
+    /// Applies a change to the stored-bytes total: `{allowed, used}`. Growth that would pass `max`
+    /// is refused and changes nothing; shrinking always applies (never below zero).
+    async fn usage(&self, r: &UsageRequest) -> Result<Value> {
+        let storage = self.state.storage();
+        let used: u64 = storage.get(USAGE_KEY).await?.unwrap_or(0);
+        let next = (used as i64 + r.delta).max(0) as u64;
+        if r.delta > 0 && next > r.max {
+            return Ok(json!({ "allowed": false, "used": used, "max": r.max }));
+        }
+        storage.put(USAGE_KEY, next).await?;
+        Ok(json!({ "allowed": true, "used": next, "max": r.max }))
     }
 }
 

@@ -1,81 +1,184 @@
 // Dispatch Worker entry module. Rust (../build) serves static files, the per-app database
-// Durable Object and internal routes; this file holds only what must be JavaScript:
-//  - `/api/*` on an app host runs the app's worker.js in its own isolate (Worker Loader), one
+// Durable Object and the caches; this file holds only what must be JavaScript:
+//  - `/api/*` on an app host runs the app's modules in their own isolate (Worker Loader), one
 //    isolate per app version, so a deploy takes effect at once;
-//  - `AppDb`, a WorkerEntrypoint handed to the loaded app (a Durable Object stub cannot be), which
-//    forwards to that app's database object, scoped by the props the dispatcher sets;
-//  - the D1 facade module every loaded app gets as `env.DB`.
+//  - the capabilities handed to a loaded app, each a WorkerEntrypoint scoped by props the
+//    dispatcher sets and the app cannot change: `AppDb` (its own database), `AppAssets` (its own
+//    version's public files, by path only), `AppStorage` (its own file prefix, with a byte quota);
+//  - `AppAdmin`, the named entrypoint the platform calls over RPC to migrate and destroy app
+//    databases. It is not reachable over HTTP (only a service binding naming it reaches it), and
+//    apps never get it;
+//  - the D1 and R2 facades and the budget guard every loaded app gets as modules.
+// Threat model and decisions: docs/adr/0010-app-isolation.md.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustWorker, { Apps } from "../build/index.js";
 
 export * from "../build/index.js";
 
-export class AppDb extends WorkerEntrypoint {
-  async #call(op, body) {
-    const id = this.env.APP_DB.idFromName(this.ctx.props.project);
-    const res = await this.env.APP_DB.get(id).fetch(`http://db/${op}`, { method: "POST", body: JSON.stringify(body) });
-    const out = await res.json();
-    if (!res.ok) throw new Error(out?.error?.message ?? `database ${op} failed`);
-    return out;
-  }
-  query(sql, params) { return this.#call("query", { sql, params }); }
-  batch(statements) { return this.#call("batch", statements); }
+const PROJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function num(value, fallback, min, max) {
+  const n = Number(value);
+  return Number.isFinite(n) && n >= min && n <= max ? n : fallback;
 }
 
-// An app's file storage: the shared bucket, confined to `appfiles/<project>/`. Keys are checked
-// here, at the trust boundary, so an app cannot name another app's objects.
-function appKey(props, key) {
-  const k = String(key ?? "");
-  if (!k || k.length > 512 || k.startsWith("/") || k.split("/").some((s) => s === "" || s === "." || s === "..") || /[\\\u0000-\u001f]/.test(k)) {
-    throw new Error(`storage key '${k.slice(0, 64)}' is not allowed; use a relative path without '..'`);
+/** Limits of loaded apps, from the dispatch Worker's vars (README: configuration). */
+function settings(env) {
+  return {
+    cpuMs: num(env.APP_CPU_MS, 50, 1, 300000),
+    subRequests: num(env.APP_SUBREQUESTS, 50, 1, 10000),
+    maxOps: num(env.APP_MAX_OPS, 20000000, 1000, 1e12),
+    maxWallMs: num(env.APP_MAX_WALL_MS, 5000, 10, 600000),
+    maxAllocBytes: num(env.APP_MAX_ALLOC_BYTES, 64 * 1024 * 1024, 1024, 2 ** 31),
+    maxBodyBytes: num(env.APP_MAX_BODY_BYTES, 8 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    storageBytes: num(env.APP_STORAGE_MAX_BYTES, 100 * 1024 * 1024, 0, 2 ** 50),
+    authPerMinute: num(env.APP_AUTH_PER_MINUTE, 20, 1, 1e6),
+  };
+}
+
+function dbStub(env, project) {
+  if (!PROJECT_ID.test(String(project))) throw new Error("not a project id");
+  return env.APP_DB.get(env.APP_DB.idFromName(project));
+}
+
+/** Calls an operation of a project's database object; `{ok, status, value | message}`. */
+async function dbCall(env, project, op, body) {
+  const res = await dbStub(env, project).fetch(`http://db/${op}`, { method: "POST", body: JSON.stringify(body) });
+  const out = await res.json();
+  if (!res.ok) return { ok: false, status: res.status, message: out?.error?.message ?? `database ${op} failed` };
+  return { ok: true, status: res.status, value: out };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capabilities of a loaded app
+// ---------------------------------------------------------------------------------------------
+
+export class AppDb extends WorkerEntrypoint {
+  async #call(op, body) {
+    const r = await dbCall(this.env, this.ctx.props.project, op, body);
+    if (!r.ok) throw new Error(r.message);
+    return r.value;
   }
-  return `appfiles/${props.project}/${k}`;
+  query(sql, params) { return this.#call("query", { sql: String(sql), params: Array.isArray(params) ? params : [] }); }
+  batch(statements) { return this.#call("batch", Array.isArray(statements) ? statements : []); }
+}
+
+export class AppAssets extends WorkerEntrypoint {
+  // The version's public files, chosen by the request path alone: the host, and anything else in
+  // the URL, is ignored.
+  async fetch(request) {
+    const { project, version } = this.ctx.props;
+    const path = new URL(request.url).pathname;
+    return Apps.asset(project, version, path, request.headers.get("if-none-match") ?? undefined, this.env);
+  }
+}
+
+const MAX_KEY = 512;
+
+/** The bucket key of an app's key: checked here, at the trust boundary. */
+function appKey(project, key) {
+  const k = String(key ?? "");
+  if (!k || k.length > MAX_KEY || k.startsWith("/") || k.split("/").some((s) => s === "" || s === "." || s === "..") || /[\\\u0000-\u001f\u007f]/.test(k)) {
+    throw new Error(`storage key '${k.slice(0, 64)}' is not allowed; use a relative path without '.', '..' or empty segments`);
+  }
+  return `appfiles/${project}/${k}`;
+}
+
+function described(key, o) {
+  return { key, size: o.size, etag: o.etag, uploaded: o.uploaded.toISOString(), httpMetadata: o.httpMetadata ?? {}, customMetadata: o.customMetadata ?? {} };
 }
 
 export class AppStorage extends WorkerEntrypoint {
   async put(key, value, options = {}) {
-    const o = await this.env.STORE.put(appKey(this.ctx.props, key), value, { httpMetadata: options.httpMetadata, customMetadata: options.customMetadata });
-    return { key, size: o.size, etag: o.etag, uploaded: o.uploaded.toISOString() };
+    const { project, maxBytes } = this.ctx.props;
+    const k = appKey(project, key);
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value instanceof ArrayBuffer || ArrayBuffer.isView(value) ? value : null;
+    if (bytes === null) throw new Error("storage values are strings, ArrayBuffers or typed arrays");
+    const old = await this.env.STORE.head(k);
+    const delta = bytes.byteLength - (old?.size ?? 0);
+    const usage = await dbCall(this.env, project, "usage", { delta, max: maxBytes });
+    if (!usage.ok) throw new Error(usage.message);
+    if (!usage.value.allowed) {
+      throw new Error(`storage quota exceeded: this app stores ${usage.value.used} of ${usage.value.max} bytes and the file needs ${delta} more; delete files first`);
+    }
+    try {
+      const o = await this.env.STORE.put(k, bytes, { httpMetadata: options.httpMetadata, customMetadata: options.customMetadata });
+      return described(key, o);
+    } catch (e) {
+      await dbCall(this.env, project, "usage", { delta: -delta, max: maxBytes });
+      throw e;
+    }
   }
   async get(key) {
-    const o = await this.env.STORE.get(appKey(this.ctx.props, key));
+    const o = await this.env.STORE.get(appKey(this.ctx.props.project, key));
     if (!o) return null;
-    return { key, size: o.size, etag: o.etag, httpMetadata: o.httpMetadata ?? {}, customMetadata: o.customMetadata ?? {}, bytes: await o.arrayBuffer() };
+    return { ...described(key, o), bytes: await o.arrayBuffer() };
+  }
+  async head(key) {
+    const o = await this.env.STORE.head(appKey(this.ctx.props.project, key));
+    return o ? described(key, o) : null;
   }
   async delete(key) {
-    await this.env.STORE.delete(appKey(this.ctx.props, key));
+    const { project, maxBytes } = this.ctx.props;
+    const k = appKey(project, key);
+    const old = await this.env.STORE.head(k);
+    if (!old) return;
+    await this.env.STORE.delete(k);
+    await dbCall(this.env, project, "usage", { delta: -old.size, max: maxBytes });
   }
   async list(options = {}) {
     const base = `appfiles/${this.ctx.props.project}/`;
-    const extra = String(options.prefix ?? "");
-    if (extra.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(extra)) throw new Error("storage prefix must be relative, without '.' or '..'");
-    const prefix = base + extra;
-    const r = await this.env.STORE.list({ prefix, limit: Math.min(Number(options.limit) || 1000, 1000), cursor: options.cursor });
-    return { objects: r.objects.map((o) => ({ key: o.key.slice(base.length), size: o.size, etag: o.etag })), truncated: r.truncated, cursor: r.truncated ? r.cursor : undefined };
+    const extra = String(options?.prefix ?? "");
+    if (extra.length > MAX_KEY || extra.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(extra) || /[\\\u0000-\u001f\u007f]/.test(extra)) {
+      throw new Error("storage prefix must be relative, without '.' or '..'");
+    }
+    const cursor = typeof options?.cursor === "string" ? options.cursor : undefined;
+    const r = await this.env.STORE.list({ prefix: base + extra, limit: Math.min(Number(options?.limit) || 1000, 1000), cursor });
+    // Only keys under the app's prefix are ever returned, whatever cursor is passed.
+    const objects = r.objects.filter((o) => o.key.startsWith(base)).map((o) => described(o.key.slice(base.length), o));
+    return { objects, truncated: r.truncated, cursor: r.truncated ? r.cursor : undefined };
   }
 }
 
-// Runs inside the app's isolate: gives the app the R2 API (get/put/delete/list) over AppStorage.
+// ---------------------------------------------------------------------------------------------
+// The platform's entrypoint (RPC over a service binding that names it; never HTTP)
+// ---------------------------------------------------------------------------------------------
+
+export class AppAdmin extends WorkerEntrypoint {
+  /** Applies the migrations (`[{name, sql}]`) not applied yet → `{ok, value: {applied, already}}`. */
+  migrate(project, migrations) { return dbCall(this.env, project, "migrate", migrations); }
+  /** Deletes the app's whole database (idempotent). */
+  destroy(project) { return dbCall(this.env, project, "destroy", {}); }
+  /** Runs one statement in an app's database (operators and tests). */
+  query(project, sql, params) { return dbCall(this.env, project, "query", { sql, params: params ?? [] }); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every loaded app gets as modules
+// ---------------------------------------------------------------------------------------------
+
+// Gives the app the R2 API (get/put/head/delete/list) over AppStorage.
 const R2_FACADE = `
 class ObjectBody {
-  constructor(o) { Object.assign(this, { key: o.key, size: o.size, etag: o.etag, httpMetadata: o.httpMetadata, customMetadata: o.customMetadata }); this.bytes = o.bytes; }
+  constructor(o) { Object.assign(this, { key: o.key, size: o.size, etag: o.etag, uploaded: new Date(o.uploaded), httpMetadata: o.httpMetadata, customMetadata: o.customMetadata }); this.bytes = o.bytes; }
   async arrayBuffer() { return this.bytes; }
   async text() { return new TextDecoder().decode(this.bytes); }
   async json() { return JSON.parse(await this.text()); }
   get body() { const b = this.bytes; return new ReadableStream({ start(c) { c.enqueue(new Uint8Array(b)); c.close(); } }); }
   writeHttpMetadata(headers) { if (this.httpMetadata?.contentType) headers.set("content-type", this.httpMetadata.contentType); }
 }
+const meta = (o) => o && { ...o, uploaded: new Date(o.uploaded) };
 export class Bucket {
   constructor(rpc) { this.rpc = rpc; }
-  async put(key, value, options) { const v = typeof value === "string" ? value : value instanceof ReadableStream ? await new Response(value).arrayBuffer() : value; return this.rpc.put(key, v, options); }
+  async put(key, value, options) { const v = typeof value === "string" ? value : value instanceof ReadableStream || value instanceof Blob ? await new Response(value).arrayBuffer() : value; return meta(await this.rpc.put(key, v, options)); }
   async get(key) { const o = await this.rpc.get(key); return o ? new ObjectBody(o) : null; }
-  async head(key) { const o = await this.rpc.get(key); return o ? new ObjectBody(o) : null; }
+  async head(key) { return meta(await this.rpc.head(key)); }
   async delete(key) { for (const k of Array.isArray(key) ? key : [key]) await this.rpc.delete(k); }
-  async list(options) { return this.rpc.list(options ?? {}); }
+  async list(options) { const r = await this.rpc.list(options ?? {}); return { ...r, objects: r.objects.map(meta), delimitedPrefixes: [] }; }
 }
 `;
 
-// Runs inside the app's isolate: gives the app the D1 API over the AppDb binding.
+// Gives the app the D1 API over the AppDb binding.
 const D1_FACADE = `
 class Statement {
   constructor(rpc, sql, params) { this.rpc = rpc; this.sql = sql; this.params = params ?? []; }
@@ -95,50 +198,155 @@ export class Database {
 }
 `;
 
+// The app's main module. Its first import sets the budget and the allocation caps (module
+// evaluation follows import order), so they hold before any app module's top level runs; each
+// request then starts with a fresh budget.
 const MAIN = `
-import app from "./worker.js";
+import "./_kiln_caps.js";
+import { reset } from "./_kiln_guard.js";
 import { Database } from "./_kiln_d1.js";
 import { Bucket } from "./_kiln_r2.js";
+import app from "./worker.js";
 export default {
   fetch(request, env, ctx) {
-    return app.fetch(request, { ...env, DB: new Database(env.DB), STORAGE: new Bucket(env.STORAGE) }, ctx);
+    reset(env.KILN_LIMITS.maxOps, env.KILN_LIMITS.maxWallMs);
+    const appEnv = { DB: new Database(env.DB), ASSETS: env.ASSETS, STORAGE: new Bucket(env.STORAGE), JWT_SECRET: env.JWT_SECRET };
+    return app.fetch(request, appEnv, ctx);
   },
 };
 `;
 
-export class AppAssets extends WorkerEntrypoint {
-  // Static files of the live version, served by the Rust handler (same rules as direct requests).
-  async fetch(request) {
-    return RustWorker.prototype.fetch.call({ env: this.env, ctx: this.ctx }, request);
+// Budget guard: `tick()` is called at every loop iteration and function entry of the app's own
+// modules (inserted by the platform's deploy step), `reset()` once per request. Replaced by the
+// guard module shipped by the platform when the deploy bundle carries one.
+const GUARD_FALLBACK = `
+let ops = 0, maxOps = Infinity, started = 0, maxMs = Infinity, spent = null;
+export function reset(o, ms) { ops = 0; maxOps = o; maxMs = ms; started = Date.now(); spent = null; }
+export function tick() {
+  if (spent !== null) throw new Error(spent);
+  if (++ops > maxOps) spent = "kiln: the app exceeded its CPU budget (" + maxOps + " operations)";
+  else if ((ops & 1023) === 0 && Date.now() - started > maxMs) spent = "kiln: the app exceeded its CPU budget (" + maxMs + " ms)";
+  if (spent !== null) throw new Error(spent);
+}
+export function capAllocations() {}
+`;
+
+/** The module that applies the limits before the app's modules evaluate. */
+function caps(limits) {
+  return `import { reset, capAllocations } from "./_kiln_guard.js";\ncapAllocations(${limits.maxAllocBytes});\nreset(${limits.maxOps}, ${limits.maxWallMs});\n`;
+}
+
+function json(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+function withHeaders(response, extra) {
+  const r = new Response(response.body, response);
+  for (const [name, value] of extra) if (!r.headers.has(name)) r.headers.set(name, value);
+  return r;
+}
+
+function platformOrigin(env, url) {
+  if (env.PLATFORM_ORIGIN) return env.PLATFORM_ORIGIN;
+  return `${url.protocol}//${env.APPS_DOMAIN || "localhost"}${url.port ? `:${url.port}` : ""}`;
+}
+
+/** Reads the whole body (at most `max` bytes) so that nothing reads it after the response. */
+async function buffered(request, max) {
+  if (request.method === "GET" || request.method === "HEAD") return { request };
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > max) return { tooLarge: true };
+  const body = await request.arrayBuffer();
+  if (body.byteLength > max) return { tooLarge: true };
+  return { request: new Request(request.url, { method: request.method, headers: request.headers, body }) };
+}
+
+// Loaded apps by version: what `Apps.load_spec` returned (modules never change for a version).
+const specs = new Map();
+const MAX_SPECS = 64;
+
+async function spec(env, live) {
+  const key = `${live.project}:v${live.version}`;
+  let s = specs.get(key);
+  if (!s) {
+    const raw = await Apps.load_spec(live.project, live.version, env);
+    if (raw === null) return null;
+    s = JSON.parse(raw);
+    if (specs.size >= MAX_SPECS) specs.clear();
+    specs.set(key, s);
+  }
+  return s;
+}
+
+async function serveApi(request, env, ctx, live, limits) {
+  const url = new URL(request.url);
+  if (request.method === "POST" && (url.pathname === "/api/auth/login" || url.pathname === "/api/auth/register")) {
+    const ip = request.headers.get("cf-connecting-ip") || "unknown";
+    const r = await dbCall(env, live.project, "limit", { key: `auth:${ip}`, limit: limits.authPerMinute, window_ms: 60000 });
+    if (r.ok && !r.value.allowed) {
+      return json(429, { error: { code: "rate_limited", message: `too many sign-in attempts from this address (at most ${limits.authPerMinute} a minute); try again in ${r.value.retry_after} s` } }, { "retry-after": String(r.value.retry_after) });
+    }
+  }
+  const s = await spec(env, live);
+  if (s === null) {
+    return json(503, { error: { code: "not_deployed", message: `version ${live.version} of this app has no deploy bundle; rebuild the app` } });
+  }
+  const worker = env.LOADER.get(`${live.project}:v${live.version}`, () => ({
+    compatibilityDate: "2026-04-01",
+    mainModule: "_kiln_main.js",
+    // The app's modules first, so none of its files can replace the host's own.
+    modules: {
+      ...s.modules,
+      "_kiln_guard.js": s.guard ?? GUARD_FALLBACK,
+      "_kiln_caps.js": caps(limits),
+      "_kiln_main.js": MAIN,
+      "_kiln_d1.js": D1_FACADE,
+      "_kiln_r2.js": R2_FACADE,
+    },
+    env: {
+      DB: ctx.exports.AppDb({ props: { project: live.project } }),
+      ASSETS: ctx.exports.AppAssets({ props: { project: live.project, version: live.version } }),
+      STORAGE: ctx.exports.AppStorage({ props: { project: live.project, maxBytes: limits.storageBytes } }),
+      JWT_SECRET: s.jwt_secret,
+      KILN_LIMITS: { maxOps: limits.maxOps, maxWallMs: limits.maxWallMs },
+    },
+    // Generated apps talk to nothing but their own bindings: no fetch(), no connect().
+    globalOutbound: null,
+    // Enforced by the Workers runtime in production; workerd under `wrangler dev` accepts and
+    // ignores them, which is why the guard module exists (docs/adr/0010).
+    limits: { cpuMs: limits.cpuMs, subRequests: limits.subRequests },
+  }));
+  try {
+    return await worker.getEntrypoint(null, { limits: { cpuMs: limits.cpuMs, subRequests: limits.subRequests } }).fetch(request);
+  } catch (e) {
+    const message = String(e?.message ?? e);
+    if (message.includes("kiln: ")) {
+      return json(503, { error: { code: "app_limit", message: message.slice(message.indexOf("kiln: ") + 6, 300) } });
+    }
+    console.error(`app ${live.slug} v${live.version} threw: ${message.slice(0, 300)}`);
+    return json(500, { error: { code: "app_error", message: "the app failed to answer this request" } });
   }
 }
 
-// worker-build's default export is a WorkerEntrypoint class whose fetch runs the Rust handler;
-// this subclass takes `/api/*` on app hosts first.
+// worker-build's default export is a WorkerEntrypoint class whose fetch runs the Rust handler
+// (static files); this subclass takes `/api/*` on app hosts first.
 export default class Dispatch extends RustWorker {
   async fetch(request) {
     const { env, ctx } = this;
     const url = new URL(request.url);
+    const limits = settings(env);
+    const headers = JSON.parse(Apps.security_headers(platformOrigin(env, url)));
+    const b = await buffered(request, limits.maxBodyBytes);
+    if (b.tooLarge) {
+      return withHeaders(json(413, { error: { code: "too_large", message: `request bodies are limited to ${limits.maxBodyBytes} bytes` } }), headers);
+    }
     if (url.pathname === "/api" || url.pathname.startsWith("/api/")) {
-      const raw = await Apps.load_spec(url.hostname, env);
+      const raw = await Apps.live(url.hostname, env);
       if (raw !== null) {
-        const spec = JSON.parse(raw);
-        const worker = env.LOADER.get(`${spec.project}:v${spec.version}`, () => ({
-          compatibilityDate: "2026-04-01",
-          mainModule: "_kiln_main.js",
-          modules: { ...spec.modules, "_kiln_main.js": MAIN, "_kiln_d1.js": D1_FACADE, "_kiln_r2.js": R2_FACADE },
-          env: {
-            DB: ctx.exports.AppDb({ props: { project: spec.project } }),
-            ASSETS: ctx.exports.AppAssets({ props: { project: spec.project } }),
-            STORAGE: ctx.exports.AppStorage({ props: { project: spec.project } }),
-            JWT_SECRET: spec.jwt_secret,
-          },
-          // Generated apps talk to nothing but their own bindings.
-          globalOutbound: null,
-        }));
-        return worker.getEntrypoint().fetch(request);
+        const live = JSON.parse(raw);
+        return withHeaders(await serveApi(b.request, env, ctx, live, limits), headers);
       }
     }
-    return super.fetch(request);
+    return super.fetch(b.request);
   }
 }

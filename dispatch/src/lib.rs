@@ -1,26 +1,36 @@
 //! Kiln dispatch Worker: serves every app at `<slug>.<APPS_DOMAIN>` (the local deploy target).
 //!
 //! - The live pointer `apps/<slug>.json` in R2 (written by the platform's deploy step) names the
-//!   project and version that answer on a slug.
-//! - Static files come straight from the code store: `public/<path>` of the live version's
-//!   manifest, with the manifest's content type, the blob hash as ETag (304 on a match), and an
-//!   SPA fallback to `public/index.html` for page paths.
-//! - `/api/*` runs the app's own `worker.js` in an isolate per app version via the Worker Loader;
+//!   project and version that answer on a slug. It is the one object read on every request.
+//! - Everything that belongs to a version (its manifest, its files, its deploy bundle) is
+//!   immutable, so it is cached in this isolate keyed by project and version ([`cache`]): a warm
+//!   request costs one small R2 read.
+//! - Static files come from the code store: `public/<path>` of the version's manifest, with the
+//!   manifest's content type, the blob hash as ETag (304 on a match), an SPA fallback to
+//!   `public/index.html` for page paths, and the app's security headers.
+//! - `/api/*` runs the app's own modules in an isolate per app version via the Worker Loader;
 //!   that part lives in `src/entry.js` because it needs JavaScript-only APIs (`ctx.exports`,
-//!   `WorkerEntrypoint`). [`Apps::load_spec`] gives it the code and settings from Rust.
-//! - Each app's database is an [`appdb::AppDatabase`] Durable Object; the platform reaches it
-//!   through the internal host `internal.kiln` (service binding only; never an app host).
+//!   `WorkerEntrypoint`). [`Apps`] gives it what it needs from Rust.
+//! - Each app's database is an [`appdb::AppDatabase`] Durable Object. Nothing reaches it over
+//!   HTTP: loaded apps hold a capability scoped to their own project (`AppDb`), and the platform
+//!   calls the named entrypoint `AppAdmin` over RPC (see `src/entry.js` and docs/adr/0010).
+//!
+//! Key decision: capabilities, not routes. This Worker's HTTP surface serves app hosts only and
+//! never trusts the Host header for anything but choosing which app's public files to serve.
 
 pub mod appdb;
+pub mod cache;
+pub mod headers;
+
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
-use workflows::codestore::{BlobHash, FilePath, Manifest};
+use workflows::codestore::{blob_key, BlobHash, FilePath, Manifest};
 
-/// The host the platform uses for internal calls over the service binding.
-pub const INTERNAL_HOST: &str = "internal.kiln";
+use crate::cache::VersionKey;
 
 #[event(start)]
 fn start() {
@@ -39,27 +49,27 @@ pub struct LiveApp {
     pub build_id: Option<String>,
 }
 
+fn apps_domain(env: &Env) -> String {
+    env.var("APPS_DOMAIN")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let apps_domain = env
-        .var("APPS_DOMAIN")
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    let host = req
-        .url()?
-        .host_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if host == INTERNAL_HOST {
-        return internal(req, env).await;
-    }
-    let Some(slug) = app_slug(&host, &apps_domain) else {
+    let url = req.url()?;
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let Some(slug) = app_slug(&host, &apps_domain(&env)) else {
         return Response::error("this address is not an app address", 404);
     };
-    match live_app(&env, &slug).await? {
-        None => not_deployed(&slug),
-        Some(app) => serve_static(&req, &env, &slug, &app).await,
-    }
+    let resp = match live_app(&env, &slug).await? {
+        None => not_deployed(&slug)?,
+        Some(app) => {
+            let inm = req.headers().get("if-none-match")?;
+            serve_file(&env, &app.project, app.version, &req.path(), inm.as_deref()).await?
+        }
+    };
+    headers::secure(resp, &headers::platform_origin(&env, &url))
 }
 
 /// The app label of `<slug>.<apps domain>`.
@@ -75,6 +85,15 @@ pub fn app_slug(host: &str, apps_domain: &str) -> Option<String> {
     valid.then(|| label.to_string())
 }
 
+/// A project id as the platform makes them (a UUID): anything else is refused before it is used
+/// in a storage key or a Durable Object name.
+pub fn valid_project_id(id: &str) -> bool {
+    id.len() == 36
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase() || b == b'-')
+}
+
 async fn get_bytes(env: &Env, key: &str) -> Result<Option<Vec<u8>>> {
     let Some(obj) = env.bucket("STORE")?.get(key).execute().await? else {
         return Ok(None);
@@ -88,49 +107,67 @@ async fn get_bytes(env: &Env, key: &str) -> Result<Option<Vec<u8>>> {
 async fn live_app(env: &Env, slug: &str) -> Result<Option<LiveApp>> {
     Ok(get_bytes(env, &format!("apps/{slug}.json"))
         .await?
-        .and_then(|b| serde_json::from_slice(&b).ok()))
+        .and_then(|b| serde_json::from_slice::<LiveApp>(&b).ok())
+        .filter(|a| valid_project_id(&a.project)))
 }
 
-async fn manifest(env: &Env, app: &LiveApp) -> Result<Option<Manifest>> {
-    let key = format!("versions/{}/{:08}.json", app.project, app.version);
-    Ok(get_bytes(env, &key)
-        .await?
-        .and_then(|b| Manifest::from_json(&b).ok()))
+/// The manifest of a version, from this isolate's cache or R2.
+async fn manifest(env: &Env, project: &str, version: u32) -> Result<Option<Rc<Manifest>>> {
+    let key = VersionKey::new(project, version);
+    if let Some(m) = cache::manifest(&key) {
+        return Ok(Some(m));
+    }
+    let stored = get_bytes(env, &format!("versions/{project}/{version:08}.json")).await?;
+    let Some(m) = stored.and_then(|b| Manifest::from_json(&b).ok()) else {
+        return Ok(None);
+    };
+    let m = Rc::new(m);
+    cache::put_manifest(key, m.clone());
+    Ok(Some(m))
 }
 
-async fn blob(env: &Env, hash: &BlobHash) -> Result<Option<Vec<u8>>> {
-    get_bytes(env, &format!("blobs/{}", hash.as_str())).await
+/// A blob of `project`, from this isolate's cache or R2.
+async fn blob(env: &Env, project: &str, hash: &BlobHash) -> Result<Option<Rc<Vec<u8>>>> {
+    if let Some(b) = cache::blob(project, hash) {
+        return Ok(Some(b));
+    }
+    let Some(bytes) = get_bytes(env, &blob_key(project, hash)).await? else {
+        return Ok(None);
+    };
+    let bytes = Rc::new(bytes);
+    cache::put_blob(project, hash, bytes.clone());
+    Ok(Some(bytes))
 }
 
-/// Serves `public/…` of the live version.
-async fn serve_static(req: &Request, env: &Env, slug: &str, app: &LiveApp) -> Result<Response> {
-    let Some(m) = manifest(env, app).await? else {
+/// Serves `public/…` of one version of one project. Only `path` chooses the file, and only among
+/// that version's files: there is no way from here to anything else.
+pub async fn serve_file(
+    env: &Env,
+    project: &str,
+    version: u32,
+    path: &str,
+    if_none_match: Option<&str>,
+) -> Result<Response> {
+    let Some(m) = manifest(env, project, version).await? else {
         return Response::error(
-            format!(
-                "app '{slug}' is deployed but its version {} is missing",
-                app.version
-            ),
+            format!("this app's version {version} is missing; rebuild the app"),
             500,
         );
     };
-    let path = req.path();
     let wanted = if path == "/" {
         "public/index.html".to_string()
     } else {
         format!("public{path}")
     };
     let is_page = !path.rsplit('/').next().unwrap_or("").contains('.');
+    let index = || FilePath::parse("public/index.html").ok();
     let entry = FilePath::parse(&wanted)
         .ok()
         .and_then(|p| m.files.get(&p).cloned())
         .or_else(|| {
             // SPA fallback: unknown page paths render the app shell; unknown files stay 404.
             is_page
-                .then(|| {
-                    FilePath::parse("public/index.html")
-                        .ok()
-                        .and_then(|p| m.files.get(&p).cloned())
-                })
+                .then(|| index().and_then(|p| m.files.get(&p).cloned()))
                 .flatten()
         });
     let Some(entry) = entry else {
@@ -140,39 +177,15 @@ async fn serve_static(req: &Request, env: &Env, slug: &str, app: &LiveApp) -> Re
     let headers = Headers::new();
     headers.set("etag", &etag)?;
     headers.set("cache-control", "no-cache")?;
-    headers.set("x-kiln-version", &app.version.to_string())?;
-    if req
-        .headers()
-        .get("if-none-match")?
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
+    headers.set("x-kiln-version", &version.to_string())?;
+    if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         return Ok(Response::empty()?.with_status(304).with_headers(headers));
     }
-    let Some(bytes) = blob(env, &entry.hash).await? else {
+    let Some(bytes) = blob(env, project, &entry.hash).await? else {
         return Response::error("app file is missing from storage", 500);
     };
     headers.set("content-type", &entry.content_type)?;
-    Ok(Response::from_bytes(bytes)?.with_headers(headers))
-}
-
-/// Internal routes for the platform: `/apps/<project>/db/<op>`.
-async fn internal(req: Request, env: Env) -> Result<Response> {
-    let path = req.path();
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["apps", project, "db", op] if matches!(*op, "query" | "batch" | "migrate" | "destroy") => {
-            let ns = env.durable_object("APP_DB")?;
-            let stub = ns.id_from_name(project)?.get_stub()?;
-            let mut init = worker::RequestInit::new();
-            init.with_method(worker::Method::Post);
-            let mut fwd = req;
-            let body = fwd.bytes().await.unwrap_or_default();
-            init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-            stub.fetch_with_request(Request::new_with_init(&format!("http://db/{op}"), &init)?)
-                .await
-        }
-        _ => Response::error("unknown internal route", 404),
-    }
+    Ok(Response::from_bytes(bytes.as_ref().clone())?.with_headers(headers))
 }
 
 fn not_deployed(slug: &str) -> Result<Response> {
@@ -188,52 +201,90 @@ fn not_deployed(slug: &str) -> Result<Response> {
     Ok(resp)
 }
 
-/// Called from `src/entry.js` for `/api/*` requests on app hosts.
+/// What the loaded app needs for one version: its (instrumented) worker modules and its secret.
+/// Written by the platform's deploy step as `deploys/<project>/<version:08>.json`.
+#[derive(Debug, Deserialize)]
+struct DeployBundle {
+    /// Worker modules by path, as the app imports them (instrumented with budget checks).
+    modules: serde_json::Map<String, serde_json::Value>,
+    /// The budget guard module (`_kiln_guard.js`) the modules were instrumented for.
+    #[serde(default)]
+    guard: Option<String>,
+}
+
+/// Called from `src/entry.js`.
 #[wasm_bindgen]
 pub struct Apps;
 
 #[wasm_bindgen]
 impl Apps {
-    /// The code and settings to load the live app of `host`: a JSON string
-    /// `{project, version, slug, modules: {path: code}, jwt_secret}`, or `null` when nothing is
-    /// deployed there.
-    pub async fn load_spec(host: String, env: JsValue) -> std::result::Result<JsValue, JsValue> {
+    /// The live app of `host` as a JSON string `{project, version, slug}`, or `null` when the host
+    /// is not an app host or nothing is deployed there. One small R2 read.
+    pub async fn live(host: String, env: JsValue) -> std::result::Result<JsValue, JsValue> {
         let env: Env = env.unchecked_into();
         let err = |e: worker::Error| JsValue::from_str(&e.to_string());
-        let apps_domain = env
-            .var("APPS_DOMAIN")
-            .map(|v| v.to_string())
-            .unwrap_or_else(|_| "localhost".into());
-        let Some(slug) = app_slug(&host.to_ascii_lowercase(), &apps_domain) else {
+        let Some(slug) = app_slug(&host.to_ascii_lowercase(), &apps_domain(&env)) else {
             return Ok(JsValue::NULL);
         };
         let Some(app) = live_app(&env, &slug).await.map_err(err)? else {
             return Ok(JsValue::NULL);
         };
-        let Some(m) = manifest(&env, &app).await.map_err(err)? else {
+        let live = json!({ "project": app.project, "version": app.version, "slug": slug });
+        Ok(JsValue::from_str(&live.to_string()))
+    }
+
+    /// What the Worker Loader needs to start `version` of `project`: a JSON string
+    /// `{modules: {path: code}, guard, jwt_secret}`, or `null` when that version has no deploy bundle.
+    /// The caller caches it per version (it never changes).
+    pub async fn load_spec(
+        project: String,
+        version: u32,
+        env: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let env: Env = env.unchecked_into();
+        let err = |e: worker::Error| JsValue::from_str(&e.to_string());
+        if !valid_project_id(&project) {
+            return Ok(JsValue::NULL);
+        }
+        let bundle = get_bytes(&env, &format!("deploys/{project}/{version:08}.json"))
+            .await
+            .map_err(err)?
+            .and_then(|b| serde_json::from_slice::<DeployBundle>(&b).ok());
+        let Some(bundle) = bundle else {
             return Ok(JsValue::NULL);
         };
-        let mut modules = serde_json::Map::new();
-        for (path, entry) in &m.files {
-            let p = path.as_str();
-            let is_module = !p.starts_with("public/")
-                && !p.starts_with("migrations/")
-                && (p.ends_with(".js") || p.ends_with(".mjs"));
-            if is_module {
-                let code = blob(&env, &entry.hash)
-                    .await
-                    .map_err(err)?
-                    .unwrap_or_default();
-                modules.insert(p.to_string(), json!(String::from_utf8_lossy(&code)));
-            }
-        }
-        let secret = get_bytes(&env, &format!("secrets/{}", app.project))
+        let secret = get_bytes(&env, &format!("secrets/{project}"))
             .await
             .map_err(err)?
             .map(|b| String::from_utf8_lossy(&b).to_string())
             .unwrap_or_default();
-        let spec = json!({ "project": app.project, "version": app.version, "slug": slug, "modules": modules, "jwt_secret": secret });
+        let spec = json!({ "modules": bundle.modules, "guard": bundle.guard, "jwt_secret": secret });
         Ok(JsValue::from_str(&spec.to_string()))
+    }
+
+    /// The `ASSETS` capability of a loaded app: `path` of `version` of `project`, nothing else.
+    pub async fn asset(
+        project: String,
+        version: u32,
+        path: String,
+        if_none_match: Option<String>,
+        env: JsValue,
+    ) -> std::result::Result<web_sys::Response, JsValue> {
+        let env: Env = env.unchecked_into();
+        let err = |e: worker::Error| JsValue::from_str(&e.to_string());
+        if !valid_project_id(&project) {
+            return Err(JsValue::from_str("not a project id"));
+        }
+        let resp = serve_file(&env, &project, version, &path, if_none_match.as_deref())
+            .await
+            .map_err(err)?;
+        Ok(resp.into())
+    }
+
+    /// The security headers every app response gets (JSON `[[name, value], …]`), for the
+    /// responses built in JavaScript.
+    pub fn security_headers(platform_origin: String) -> String {
+        serde_json::to_string(&headers::app_headers(&platform_origin)).unwrap_or_default()
     }
 }
 
@@ -250,5 +301,15 @@ mod tests {
         assert_eq!(app_slug("localhost", "localhost"), None);
         assert_eq!(app_slug("a.b.localhost", "localhost"), None);
         assert_eq!(app_slug("<x>.localhost", "localhost"), None);
+        assert_eq!(app_slug("internal.kiln", "localhost"), None);
+    }
+
+    #[test]
+    fn only_platform_made_project_ids_are_used_in_keys() {
+        assert!(valid_project_id("0b9d2c1e-6f5a-4c3b-8a7d-1e2f3a4b5c6d"));
+        assert!(!valid_project_id("0B9D2C1E-6F5A-4C3B-8A7D-1E2F3A4B5C6D"));
+        assert!(!valid_project_id("../../secrets/0b9d2c1e-6f5a-4c3b-8a7d"));
+        assert!(!valid_project_id("0b9d2c1e/6f5a-4c3b-8a7d-1e2f3a4b5c6d"));
+        assert!(!valid_project_id(""));
     }
 }

@@ -97,12 +97,13 @@ pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Respo
 pub async fn app_query(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Response, ApiError> {
     test_hooks(req, ctx)?;
     let body: serde_json::Value = crate::http::read_json(req, 64 * 1024).await?;
-    let out = crate::steps::internal(ctx, &format!("/apps/{project}/db/query"), &body).await;
-    match out {
+    let sql = body["sql"].as_str().unwrap_or_default();
+    let params = body.get("params").cloned().unwrap_or_else(|| json!([]));
+    match crate::adapters::app_admin::query(&ctx.env, project, sql, &params).await {
         Ok(v) => json(200, &v),
         Err(e) => json(
             400,
-            &json!({ "error": { "code": "sql_error", "message": e.message() } }),
+            &json!({ "error": { "code": "sql_error", "message": e.to_string() } }),
         ),
     }
 }
