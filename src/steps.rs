@@ -12,7 +12,7 @@ use events::{Command, ProjectState, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::Conditional;
-use workflows::codestore::{save_version, CodeStore, FilePath, Manifest};
+use workflows::codestore::{blob_key, save_version, CodeStore, FilePath, Manifest};
 use workflows::generate::session::{self, CallRecord, GenError, Session};
 use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
 use workflows::pipeline::{Step, StepError};
@@ -321,7 +321,7 @@ async fn load_files(ctx: &Ctx, m: &Manifest) -> Result<BTreeMap<String, String>,
     let mut files = BTreeMap::new();
     for (path, entry) in &m.files {
         let bytes = store
-            .get_blob(&entry.hash)
+            .get_blob(&m.project, &entry.hash)
             .await
             .map_err(retryable)?
             .ok_or_else(|| {
@@ -605,7 +605,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 .filter(|(p, _)| p.as_str().starts_with("migrations/"))
             {
                 let sql = store
-                    .get_blob(&entry.hash)
+                    .get_blob(&job.project_id, &entry.hash)
                     .await
                     .map_err(retryable)?
                     .unwrap_or_default();
@@ -645,7 +645,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
             for (path, entry) in &assets {
                 if bucket
-                    .head(format!("blobs/{}", entry.hash.as_str()))
+                    .head(blob_key(&job.project_id, &entry.hash))
                     .await
                     .map_err(retryable)?
                     .is_none()
@@ -743,7 +743,7 @@ async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), Ste
     let mut modules = serde_json::Map::new();
     for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
         let code = store
-            .get_blob(&entry.hash)
+            .get_blob(&job.project_id, &entry.hash)
             .await
             .map_err(store_err)?
             .ok_or_else(|| StepError::Terminal(format!("{} is missing from the code store", path.as_str())))?;

@@ -1,12 +1,14 @@
-//! The code version store on R2: `blobs/<sha256>` (content-addressed, written once) and
+//! The code version store on R2: `blobs/<project>/<sha256>` (content-addressed within the
+//! project, written once; the key is [`blob_key`], which the dispatch Worker reads too) and
 //! `versions/<project>/<version:08>.json` (manifests).
 //!
-//! Both are written create-only (`onlyIf: {etagDoesNotMatch: "*"}`): a blob that already exists is
-//! not rewritten (identical files are stored once across versions and projects), and two savers
-//! racing for the same version number cannot both win.
+//! Both are written create-only (`onlyIf: {etagDoesNotMatch: "*"}`): a blob the project already
+//! stored is not rewritten (identical files are stored once across the project's versions, never
+//! shared with another project), and two savers racing for the same version number cannot both
+//! win.
 
 use worker::{Bucket, Conditional};
-use workflows::codestore::{BlobHash, CodeStore, CodeStoreError, Manifest};
+use workflows::codestore::{blob_key, BlobHash, CodeStore, CodeStoreError, Manifest};
 
 /// [`CodeStore`] over one R2 bucket.
 pub struct R2CodeStore {
@@ -15,10 +17,6 @@ pub struct R2CodeStore {
 
 fn storage(what: &str, e: impl std::fmt::Display) -> CodeStoreError {
     CodeStoreError::Storage(format!("r2 {what}: {e}"))
-}
-
-fn blob_key(hash: &BlobHash) -> String {
-    format!("blobs/{}", hash.as_str())
 }
 
 fn manifest_prefix(project: &str) -> String {
@@ -60,10 +58,15 @@ impl R2CodeStore {
 }
 
 impl CodeStore for R2CodeStore {
-    async fn put_blob(&self, hash: &BlobHash, bytes: Vec<u8>) -> Result<bool, CodeStoreError> {
+    async fn put_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+        bytes: Vec<u8>,
+    ) -> Result<bool, CodeStoreError> {
         let written = self
             .bucket
-            .put(blob_key(hash), bytes)
+            .put(blob_key(project, hash), bytes)
             .only_if(create_only())
             .execute()
             .await
@@ -71,8 +74,12 @@ impl CodeStore for R2CodeStore {
         Ok(written.is_some())
     }
 
-    async fn get_blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, CodeStoreError> {
-        self.get_bytes(blob_key(hash)).await
+    async fn get_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+    ) -> Result<Option<Vec<u8>>, CodeStoreError> {
+        self.get_bytes(blob_key(project, hash)).await
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<bool, CodeStoreError> {

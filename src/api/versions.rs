@@ -217,7 +217,7 @@ pub async fn file(
         ))
     })?;
     let bytes = store
-        .get_blob(&entry.hash)
+        .get_blob(id, &entry.hash)
         .await
         .map_err(store_error)?
         .ok_or_else(|| {

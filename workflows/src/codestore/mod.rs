@@ -15,12 +15,16 @@
 //! | `service` | [`save_version`] and [`diff_versions`] over any [`CodeStore`] |
 //! | `error` | [`CodeStoreError`] and its retryable / terminal split |
 //!
-//! Key decision: content addressing. Files are stored once, as blobs named by their sha256,
-//! and a version is a small JSON manifest mapping paths to hashes. Identical files across
-//! versions (and projects) cost nothing, a rebuild that changes one file writes one blob, and
-//! "what changed between v3 and v7" is answered from two manifests without reading any file.
-//! Blobs are always written before the manifest that names them, so a readable version is always
-//! complete.
+//! Key decision: content addressing within a project. A project's files are stored once, as
+//! blobs named by their sha256 under the project's own prefix ([`blob_key`]), and a version is a
+//! small JSON manifest mapping paths to hashes. Identical files across a project's versions cost
+//! nothing, a rebuild that changes one file writes one blob, and "what changed between v3 and v7"
+//! is answered from two manifests without reading any file. Deduplication deliberately stops at
+//! the project boundary: two projects storing the same file each write their own copy, so a
+//! save's `new_blobs` / `reused_blobs` (and its timing) reveal nothing about other tenants, and a
+//! deleted project's blobs are removed by prefix ([`blob_prefix`]) without asking who else uses
+//! them. Blobs are always written before the manifest that names them, so a readable version is
+//! always complete.
 //!
 //! ```
 //! use events::testing::block_on;

@@ -3,7 +3,9 @@
 //! Key decisions:
 //! - Blobs are written before the manifest, so a manifest that can be read never names a
 //!   missing blob. A save that dies half-way leaves only unreferenced blobs, which are harmless
-//!   (and shared by the retry, which finds them already stored).
+//!   (and reused by the retry, which finds them already stored).
+//! - Blobs are deduplicated within the project only (see [`super::blob_key`]): `new_blobs` and
+//!   `reused_blobs` count against the project's own earlier saves, never another tenant's.
 //! - Version numbers are allocated optimistically: `max + 1`, written with create-if-absent. A
 //!   save that loses the race re-lists and tries the next number, a bounded number of times.
 //! - A save with a build id is idempotent: if the version it would create already exists as the
@@ -30,7 +32,7 @@ pub struct SavedVersion {
     pub manifest: Manifest,
     /// Distinct blobs this call newly wrote.
     pub new_blobs: usize,
-    /// Distinct blobs that were already stored (shared with earlier versions or projects).
+    /// Distinct blobs that were already stored by earlier versions of the same project.
     pub reused_blobs: usize,
     /// True if an identical save of the same build already existed and was returned instead of
     /// creating a new version.
@@ -91,7 +93,7 @@ pub async fn save_version<S: CodeStore + ?Sized>(
 
     let (mut new_blobs, mut reused_blobs) = (0, 0);
     for (hash, bytes) in blobs {
-        if store.put_blob(&hash, bytes).await? {
+        if store.put_blob(project, &hash, bytes).await? {
             new_blobs += 1;
         } else {
             reused_blobs += 1;
@@ -216,7 +218,7 @@ async fn load_blob<S: CodeStore + ?Sized>(
 ) -> Result<Vec<u8>, CodeStoreError> {
     let hash = &manifest.files[path].hash;
     store
-        .get_blob(hash)
+        .get_blob(&manifest.project, hash)
         .await?
         .ok_or_else(|| CodeStoreError::MissingBlob {
             project: manifest.project.clone(),

@@ -6,28 +6,44 @@
 //! - The port is deliberately dumb (put/get by key, create-if-absent for manifests). Version
 //!   allocation, blob-before-manifest ordering and retries live once, in
 //!   [`super::save_version`], instead of in every adapter.
+//! - Blobs belong to one project: every blob call names the project, and an adapter stores the
+//!   blob under [`super::blob_key`]. Deduplication therefore stops at the project boundary, so
+//!   whether a write was new says nothing about what other tenants stored.
 //! - `MemCodeStore` keeps manifests in their stored JSON form and goes through
-//!   [`Manifest::to_json`] / [`Manifest::from_json`], so tests exercise what a real adapter stores.
+//!   [`Manifest::to_json`] / [`Manifest::from_json`], and keys blobs by [`super::blob_key`], so
+//!   tests exercise what a real adapter stores.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::error::CodeStoreError;
+use super::blob_key;
 use super::manifest::{BlobHash, Manifest};
 
-/// Storage for blobs (by hash, shared by all projects) and manifests (by project and version).
+/// Storage for blobs (by project and hash) and manifests (by project and version).
 ///
 /// Errors an adapter cannot attribute to bad input must be reported as
 /// [`CodeStoreError::Storage`], which callers retry.
 #[allow(async_fn_in_trait)] // on purpose: adapters await `!Send` JS futures
 pub trait CodeStore {
-    /// Stores `bytes` under `hash` (the caller guarantees `hash == hash_blob(&bytes)`). Returns
-    /// `true` if the blob was newly written, `false` if it was already stored; storing the same
-    /// blob twice is harmless, which is what makes retries safe.
-    async fn put_blob(&self, hash: &BlobHash, bytes: Vec<u8>) -> Result<bool, CodeStoreError>;
+    /// Stores `bytes` under `hash` for `project` (the caller guarantees
+    /// `hash == hash_blob(&bytes)` and that `project` passed the manifest's project check).
+    /// Returns `true` if the blob was newly written, `false` if `project` already stored it;
+    /// another project's copy never counts. Storing the same blob twice is harmless, which is
+    /// what makes retries safe.
+    async fn put_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+        bytes: Vec<u8>,
+    ) -> Result<bool, CodeStoreError>;
 
-    /// The bytes stored under `hash`, or `None` if there is no such blob.
-    async fn get_blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, CodeStoreError>;
+    /// The bytes `project` stored under `hash`, or `None` if it has no such blob.
+    async fn get_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+    ) -> Result<Option<Vec<u8>>, CodeStoreError>;
 
     /// Stores `manifest` as version `manifest.version` of `manifest.project` only if that version
     /// does not exist yet, atomically (R2: a conditional put that fails if the key exists; SQL: a
@@ -50,7 +66,8 @@ pub trait CodeStore {
 /// Worker it stands in for.
 #[derive(Debug, Default)]
 pub struct MemCodeStore {
-    blobs: RefCell<BTreeMap<BlobHash, Vec<u8>>>,
+    /// Blobs by their storage key ([`blob_key`]).
+    blobs: RefCell<BTreeMap<String, Vec<u8>>>,
     /// Manifests as stored: JSON bytes by (project, version).
     manifests: RefCell<BTreeMap<(String, u32), Vec<u8>>>,
 }
@@ -61,7 +78,7 @@ impl MemCodeStore {
         Self::default()
     }
 
-    /// How many distinct blobs are stored, across all projects.
+    /// How many blobs are stored, across all projects (a file two projects store counts twice).
     pub fn blob_count(&self) -> usize {
         self.blobs.borrow().len()
     }
@@ -78,24 +95,34 @@ impl MemCodeStore {
             .insert((project.to_owned(), version), json);
     }
 
-    /// Deletes a blob, to test how a manifest naming a missing blob is handled.
-    pub fn remove_blob(&self, hash: &BlobHash) -> Option<Vec<u8>> {
-        self.blobs.borrow_mut().remove(hash)
+    /// Deletes a blob of `project`, to test how a manifest naming a missing blob is handled.
+    pub fn remove_blob(&self, project: &str, hash: &BlobHash) -> Option<Vec<u8>> {
+        self.blobs.borrow_mut().remove(&blob_key(project, hash))
     }
 }
 
 impl CodeStore for MemCodeStore {
-    async fn put_blob(&self, hash: &BlobHash, bytes: Vec<u8>) -> Result<bool, CodeStoreError> {
+    async fn put_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+        bytes: Vec<u8>,
+    ) -> Result<bool, CodeStoreError> {
         let mut blobs = self.blobs.borrow_mut();
-        if blobs.contains_key(hash) {
+        let key = blob_key(project, hash);
+        if blobs.contains_key(&key) {
             return Ok(false);
         }
-        blobs.insert(hash.clone(), bytes);
+        blobs.insert(key, bytes);
         Ok(true)
     }
 
-    async fn get_blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, CodeStoreError> {
-        Ok(self.blobs.borrow().get(hash).cloned())
+    async fn get_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+    ) -> Result<Option<Vec<u8>>, CodeStoreError> {
+        Ok(self.blobs.borrow().get(&blob_key(project, hash)).cloned())
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<bool, CodeStoreError> {

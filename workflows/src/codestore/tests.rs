@@ -67,12 +67,21 @@ impl RacingStore {
 }
 
 impl CodeStore for RacingStore {
-    async fn put_blob(&self, hash: &BlobHash, bytes: Vec<u8>) -> Result<bool, CodeStoreError> {
-        self.inner.put_blob(hash, bytes).await
+    async fn put_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+        bytes: Vec<u8>,
+    ) -> Result<bool, CodeStoreError> {
+        self.inner.put_blob(project, hash, bytes).await
     }
 
-    async fn get_blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, CodeStoreError> {
-        self.inner.get_blob(hash).await
+    async fn get_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+    ) -> Result<Option<Vec<u8>>, CodeStoreError> {
+        self.inner.get_blob(project, hash).await
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<bool, CodeStoreError> {
@@ -107,20 +116,29 @@ struct FlakyStore {
 }
 
 impl CodeStore for FlakyStore {
-    async fn put_blob(&self, hash: &BlobHash, bytes: Vec<u8>) -> Result<bool, CodeStoreError> {
+    async fn put_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+        bytes: Vec<u8>,
+    ) -> Result<bool, CodeStoreError> {
         match self.ok_writes.get() {
             0 => Err(CodeStoreError::Storage(
                 "r2 put: 503 service unavailable".into(),
             )),
             n => {
                 self.ok_writes.set(n - 1);
-                self.inner.put_blob(hash, bytes).await
+                self.inner.put_blob(project, hash, bytes).await
             }
         }
     }
 
-    async fn get_blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, CodeStoreError> {
-        self.inner.get_blob(hash).await
+    async fn get_blob(
+        &self,
+        project: &str,
+        hash: &BlobHash,
+    ) -> Result<Option<Vec<u8>>, CodeStoreError> {
+        self.inner.get_blob(project, hash).await
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<bool, CodeStoreError> {
@@ -462,7 +480,7 @@ fn a_manifest_naming_a_lost_blob_is_reported_as_missing_blob() {
     save(&store, None, "b1", vec![file("a.js", "one\n")]).unwrap();
     save(&store, Some(1), "b2", vec![file("a.js", "two\n")]).unwrap();
     let lost = hash_blob(b"two\n");
-    store.remove_blob(&lost).unwrap();
+    store.remove_blob("p1", &lost).unwrap();
 
     let err = block_on(diff_versions(&store, "p1", 1, 2)).unwrap_err();
 
@@ -494,18 +512,57 @@ fn a_damaged_stored_manifest_is_refused_not_served() {
 }
 
 #[test]
-fn projects_are_numbered_independently_and_share_identical_blobs() {
+fn projects_are_numbered_independently() {
     let store = MemCodeStore::new();
     save(&store, None, "b1", ten_files()).unwrap();
 
     let other = block_on(save_version(&store, "p2", None, Some("b9"), 0, ten_files())).unwrap();
 
     assert_eq!(other.manifest.version, 1);
-    assert_eq!((other.new_blobs, other.reused_blobs), (0, 10));
     assert_eq!(block_on(store.list_versions("p2")).unwrap(), [1]);
     assert_eq!(
         block_on(store.list_versions("p3")).unwrap(),
         Vec::<u32>::new()
     );
     assert_eq!(block_on(store.get_manifest("p3", 1)).unwrap(), None);
+}
+
+#[test]
+fn two_projects_saving_identical_files_both_write_every_blob_so_neither_learns_of_the_other() {
+    let store = MemCodeStore::new();
+
+    let first = save(&store, None, "b1", ten_files()).unwrap();
+    let second =
+        block_on(save_version(&store, "p2", None, Some("b9"), 0, ten_files())).unwrap();
+
+    assert_eq!((first.new_blobs, first.reused_blobs), (10, 0));
+    assert_eq!(
+        (second.new_blobs, second.reused_blobs),
+        (10, 0),
+        "another tenant's identical files must not count as reused"
+    );
+    assert_eq!(store.blob_count(), 20, "each project holds its own copy");
+}
+
+#[test]
+fn a_project_cannot_read_another_projects_blob_by_hash() {
+    let store = MemCodeStore::new();
+    save(&store, None, "b1", vec![file("a.js", "secret sauce\n")]).unwrap();
+    let hash = hash_blob(b"secret sauce\n");
+
+    assert_eq!(
+        block_on(store.get_blob("p1", &hash)).unwrap().as_deref(),
+        Some(&b"secret sauce\n"[..])
+    );
+    assert_eq!(block_on(store.get_blob("p2", &hash)).unwrap(), None);
+}
+
+#[test]
+fn blob_keys_live_under_the_projects_prefix() {
+    let hash = hash_blob(b"x");
+    let key = blob_key("p1", &hash);
+
+    assert_eq!(key, format!("blobs/p1/{}", hash.as_str()));
+    assert!(key.starts_with(&blob_prefix("p1")));
+    assert!(!key.starts_with(&blob_prefix("p")), "a prefix ends at the separator");
 }
