@@ -68,6 +68,9 @@ export class AppAssets extends WorkerEntrypoint {
   // the URL, is ignored.
   async fetch(request) {
     const { project, version } = this.ctx.props;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("an app's pages and files are read with GET or HEAD", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
     const path = new URL(request.url).pathname;
     return Apps.asset(project, version, path, request.headers.get("if-none-match") ?? undefined, this.env);
   }

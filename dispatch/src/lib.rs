@@ -27,7 +27,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
-use worker::{event, Context, Env, Headers, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 use workflows::codestore::{blob_key, BlobHash, FilePath, Manifest};
 
 use crate::cache::VersionKey;
@@ -64,6 +64,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let resp = match live_app(&env, &slug).await? {
         None => not_deployed(&slug)?,
+        Some(_) if !matches!(req.method(), Method::Get | Method::Head) => {
+            let mut r = Response::error("an app's pages and files are read with GET or HEAD", 405)?;
+            r.headers_mut().set("allow", "GET, HEAD")?;
+            r
+        }
         Some(app) => {
             let inm = req.headers().get("if-none-match")?;
             serve_file(&env, &app.project, app.version, &req.path(), inm.as_deref()).await?

@@ -21,6 +21,7 @@ mod client;
 mod dispatch;
 mod events;
 mod harness;
+mod hostile;
 mod model;
 mod model_server;
 mod projects;
@@ -110,6 +111,7 @@ fn main() {
         builds::scenarios(),
         dispatch::scenarios(),
         model::scenarios(),
+        hostile::scenarios(),
     ]
     .into_iter()
     .flatten()

@@ -119,6 +119,14 @@ pub enum Behaviour {
     Garbage,
     /// Exactly this text as the answer.
     Raw(String),
+    /// Codegen: the correct files with `text` appended to the file at `path` (what a model
+    /// steered by the project owner could write). Other kinds: as [`Behaviour::Correct`].
+    Append {
+        /// The file that gets the text, e.g. `worker.js`.
+        path: String,
+        /// What is appended.
+        text: String,
+    },
     /// Wait this long (holding the connection open, sending nothing), then answer correctly: a
     /// provider that hangs, for the caller's per-call timeout.
     Stall(std::time::Duration),
@@ -863,6 +871,17 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         Behaviour::Status(status) => return (Some(kind), scripted_status(status)),
         Behaviour::Garbage => (GARBAGE.to_string(), "stop"),
         Behaviour::Raw(text) => (text, "stop"),
+        Behaviour::Append { .. } => {
+            match answer(&mut state, kind, &msgs, structured, &behaviour) {
+                Ok(text) => (text, "stop"),
+                Err(message) => {
+                    return (
+                        Some(kind),
+                        error(400, &message, "invalid_request_error", None),
+                    )
+                }
+            }
+        }
         Behaviour::Correct
         | Behaviour::WrongImport
         | Behaviour::InvalidPlan
@@ -1010,7 +1029,15 @@ fn answer(
     match kind {
         Kind::Plan => plan_answer(msgs, structured, *behaviour == Behaviour::InvalidPlan),
         Kind::Codegen => {
-            let files = codegen_files(msgs)?;
+            let mut files = codegen_files(msgs)?;
+            if let Behaviour::Append { path, text } = behaviour {
+                for (p, content) in files.iter_mut() {
+                    if p == path {
+                        content.push('\n');
+                        content.push_str(text);
+                    }
+                }
+            }
             state.last_files.clone_from(&files);
             Ok(files_answer(&files, *behaviour == Behaviour::WrongImport))
         }
