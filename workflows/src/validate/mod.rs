@@ -76,7 +76,7 @@ use crate::generate::files::{check_path, MAX_FILES, MAX_FILE_BYTES};
 use crate::generate::{Diagnostic, DiagnosticKind};
 use crate::offline::runtime_files;
 
-mod depth;
+pub(crate) mod depth;
 mod imports;
 mod js;
 mod routes;
@@ -318,7 +318,7 @@ impl Out {
 }
 
 /// The 1-based line of byte `offset` in `text`.
-fn line_at(text: &str, offset: u32) -> usize {
+pub(crate) fn line_at(text: &str, offset: u32) -> usize {
     let end = (offset as usize).min(text.len());
     1 + text.as_bytes()[..end]
         .iter()
