@@ -31,7 +31,7 @@ pub(super) fn reserved_name(name: &str) -> Option<String> {
 pub(super) fn backtracking(shown: &str, pattern: &str, unicode_sets: bool) -> Option<String> {
     let group = nested_quantifier(pattern, unicode_sets)?;
     Some(format!(
-        "{} repeats {}, a group that contains an unbounded quantifier, so some inputs make it backtrack for minutes and stop the app; \
+        "the regular expression {} repeats {}, a group that contains an unbounded quantifier, so some inputs make it backtrack for minutes and stop the app; \
          rewrite it without a quantifier inside a repeated group",
         shorten(shown),
         shorten(&pattern[group]),
@@ -41,7 +41,7 @@ pub(super) fn backtracking(shown: &str, pattern: &str, unicode_sets: bool) -> Op
 /// The message for `RegExp(…)` whose pattern is not a literal (`shown` is the call's source).
 pub(super) fn runtime_pattern(shown: &str) -> String {
     format!(
-        "{} builds its pattern at run time, which cannot be checked for catastrophic backtracking; \
+        "the call {} builds its pattern at run time, which cannot be checked for catastrophic backtracking; \
          use a regular-expression literal (/…/) or a string-literal pattern, or string methods such as includes() to search for user text",
         shorten(shown)
     )
@@ -339,12 +339,12 @@ mod tests {
         let message = backtracking("/(a+)+$/", "(a+)+$", false).expect("found");
         assert_eq!(
             message,
-            "/(a+)+$/ repeats (a+)+, a group that contains an unbounded quantifier, so some inputs make it \
+            "the regular expression /(a+)+$/ repeats (a+)+, a group that contains an unbounded quantifier, so some inputs make it \
              backtrack for minutes and stop the app; rewrite it without a quantifier inside a repeated group"
         );
         let message = runtime_pattern(&format!("new RegExp({})", "x".repeat(100)));
         assert!(
-            message.starts_with(&format!("new RegExp({}…", "x".repeat(49))),
+            message.starts_with(&format!("the call new RegExp({}…", "x".repeat(49))),
             "{message}"
         );
         assert!(reserved_name("__kiln_tick").is_some());

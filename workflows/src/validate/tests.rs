@@ -554,12 +554,12 @@ fn code_the_cpu_guard_cannot_bound_is_refused_in_worker_modules() {
     assert_eq!(
         lines,
         [
-            "worker.js:10: /^(\\w+\\s?)*$/ repeats (\\w+\\s?)*, a group that contains an unbounded quantifier, \
+            "worker.js:10: the regular expression /^(\\w+\\s?)*$/ repeats (\\w+\\s?)*, a group that contains an unbounded quantifier, \
              so some inputs make it backtrack for minutes and stop the app; rewrite it without a quantifier inside a repeated group",
-            "worker.js:11: new RegExp(query, \"i\") builds its pattern at run time, which cannot be checked for \
+            "worker.js:11: the call new RegExp(query, \"i\") builds its pattern at run time, which cannot be checked for \
              catastrophic backtracking; use a regular-expression literal (/…/) or a string-literal pattern, or string \
              methods such as includes() to search for user text",
-            "worker.js:13: RegExp(\"(a+)+\") repeats (a+)+, a group that contains an unbounded quantifier, so some \
+            "worker.js:13: the regular expression RegExp(\"(a+)+\") repeats (a+)+, a group that contains an unbounded quantifier, so some \
              inputs make it backtrack for minutes and stop the app; rewrite it without a quantifier inside a repeated group",
             "worker.js:14: the name __kiln_tick is reserved for Kiln's CPU guard; rename it (app code must not define \
              or call names starting with __kiln)",
