@@ -5,7 +5,7 @@
 //! | construct | becomes |
 //! |---|---|
 //! | loop with a block body | `while (c) {__kiln_tick(); …}` |
-//! | loop with any other body | `for (;;) {__kiln_tick();;}`, `while (c) {__kiln_tick();x();}` |
+//! | loop with any other body | `for (;;){__kiln_tick();;}`, `while (c) {__kiln_tick();x();}` |
 //! | function, method, getter, setter, constructor, arrow with a block | `{__kiln_tick(); …}`, after a `"use strict"` prologue |
 //! | arrow with an expression body | `() => (__kiln_tick(), ({ a: 1 }))` |
 //! | the module | `import { tick as __kiln_tick } from "./_kiln_guard.js";` prepended to its first line |
