@@ -9,5 +9,6 @@ pub mod offline;
 pub mod pipeline;
 pub mod plan;
 pub mod prompts;
+pub mod sandbox;
 #[cfg(feature = "validate")]
 pub mod validate;

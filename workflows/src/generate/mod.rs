@@ -113,4 +113,7 @@ pub enum DiagnosticKind {
     /// A migration statement that is not allowed (PRAGMA, ATTACH, BEGIN, DROP TABLE of a plan
     /// table, …) (`validate`).
     ForbiddenSql,
+    /// Worker code the run-time CPU guard cannot bound: a name starting with `__kiln`, a regular
+    /// expression that can backtrack catastrophically, or one built at run time (`validate`).
+    Unguarded,
 }

@@ -18,7 +18,7 @@
 //! 1 MiB for the Worker's wasm.
 
 /// Largest nesting estimate parsed; deeper modules are refused with a diagnostic.
-pub(super) const MAX_NESTING: usize = 400;
+pub(crate) const MAX_NESTING: usize = 400;
 
 /// Keywords that start a nested statement or expression.
 const NESTING_KEYWORDS: [&str; 16] = [
@@ -36,7 +36,7 @@ enum Prev {
 }
 
 /// The 1-based line where the nesting estimate of `source` first exceeds `limit`, if it does.
-pub(super) fn too_deep(source: &str, limit: usize) -> Option<usize> {
+pub(crate) fn too_deep(source: &str, limit: usize) -> Option<usize> {
     let bytes = source.as_bytes();
     // Operator counts per open bracket; index 0 is the top level.
     let mut levels: Vec<usize> = vec![0];

@@ -8,16 +8,18 @@
 use std::collections::HashSet;
 
 use oxc_allocator::Allocator;
+use oxc_allocator::Vec as ArenaVec;
 use oxc_ast::ast::{
-    BinaryExpression, BinaryOperator, CallExpression, Class, ClassElement, Declaration,
-    ExportAllDeclaration, ExportDefaultDeclarationKind, ExportNamedDeclaration, Expression,
-    ImportDeclaration, ImportExpression, ModuleExportName, ObjectPropertyKind, Program,
-    RegExpLiteral, SourceType, Statement, StringLiteral, TemplateLiteral,
+    Argument, BinaryExpression, BinaryOperator, BindingIdentifier, CallExpression, Class,
+    ClassElement, Declaration, ExportAllDeclaration, ExportDefaultDeclarationKind,
+    ExportNamedDeclaration, Expression, IdentifierReference, ImportDeclaration, ImportExpression,
+    ModuleExportName, NewExpression, ObjectPropertyKind, Program, RegExpFlags, RegExpLiteral,
+    SourceType, Span, Statement, StringLiteral, TemplateLiteral,
 };
 use oxc_ast_visit::{walk, Visit};
 use oxc_parser::Parser;
 
-use super::depth;
+use super::{depth, guard};
 
 /// Stands for a `${…}` expression inside a collected path (never in real paths: it is a control
 /// character, and paths with control characters are not collected).
@@ -83,6 +85,13 @@ pub(super) enum DefaultExport {
     NoFetch { offset: u32, what: &'static str },
 }
 
+/// Code the run-time guard cannot bound (see `guard`): a message and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Hazard {
+    pub offset: u32,
+    pub message: String,
+}
+
 /// Everything the checks need from one module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ModuleFacts {
@@ -92,6 +101,8 @@ pub(super) struct ModuleFacts {
     pub imports: Vec<Import>,
     pub api_literals: Vec<ApiLiteral>,
     pub default_export: DefaultExport,
+    /// Reserved names and regular expressions the guard cannot bound, in source order.
+    pub hazards: Vec<Hazard>,
 }
 
 /// Parses `source` and collects its facts.
@@ -120,6 +131,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             imports: Vec::new(),
             api_literals: Vec::new(),
             default_export: DefaultExport::Missing,
+            hazards: Vec::new(),
         };
     }
     let allocator = Allocator::default();
@@ -150,9 +162,13 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             imports: Vec::new(),
             api_literals: Vec::new(),
             default_export: DefaultExport::Missing,
+            hazards: Vec::new(),
         };
     }
-    let mut collector = Collector::default();
+    let mut collector = Collector {
+        source,
+        ..Collector::default()
+    };
     collector.visit_program(&parsed.program);
     let mut api_literals = collector.literals;
     for literal in &mut api_literals {
@@ -169,6 +185,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
         imports: collector.imports,
         api_literals,
         default_export: default_export(&parsed.program),
+        hazards: collector.hazards,
     }
 }
 
@@ -221,16 +238,18 @@ fn is_pathlike(text: &str) -> bool {
 }
 
 #[derive(Default)]
-struct Collector {
+struct Collector<'s> {
+    source: &'s str,
     imports: Vec<Import>,
     literals: Vec<ApiLiteral>,
     /// Offsets of literals passed to `.startsWith(…)`.
     prefix_args: HashSet<u32>,
     /// Offsets of literals on the left of `+`.
     concat_lefts: HashSet<u32>,
+    hazards: Vec<Hazard>,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn import(&mut self, literal: &StringLiteral<'_>) {
         self.imports.push(Import {
             specifier: Some(literal.value.to_string()),
@@ -249,6 +268,69 @@ impl Collector {
         }
         Some(text)
     }
+
+    fn hazard(&mut self, offset: u32, message: String) {
+        self.hazards.push(Hazard { offset, message });
+    }
+
+    fn reserved(&mut self, name: &str, offset: u32) {
+        if let Some(message) = guard::reserved_name(name) {
+            self.hazard(offset, message);
+        }
+    }
+
+    /// `RegExp(pattern, flags)` or `new RegExp(…)`: a literal pattern is checked like a regex
+    /// literal; any other is refused.
+    fn regexp_call(
+        &mut self,
+        callee: &Expression<'_>,
+        arguments: &ArenaVec<'_, Argument<'_>>,
+        span: Span,
+    ) {
+        if !is_regexp(callee) {
+            return;
+        }
+        let shown = &self.source[span.start as usize..span.end as usize];
+        let Some(first) = arguments.first() else {
+            return;
+        };
+        let pattern = match first.as_expression().map(Expression::without_parentheses) {
+            Some(Expression::StringLiteral(s)) => Some(s.value.to_string()),
+            Some(Expression::TemplateLiteral(t)) if t.expressions.is_empty() => {
+                Self::template_text(t)
+            }
+            // `new RegExp(/a/, "g")`: the literal is checked where it stands.
+            Some(Expression::RegExpLiteral(_)) => return,
+            _ => None,
+        };
+        let message = match pattern {
+            Some(pattern) => {
+                let unicode_sets = match arguments.get(1).and_then(Argument::as_expression) {
+                    Some(Expression::StringLiteral(flags)) => flags.value.contains('v'),
+                    _ => false,
+                };
+                match guard::backtracking(shown, &pattern, unicode_sets) {
+                    Some(message) => message,
+                    None => return,
+                }
+            }
+            None => guard::runtime_pattern(shown),
+        };
+        self.hazard(span.start, message);
+    }
+}
+
+/// `RegExp`, `globalThis.RegExp`, `self.RegExp`.
+fn is_regexp(callee: &Expression<'_>) -> bool {
+    match callee.without_parentheses() {
+        Expression::Identifier(identifier) => identifier.name == "RegExp",
+        Expression::StaticMemberExpression(member) => {
+            member.property.name == "RegExp"
+                && matches!(&member.object, Expression::Identifier(o)
+                    if matches!(o.name.as_str(), "globalThis" | "self" | "window"))
+        }
+        _ => false,
+    }
 }
 
 /// Offset of a string or template literal expression (parentheses ignored), if it is one.
@@ -260,7 +342,7 @@ fn literal_offset(expression: &Expression<'_>) -> Option<u32> {
     }
 }
 
-impl<'a> Visit<'a> for Collector {
+impl<'a> Visit<'a> for Collector<'_> {
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
         self.import(&it.source);
         walk::walk_import_declaration(self, it);
@@ -302,7 +384,21 @@ impl<'a> Visit<'a> for Collector {
                 self.prefix_args.insert(offset);
             }
         }
+        self.regexp_call(&it.callee, &it.arguments, it.span);
         walk::walk_call_expression(self, it);
+    }
+
+    fn visit_new_expression(&mut self, it: &NewExpression<'a>) {
+        self.regexp_call(&it.callee, &it.arguments, it.span);
+        walk::walk_new_expression(self, it);
+    }
+
+    fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+        self.reserved(&it.name, it.span.start);
+    }
+
+    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        self.reserved(&it.name, it.span.start);
     }
 
     fn visit_binary_expression(&mut self, it: &BinaryExpression<'a>) {
@@ -347,6 +443,11 @@ impl<'a> Visit<'a> for Collector {
                 offset: it.span.start,
                 usage: Use::Regex,
             });
+        }
+        let shown = &self.source[it.span.start as usize..it.span.end as usize];
+        let unicode_sets = it.regex.flags.contains(RegExpFlags::V);
+        if let Some(message) = guard::backtracking(shown, pattern, unicode_sets) {
+            self.hazard(it.span.start, message);
         }
     }
 }

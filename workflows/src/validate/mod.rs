@@ -19,6 +19,7 @@
 //! | imports | [`DiagnosticKind::BadImport`] | worker modules import only the app's worker modules and `cloudflare:workers`; the front end only files under `public/` (see `imports`) |
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
+//! | guard | [`DiagnosticKind::Unguarded`] | in the app's worker modules (not `public/`, not the runtime): no names starting with `__kiln` (they would shadow or call the CPU guard of [`crate::sandbox`]), no regular expression that repeats a group containing an unbounded quantifier (`(a+)+`), no `RegExp(x)` with a pattern built at run time (see `guard`) |
 //!
 //! Diagnostics come sorted by path, then line, then message (app-wide ones first), without
 //! duplicates, so the same files always give the same report. A module with a syntax error is not
@@ -76,7 +77,8 @@ use crate::generate::files::{check_path, MAX_FILES, MAX_FILE_BYTES};
 use crate::generate::{Diagnostic, DiagnosticKind};
 use crate::offline::runtime_files;
 
-mod depth;
+pub(crate) mod depth;
+mod guard;
 mod imports;
 mod js;
 mod routes;
@@ -260,6 +262,17 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             );
         }
         let serves_routes = side == Side::Worker && !path.starts_with("_kiln/");
+        // Model-written worker modules run under the CPU guard; the front end runs in the
+        // browser and the runtime is Kiln's own.
+        if serves_routes {
+            for hazard in &facts.hazards {
+                out.push(
+                    Diagnostic::new(DiagnosticKind::Unguarded, hazard.message.clone())
+                        .with_path(path)
+                        .at_line(at(hazard.offset)),
+                );
+            }
+        }
         for literal in facts.api_literals {
             if serves_routes {
                 routes.extend(routes::route(&literal));
@@ -318,7 +331,7 @@ impl Out {
 }
 
 /// The 1-based line of byte `offset` in `text`.
-fn line_at(text: &str, offset: u32) -> usize {
+pub(crate) fn line_at(text: &str, offset: u32) -> usize {
     let end = (offset as usize).min(text.len());
     1 + text.as_bytes()[..end]
         .iter()

@@ -93,6 +93,29 @@ fn every_offline_app_validates_clean() {
 }
 
 #[test]
+fn offline_apps_pass_the_cpu_guard_rules() {
+    for prompt in PROMPTS {
+        let (files, tables) = offline_app(prompt);
+        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+        let report = validate_app(&files, &tables, &Limits::default());
+        assert!(
+            !report
+                .diagnostics
+                .iter()
+                .any(|d| d.kind == DiagnosticKind::Unguarded),
+            "{prompt}:\n{report}"
+        );
+    }
+    // The runtime would pass them too, were it model-written.
+    for (path, content) in runtime_files() {
+        if path == "_kiln/runtime.js" {
+            let facts = js::analyze(content, Goal::Module);
+            assert_eq!(facts.hazards, [], "{path}");
+        }
+    }
+}
+
+#[test]
 fn a_broken_offline_app_is_caught() {
     let (mut files, tables) = offline_app("a task manager with projects and tasks");
     for (path, content) in &mut files {
@@ -519,4 +542,60 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn code_the_cpu_guard_cannot_bound_is_refused_in_worker_modules() {
+    let worker = format!(
+        "{WORKER}const re = /^(\\w+\\s?)*$/;\nconst found = new RegExp(query, \"i\");\n\
+         const digits = new RegExp(\"^\\\\d+$\");\nconst bad = RegExp(\"(a+)+\");\nlet __kiln_tick = () => {{}};\n"
+    );
+    let lines = check(&small_app(&[("worker.js", &worker)]));
+    assert_eq!(
+        lines,
+        [
+            "worker.js:10: the regular expression /^(\\w+\\s?)*$/ repeats (\\w+\\s?)*, a group that contains an unbounded quantifier, \
+             so some inputs make it backtrack for minutes and stop the app; rewrite it without a quantifier inside a repeated group",
+            "worker.js:11: the call new RegExp(query, \"i\") builds its pattern at run time, which cannot be checked for \
+             catastrophic backtracking; use a regular-expression literal (/…/) or a string-literal pattern, or string \
+             methods such as includes() to search for user text",
+            "worker.js:13: the regular expression RegExp(\"(a+)+\") repeats (a+)+, a group that contains an unbounded quantifier, so some \
+             inputs make it backtrack for minutes and stop the app; rewrite it without a quantifier inside a repeated group",
+            "worker.js:14: the name __kiln_tick is reserved for Kiln's CPU guard; rename it (app code must not define \
+             or call names starting with __kiln)",
+        ]
+    );
+    let report = validate_app(
+        &small_app(&[("worker.js", &worker)]),
+        &[],
+        &Limits::default(),
+    );
+    assert!(report
+        .diagnostics
+        .iter()
+        .all(|d| d.kind == DiagnosticKind::Unguarded));
+}
+
+#[test]
+fn the_front_end_may_use_any_regular_expression() {
+    let app_js = format!(
+        "{APP_JS}const re = /^(a+)+$/;\nconst found = new RegExp(query, \"i\");\nlet __kiln = 1;\n"
+    );
+    assert_eq!(
+        check(&small_app(&[("public/app.js", &app_js)])),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_worker_module_cannot_import_the_guard() {
+    let worker = format!("import {{ reset }} from \"./_kiln_guard.js\";\n{WORKER}");
+    let lines = check(&small_app(&[("worker.js", &worker)]));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "worker.js:1: import \"./_kiln_guard.js\" does not match a file of the app"
+        ),
+        "{lines:?}"
+    );
 }
