@@ -46,6 +46,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     http::secure(resp)
 }
 
+#[event(queue)]
+async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context) -> Result<()> {
+    consumer::handle(batch, env).await
+}
+
 /// Whether the request is for `<slug>.<APPS_DOMAIN>` (the dispatch Worker's), not the platform.
 fn is_app_host(req: &Request, env: &Env) -> bool {
     let domain = config::apps_domain(env.var("APPS_DOMAIN").ok().map(|v| v.to_string()));

@@ -18,6 +18,7 @@ use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
 use workflows::pipeline::{Step, StepError};
 use workflows::plan::{Plan, ValidPlan};
 use workflows::prompts;
+use workflows::sandbox;
 use workflows::validate::{validate_app, Limits};
 
 use crate::adapters::app_admin::{self, AdminError};
@@ -749,9 +750,21 @@ async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), Ste
             .ok_or_else(|| StepError::Terminal(format!("{} is missing from the code store", path.as_str())))?;
         let code = String::from_utf8(code)
             .map_err(|_| StepError::Terminal(format!("{} is not UTF-8", path.as_str())))?;
+        // The app's own modules get the budget checks; the reviewed runtime runs as shipped.
+        let code = if is_runtime(path.as_str()) {
+            code
+        } else {
+            sandbox::instrument(path.as_str(), &code)
+                .map_err(|e| StepError::Terminal(e.to_string()))?
+        };
         modules.insert(path.as_str().to_string(), Value::String(code));
     }
-    let bundle = json!({ "project": job.project_id, "version": m.version, "modules": modules });
+    let bundle = json!({
+        "project": job.project_id,
+        "version": m.version,
+        "modules": modules,
+        "guard": sandbox::GUARD_MODULE,
+    });
     ctx.env
         .bucket("STORE")
         .map_err(retryable)?

@@ -9,7 +9,7 @@
 //    databases. It is not reachable over HTTP (only a service binding naming it reaches it), and
 //    apps never get it;
 //  - the D1 and R2 facades and the budget guard every loaded app gets as modules.
-// Threat model and decisions: docs/adr/0010-app-isolation.md.
+// Threat model and decisions: docs/adr/0011-app-isolation.md.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustWorker, { Apps } from "../build/index.js";
 
@@ -27,9 +27,10 @@ function settings(env) {
   return {
     cpuMs: num(env.APP_CPU_MS, 50, 1, 300000),
     subRequests: num(env.APP_SUBREQUESTS, 50, 1, 10000),
-    maxOps: num(env.APP_MAX_OPS, 20000000, 1000, 1e12),
-    maxWallMs: num(env.APP_MAX_WALL_MS, 5000, 10, 600000),
+    maxOps: num(env.APP_MAX_OPS, 10000000, 1000, 1e12),
+    maxWallMs: num(env.APP_MAX_WALL_MS, 10000, 10, 600000),
     maxAllocBytes: num(env.APP_MAX_ALLOC_BYTES, 64 * 1024 * 1024, 1024, 2 ** 31),
+    maxRequestAllocBytes: num(env.APP_MAX_REQUEST_ALLOC_BYTES, 128 * 1024 * 1024, 1024, 2 ** 32),
     maxBodyBytes: num(env.APP_MAX_BODY_BYTES, 8 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     storageBytes: num(env.APP_STORAGE_MAX_BYTES, 100 * 1024 * 1024, 0, 2 ** 50),
     authPerMinute: num(env.APP_AUTH_PER_MINUTE, 20, 1, 1e6),
@@ -236,7 +237,7 @@ export function capAllocations() {}
 
 /** The module that applies the limits before the app's modules evaluate. */
 function caps(limits) {
-  return `import { reset, capAllocations } from "./_kiln_guard.js";\ncapAllocations(${limits.maxAllocBytes});\nreset(${limits.maxOps}, ${limits.maxWallMs});\n`;
+  return `import { reset, capAllocations } from "./_kiln_guard.js";\ncapAllocations(${limits.maxAllocBytes}, ${limits.maxRequestAllocBytes});\nreset(${limits.maxOps}, ${limits.maxWallMs});\n`;
 }
 
 function json(status, body, headers = {}) {
@@ -316,7 +317,7 @@ async function serveApi(request, env, ctx, live, limits) {
     // Generated apps talk to nothing but their own bindings: no fetch(), no connect().
     globalOutbound: null,
     // Enforced by the Workers runtime in production; workerd under `wrangler dev` accepts and
-    // ignores them, which is why the guard module exists (docs/adr/0010).
+    // ignores them, which is why the guard module exists (docs/adr/0011).
     limits: { cpuMs: limits.cpuMs, subRequests: limits.subRequests },
   }));
   try {

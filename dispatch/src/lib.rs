@@ -13,7 +13,7 @@
 //!   `WorkerEntrypoint`). [`Apps`] gives it what it needs from Rust.
 //! - Each app's database is an [`appdb::AppDatabase`] Durable Object. Nothing reaches it over
 //!   HTTP: loaded apps hold a capability scoped to their own project (`AppDb`), and the platform
-//!   calls the named entrypoint `AppAdmin` over RPC (see `src/entry.js` and docs/adr/0010).
+//!   calls the named entrypoint `AppAdmin` over RPC (see `src/entry.js` and docs/adr/0011).
 //!
 //! Key decision: capabilities, not routes. This Worker's HTTP surface serves app hosts only and
 //! never trusts the Host header for anything but choosing which app's public files to serve.

@@ -2,7 +2,7 @@
 //!
 //! The dispatch Worker exports a named entrypoint, `AppAdmin`, that only a service binding naming
 //! it can reach (`APP_ADMIN` in `wrangler.toml`); it has no HTTP route, so neither an app nor an
-//! outside request can call it (docs/adr/0010). Each method answers
+//! outside request can call it (docs/adr/0011). Each method answers
 //! `{ok: true, value}` or `{ok: false, status, message}`; a refusal by the database (bad SQL, a
 //! failing migration) is terminal, anything else (the binding, the transport) retryable.
 

@@ -1,7 +1,7 @@
 //! A hostile app: its `worker.js` is written (through the real model path, by the scripted model
 //! server) to try every escape route it can reach from its isolate. Every attempt must fail: a
 //! second app's rows and files stay unread and unchanged, and the platform and the other app keep
-//! serving. Threat model: docs/adr/0010-app-isolation.md.
+//! serving. Threat model: docs/adr/0011-app-isolation.md.
 
 use serde_json::{json, Value};
 
