@@ -113,4 +113,7 @@ pub enum DiagnosticKind {
     /// A migration statement that is not allowed (PRAGMA, ATTACH, BEGIN, DROP TABLE of a plan
     /// table, …) (`validate`).
     ForbiddenSql,
+    /// Model-written code names a binding internal: the app secret `JWT_SECRET`, or a module the
+    /// host wraps apps with (`_kiln_*.js`) (`validate`).
+    PlatformInternal,
 }

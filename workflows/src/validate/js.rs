@@ -1,5 +1,5 @@
-//! One pass of oxc over a JavaScript module: syntax errors, imports, `/api` path literals and what
-//! `export default` is.
+//! One pass of oxc over a JavaScript module: syntax errors, imports, `/api` path literals, where
+//! the app secret is named (see `internals`) and what `export default` is.
 //!
 //! Key decision: parse once, collect facts, decide later. The import, route and contract checks
 //! work on the plain values collected here, so they are unit-testable without an AST, and the
@@ -9,15 +9,17 @@ use std::collections::HashSet;
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
-    BinaryExpression, BinaryOperator, CallExpression, Class, ClassElement, Declaration,
-    ExportAllDeclaration, ExportDefaultDeclarationKind, ExportNamedDeclaration, Expression,
-    ImportDeclaration, ImportExpression, ModuleExportName, ObjectPropertyKind, Program,
-    RegExpLiteral, SourceType, Statement, StringLiteral, TemplateLiteral,
+    BinaryExpression, BinaryOperator, BindingIdentifier, CallExpression, Class, ClassElement,
+    Declaration, ExportAllDeclaration, ExportDefaultDeclarationKind, ExportNamedDeclaration,
+    Expression, IdentifierName, IdentifierReference, ImportDeclaration, ImportExpression,
+    ModuleExportName, ObjectPropertyKind, Program, RegExpLiteral, SourceType, Statement,
+    StringLiteral, TemplateElement, TemplateLiteral,
 };
 use oxc_ast_visit::{walk, Visit};
 use oxc_parser::Parser;
 
 use super::depth;
+use super::internals::APP_SECRET;
 
 /// Stands for a `${…}` expression inside a collected path (never in real paths: it is a control
 /// character, and paths with control characters are not collected).
@@ -91,6 +93,9 @@ pub(super) struct ModuleFacts {
     pub syntax_error: Option<SyntaxError>,
     pub imports: Vec<Import>,
     pub api_literals: Vec<ApiLiteral>,
+    /// Byte offsets of every identifier, property name or string/template text that names the
+    /// app secret ([`APP_SECRET`]). Read from the AST, so comments never count.
+    pub secret_names: Vec<u32>,
     pub default_export: DefaultExport,
 }
 
@@ -119,6 +124,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             }),
             imports: Vec::new(),
             api_literals: Vec::new(),
+            secret_names: Vec::new(),
             default_export: DefaultExport::Missing,
         };
     }
@@ -149,6 +155,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             syntax_error: Some(SyntaxError { offset, message }),
             imports: Vec::new(),
             api_literals: Vec::new(),
+            secret_names: Vec::new(),
             default_export: DefaultExport::Missing,
         };
     }
@@ -168,6 +175,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
         syntax_error: None,
         imports: collector.imports,
         api_literals,
+        secret_names: collector.secret_names,
         default_export: default_export(&parsed.program),
     }
 }
@@ -228,6 +236,8 @@ struct Collector {
     prefix_args: HashSet<u32>,
     /// Offsets of literals on the left of `+`.
     concat_lefts: HashSet<u32>,
+    /// Offsets where the app secret is named.
+    secret_names: Vec<u32>,
 }
 
 impl Collector {
@@ -314,7 +324,35 @@ impl<'a> Visit<'a> for Collector {
         walk::walk_binary_expression(self, it);
     }
 
+    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    /// Property names: `env.JWT_SECRET`, `{ JWT_SECRET: … }`, `{ JWT_SECRET } = env`.
+    fn visit_identifier_name(&mut self, it: &IdentifierName<'a>) {
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    fn visit_template_element(&mut self, it: &TemplateElement<'a>) {
+        if it.value.raw.contains(APP_SECRET) {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
     fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
+        if it.value.contains(APP_SECRET) {
+            self.secret_names.push(it.span.start);
+        }
         let value = without_method(it.value.as_str());
         if value.starts_with("/api") && is_pathlike(value) {
             self.literals.push(ApiLiteral {
@@ -598,6 +636,23 @@ mod tests {
                 ("/api/notes/:id".to_string(), Use::Whole),
             ]
         );
+    }
+
+    #[test]
+    fn the_app_secret_is_found_in_code_but_not_in_comments() {
+        let named = |source: &str| facts(source).secret_names.len();
+        assert_eq!(named("const s = env.JWT_SECRET;\n"), 1);
+        assert_eq!(named("const s = env?.JWT_SECRET;\n"), 1);
+        assert_eq!(named("const s = env[\"JWT_SECRET\"];\n"), 1);
+        assert_eq!(named("const s = env[`JWT_SECRET`];\n"), 1);
+        assert!(named("const { JWT_SECRET } = env;\n") >= 1);
+        assert!(named("const { JWT_SECRET: key } = env;\n") >= 1);
+        assert_eq!(named("function f(JWT_SECRET) {}\n"), 1);
+        assert_eq!(
+            named("// reads env.JWT_SECRET\n/* JWT_SECRET */ const a = 1;\n"),
+            0
+        );
+        assert_eq!(named("const JWT_SECRETS = env.JWT_SECRET_NAME;\n"), 0);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! | imports | [`DiagnosticKind::BadImport`] | worker modules import only the app's worker modules and `cloudflare:workers`; the front end only files under `public/` (see `imports`) |
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
+//! | internals | [`DiagnosticKind::PlatformInternal`] | model-written modules never name the app secret `JWT_SECRET` (identifiers, properties, strings; not comments) nor import the host's `_kiln_*.js` wrapper modules; the runtime's paths are exempt (see `internals`) |
 //!
 //! Diagnostics come sorted by path, then line, then message (app-wide ones first), without
 //! duplicates, so the same files always give the same report. A module with a syntax error is not
@@ -78,6 +79,7 @@ use crate::offline::runtime_files;
 
 mod depth;
 mod imports;
+mod internals;
 mod js;
 mod routes;
 mod sql;
@@ -252,12 +254,42 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             }
             continue;
         }
-        for (offset, message) in imports::check(path, side, &facts.imports, &present) {
+        let (host, app_imports): (Vec<js::Import>, Vec<js::Import>) =
+            facts.imports.into_iter().partition(|i| {
+                i.specifier
+                    .as_deref()
+                    .is_some_and(internals::is_host_module)
+            });
+        for import in &host {
+            let specifier = import.specifier.as_deref().unwrap_or_default();
+            out.push(
+                Diagnostic::new(
+                    DiagnosticKind::PlatformInternal,
+                    internals::host_module_message(specifier),
+                )
+                .with_path(path)
+                .at_line(at(import.offset)),
+            );
+        }
+        for (offset, message) in imports::check(path, side, &app_imports, &present) {
             out.push(
                 Diagnostic::new(DiagnosticKind::BadImport, message)
                     .with_path(path)
                     .at_line(at(offset)),
             );
+        }
+        // The runtime's own paths hold the reviewed runtime (the platform ships its copy there).
+        if !runtime.contains_key(path) {
+            for &offset in &facts.secret_names {
+                out.push(
+                    Diagnostic::new(
+                        DiagnosticKind::PlatformInternal,
+                        internals::secret_message(),
+                    )
+                    .with_path(path)
+                    .at_line(at(offset)),
+                );
+            }
         }
         let serves_routes = side == Side::Worker && !path.starts_with("_kiln/");
         for literal in facts.api_literals {
