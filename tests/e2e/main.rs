@@ -24,6 +24,7 @@ mod harness;
 mod model;
 mod model_server;
 mod projects;
+mod teardown;
 mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -108,6 +109,7 @@ fn main() {
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
+        teardown::scenarios(),
         dispatch::scenarios(),
         model::scenarios(),
     ]
