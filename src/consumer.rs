@@ -1,5 +1,8 @@
-//! The build Queue consumer: turns each `BuildJob` message into a `BuildWorkflow` instance whose
-//! id is the build id.
+//! The Queue consumer. One Worker consumes two Queues, told apart by the batch's queue name:
+//! - `kiln-builds`: each `BuildJob` message becomes a `BuildWorkflow` instance whose id is the
+//!   build id (below);
+//! - `kiln-teardown`: each [`TeardownJob`] runs [`teardown::process`], and is retried by the Queue
+//!   until the teardown is complete (see [`crate::teardown`]).
 //!
 //! A message can be delivered more than once, and the local Workflows engine does not reject a
 //! duplicate instance id (production does), so starting is deduplicated here: a create-only R2
@@ -15,6 +18,7 @@ use worker::{Conditional, Env, MessageBatch, MessageExt};
 
 use crate::error::ApiError;
 use crate::pipeline::BuildJob;
+use crate::teardown::{self, TeardownJob};
 
 /// What handling one message did (the consumer acks either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +87,13 @@ pub async fn start(env: &Env, job: &BuildJob) -> Result<Outcome, ApiError> {
 }
 
 /// Handles a batch: each message is acked when handled, retried (then dead-lettered) on failure.
+/// The batch type names the build message because the Worker has one queue handler; teardown
+/// batches are read raw and decoded here.
 pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<()> {
+    if batch.queue() == teardown::QUEUE {
+        handle_teardowns(&batch, &env).await;
+        return Ok(());
+    }
     for message in batch.messages()? {
         match start(&env, message.body()).await {
             Ok(outcome) => {
@@ -97,4 +107,33 @@ pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<(
         }
     }
     Ok(())
+}
+
+/// Handles a batch of teardown jobs: acked when the teardown is complete, retried otherwise.
+async fn handle_teardowns(batch: &MessageBatch<BuildJob>, env: &Env) {
+    for message in batch.raw_iter() {
+        let body = js_sys::JSON::stringify(&message.body())
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        let job: TeardownJob = match serde_json::from_str(&body) {
+            Ok(job) => job,
+            Err(e) => {
+                // Cannot succeed on any retry: drop it, loudly.
+                worker::console_error!("teardown: unreadable message {body}: {e}");
+                message.ack();
+                continue;
+            }
+        };
+        match teardown::process(env, &job).await {
+            Ok(outcome) => {
+                worker::console_log!("teardown {}: {outcome:?}", job.project_id);
+                message.ack();
+            }
+            Err(e) => {
+                worker::console_error!("teardown {}: will retry: {e}", job.project_id);
+                message.retry();
+            }
+        }
+    }
 }

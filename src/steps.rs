@@ -669,12 +669,14 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ))
         }
         Step::Deploy => {
+            if st.deleted {
+                return Err(deleted(job));
+            }
             let m = current_manifest(ctx, job, &st).await?;
             write_bundle(ctx, job, &m).await?;
             let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
-            ctx.env
-                .bucket("STORE")
-                .map_err(retryable)?
+            let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
+            bucket
                 .put(
                     format!("apps/{}.json", st.slug),
                     pointer.to_string().into_bytes(),
@@ -682,6 +684,15 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 .execute()
                 .await
                 .map_err(retryable)?;
+            // A delete may have landed since `st` was read. Checking again after the write closes
+            // the race: either the deletion came later, and its teardown (which removes the
+            // pointer first) runs after this write, or it is seen here and the pointer undone.
+            if state(ctx, job).await?.deleted {
+                crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)
+                    .await
+                    .map_err(api_err)?;
+                return Err(deleted(job));
+            }
             Ok((
                 json!({ "version": m.version, "slug": st.slug }),
                 vec![Command::RecordDeploy {
@@ -703,6 +714,14 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ))
         }
     }
+}
+
+/// The terminal error of a step whose project was deleted while the build ran.
+fn deleted(job: &BuildJob) -> StepError {
+    StepError::Terminal(format!(
+        "project {} was deleted while this build ran; nothing was deployed",
+        job.project_id
+    ))
 }
 
 /// Creates the app's JWT signing secret if it has none. The secret lives only in R2

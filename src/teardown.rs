@@ -1,15 +1,193 @@
-//! Teardown of a deleted project: its app stops answering, its database, secret, stored files,
-//! plans and code versions are removed, then `TeardownCompleted` is recorded.
+//! Teardown of a deleted project, as a durable job: its app stops answering, its database, secret,
+//! plans, code versions, blobs and stored files are removed, then `TeardownCompleted` is recorded.
 //!
-//! Order matters: the live pointer goes first, so the slug answers 404 at once even if a later
-//! part fails (the whole teardown is idempotent and can simply run again). Content-addressed blobs
-//! are shared between projects (identical files are stored once), so they are not deleted here;
-//! once no manifest names them they are unreachable, and a future sweep can reclaim them.
+//! `DELETE /api/projects/:id` sends a [`TeardownJob`] on the `kiln-teardown` Queue *before* it
+//! records `ProjectDeleted` (so a recorded deletion always has a job; a job whose deletion was
+//! never recorded finds the project alive and does nothing), answers 204, and the Queue consumer
+//! runs [`process`]. A failed run is retried by the Queue (`message.retry()`) and dead-lettered to
+//! `kiln-teardown-dlq` after its retries; see docs/adr/0013-durable-teardown.md.
+//!
+//! Key decisions:
+//! - Order matters: the live pointer goes first, so the slug answers 404 at once even if a later
+//!   part fails.
+//! - Every part is idempotent (deleting what is already gone is a no-op, destroying an empty
+//!   database too), so a retry or a duplicate delivery simply runs the whole teardown again.
+//! - `TeardownCompleted` is recorded only after a final listing shows every prefix empty.
+//! - Only this project's things are touched: the live pointer is removed only while it names this
+//!   project (the slug is free for a new project as soon as the deletion is recorded), and blobs
+//!   live under the project's own prefix (`workflows::codestore::blob_prefix`), never shared.
+
+use events::envelope::Metadata;
+use events::Command;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{Bucket, Conditional, Env};
+use workflows::codestore::blob_prefix;
 
 use crate::error::ApiError;
 use crate::http::Ctx;
+use crate::service;
 
-async fn delete_prefix(bucket: &worker::Bucket, prefix: &str) -> Result<usize, ApiError> {
+/// The Queue that carries teardown jobs (its consumer is in [`crate::consumer`]).
+pub const QUEUE: &str = "kiln-teardown";
+
+/// The Queue producer binding for [`QUEUE`].
+const BINDING: &str = "TEARDOWN_QUEUE";
+
+/// The system actor recorded on `TeardownCompleted`.
+const ACTOR: &str = "kiln:teardown";
+
+/// The Queue message of one teardown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeardownJob {
+    /// The deleted project (stream) id; its slug is read from the log.
+    pub project_id: String,
+    /// Test-only: how many attempts fail on purpose after the database is destroyed (partway, so
+    /// the retry runs over a half-done teardown). Honoured only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_attempts: Option<u32>,
+}
+
+/// What one run of [`process`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was removed and `TeardownCompleted` recorded (or found recorded).
+    Completed,
+    /// The project is not in the log: nothing to tear down.
+    NoProject,
+}
+
+/// Sends `job` on the teardown Queue.
+pub async fn request(ctx: &Ctx, job: &TeardownJob) -> Result<(), ApiError> {
+    ctx.env
+        .queue(BINDING)?
+        .send(job)
+        .await
+        .map_err(|e| ApiError::internal(format!("teardown queue send: {e}")))
+}
+
+/// Runs the teardown of `job.project_id` and records `TeardownCompleted`. An error means some
+/// part is not gone yet: the caller retries the whole job.
+pub async fn process(env: &Env, job: &TeardownJob) -> Result<Outcome, ApiError> {
+    let ctx = Ctx::new(env.clone())?;
+    let project = job.project_id.as_str();
+    let state = service::load(&service::event_log(&ctx)?, project, true).await?;
+    if !state.exists {
+        return Ok(Outcome::NoProject);
+    }
+    if !state.deleted {
+        // The DELETE sends the job before recording the deletion: wait for it (a deletion that
+        // failed to record leaves the project alive, and this job ends in the dead-letter queue
+        // without having touched anything).
+        return Err(ApiError::internal(format!(
+            "project {project} is not deleted (yet); teardown waits"
+        )));
+    }
+    run(&ctx, job, &state.slug).await?;
+    if !state.torn_down {
+        let meta = Metadata::new(crate::adapters::webcrypto::now_ms(), ACTOR);
+        match service::execute(&ctx, project, meta, Command::CompleteTeardown).await {
+            Ok(_) => {}
+            // A concurrent duplicate recorded it first.
+            Err(ApiError::Conflict(_))
+                if service::load(&service::event_log(&ctx)?, project, false)
+                    .await?
+                    .torn_down => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome::Completed)
+}
+
+/// Removes everything the project's app owns, in order, and checks that it is gone.
+async fn run(ctx: &Ctx, job: &TeardownJob, slug: &str) -> Result<(), ApiError> {
+    let project = job.project_id.as_str();
+    let bucket = ctx.env.bucket("STORE")?;
+    remove_pointer(&bucket, project, slug).await?;
+    destroy_database(ctx, project).await?;
+    injected_fault(ctx, &bucket, job).await?;
+    bucket.delete(format!("secrets/{project}")).await?;
+    for prefix in prefixes(project) {
+        delete_prefix(&bucket, &prefix).await?;
+    }
+    // Verification: nothing is left under any prefix, and the slug does not point here.
+    for prefix in prefixes(project) {
+        if !is_empty(&bucket, &prefix).await? {
+            return Err(ApiError::internal(format!(
+                "teardown of {project}: '{prefix}' is not empty yet"
+            )));
+        }
+    }
+    if bucket.head(format!("secrets/{project}")).await?.is_some()
+        || pointer_names(&bucket, slug, project).await?
+    {
+        return Err(ApiError::internal(format!(
+            "teardown of {project}: the secret or the live pointer is still there"
+        )));
+    }
+    Ok(())
+}
+
+/// The R2 prefixes that belong to `project` alone (the event log under `streams/` is kept: it is
+/// the record of what happened, deletion included).
+fn prefixes(project: &str) -> [String; 5] {
+    [
+        format!("versions/{project}/"),
+        format!("plans/{project}/"),
+        format!("appfiles/{project}/"),
+        format!("deploys/{project}/"),
+        blob_prefix(project),
+    ]
+}
+
+/// Destroys the app's database, through the dispatch Worker.
+async fn destroy_database(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
+    crate::adapters::app_admin::destroy(&ctx.env, project)
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::internal(format!("teardown database: {e}")))
+}
+
+/// Whether `apps/<slug>.json` is the live pointer of `project`.
+async fn pointer_names(bucket: &Bucket, slug: &str, project: &str) -> Result<bool, ApiError> {
+    if slug.is_empty() {
+        return Ok(false);
+    }
+    let Some(obj) = bucket.get(format!("apps/{slug}.json")).execute().await? else {
+        return Ok(false);
+    };
+    let bytes = match obj.body() {
+        Some(b) => b.bytes().await?,
+        None => return Ok(false),
+    };
+    Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v["project"] == project))
+}
+
+/// Removes the live pointer `apps/<slug>.json` if it names `project` (a new project may already
+/// own the slug). Returns whether it removed one. Also used inline by the DELETE handler and by
+/// a deploy that finds its project deleted.
+pub async fn remove_pointer(bucket: &Bucket, project: &str, slug: &str) -> Result<bool, ApiError> {
+    if !pointer_names(bucket, slug, project).await? {
+        return Ok(false);
+    }
+    bucket.delete(format!("apps/{slug}.json")).await?;
+    Ok(true)
+}
+
+async fn is_empty(bucket: &Bucket, prefix: &str) -> Result<bool, ApiError> {
+    let page = bucket
+        .list()
+        .prefix(prefix.to_string())
+        .limit(1)
+        .execute()
+        .await?;
+    Ok(page.objects().is_empty())
+}
+
+/// Deletes every key under `prefix`, a page at a time, until a listing comes back empty.
+async fn delete_prefix(bucket: &Bucket, prefix: &str) -> Result<usize, ApiError> {
     let mut removed = 0;
     loop {
         let page = bucket
@@ -24,25 +202,35 @@ async fn delete_prefix(bucket: &worker::Bucket, prefix: &str) -> Result<usize, A
         }
         removed += keys.len();
         bucket.delete_multiple(keys).await?;
-        if !page.truncated() {
-            return Ok(removed);
-        }
     }
 }
 
-/// Removes everything the project's app owns.
-pub async fn run(ctx: &Ctx, project: &str, slug: &str) -> Result<(), ApiError> {
-    let bucket = ctx.env.bucket("STORE")?;
-    if !slug.is_empty() {
-        bucket.delete(format!("apps/{slug}.json")).await?;
+/// Test hooks only: fails the first `fail_attempts` runs of this job, after the pointer and the
+/// database are gone. Attempts are counted with create-only markers `faults/teardown/<project>/<n>`
+/// (kept, like any test-session state).
+async fn injected_fault(ctx: &Ctx, bucket: &Bucket, job: &TeardownJob) -> Result<(), ApiError> {
+    let hooks = ctx
+        .env
+        .var("KILN_TEST_HOOKS")
+        .is_ok_and(|v| v.to_string() == "1");
+    let fails = job.fail_attempts.filter(|_| hooks).unwrap_or(0);
+    for n in 1..=fails {
+        let fresh = bucket
+            .put(
+                format!("faults/teardown/{}/{n}", job.project_id),
+                Vec::<u8>::new(),
+            )
+            .only_if(Conditional {
+                etag_does_not_match: Some("*".into()),
+                ..Default::default()
+            })
+            .execute()
+            .await?;
+        if fresh.is_some() {
+            return Err(ApiError::internal(format!(
+                "injected teardown fault {n} of {fails} (x-kiln-faults)"
+            )));
+        }
     }
-    crate::adapters::app_admin::destroy(&ctx.env, project)
-        .await
-        .map_err(|e| ApiError::internal(format!("teardown database: {e}")))?;
-    bucket.delete(format!("secrets/{project}")).await?;
-    delete_prefix(&bucket, &format!("versions/{project}/")).await?;
-    delete_prefix(&bucket, &format!("deploys/{project}/")).await?;
-    delete_prefix(&bucket, &format!("plans/{project}/")).await?;
-    delete_prefix(&bucket, &format!("appfiles/{project}/")).await?;
     Ok(())
 }

@@ -50,6 +50,31 @@ pub async fn dump(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     json(200, &projections::dump(&ctx.db()?).await?)
 }
 
+/// `GET /api/admin/projects/:id/events[?after=SEQ&limit=N]`: any project's event log, deleted
+/// ones included (their owner's routes answer 404 once the deletion is recorded, but the log is
+/// kept, and it is where an operator sees whether the teardown completed).
+pub async fn events(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    operator(req, ctx)?;
+    if !crate::adapters::event_log::valid_stream(id) {
+        return Err(ApiError::NotFound(format!(
+            "project '{}' not found",
+            crate::domain::email::clip(id)
+        )));
+    }
+    let url = req.url()?;
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        match url.query_pairs().find(|(k, _)| k == name) {
+            None => Ok(None),
+            Some((_, v)) => v.parse().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("query parameter '{name}' must be a whole number"))
+            }),
+        }
+    };
+    let after = number("after")?.unwrap_or(0);
+    let limit = number("limit")?.unwrap_or(100).clamp(1, 1000) as usize;
+    super::events::page(ctx, id, after, limit).await
+}
+
 fn test_hooks(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
     match ctx.env.var("KILN_TEST_HOOKS").map(|v| v.to_string()) {
         Ok(v) if v == "1" => Ok(()),
@@ -63,6 +88,35 @@ pub async fn put_object(req: &mut Request, ctx: &Ctx, key: &str) -> Result<Respo
     let body = req.bytes().await?;
     ctx.env.bucket("STORE")?.put(key, body).execute().await?;
     json(200, &json!({ "key": key }))
+}
+
+/// `GET /api/_test/r2?prefix=P`: how many R2 keys start with `P` (test hooks only), so tests can
+/// see what a teardown left behind.
+pub async fn count_objects(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let prefix = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "prefix")
+        .map(|(_, v)| v.into_owned())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("query parameter 'prefix' is required".into()))?;
+    let bucket = ctx.env.bucket("STORE")?;
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut list = bucket.list().prefix(prefix.clone()).limit(1000);
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await?;
+        count += page.objects().len();
+        match (page.truncated(), page.cursor()) {
+            (true, Some(c)) => cursor = Some(c),
+            _ => break,
+        }
+    }
+    json(200, &json!({ "prefix": prefix, "count": count }))
 }
 
 /// `POST /api/_test/builds/:id/redeliver`: hands the build's Queue message to the consumer again,

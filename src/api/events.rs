@@ -100,8 +100,12 @@ pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiErr
             timeout,
         );
     }
+    page(ctx, id, after.unwrap_or(0), limit).await
+}
+
+/// One JSON page of a stream's events after `after` (no ownership check: callers do that).
+pub async fn page(ctx: &Ctx, id: &str, after: u64, limit: usize) -> Result<Response, ApiError> {
     let log = event_log(ctx)?;
-    let after = after.unwrap_or(0);
     let (events, corruption) = log
         .read_lenient(id, after, limit)
         .await

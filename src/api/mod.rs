@@ -96,6 +96,14 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Post => admin::rebuild(&req, ctx).await,
             _ => Err(not_allowed("POST")),
         },
+        ["api", "admin", "projects", id, "events"] => match method {
+            Method::Get => admin::events(&req, ctx, id).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "_test", "r2"] => match method {
+            Method::Get => admin::count_objects(&req, ctx).await,
+            _ => Err(not_allowed("GET")),
+        },
         ["api", "_test", "builds", build_id, "redeliver"] => match method {
             Method::Post => admin::redeliver(&req, ctx, build_id).await,
             _ => Err(not_allowed("POST")),

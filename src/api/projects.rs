@@ -16,6 +16,7 @@ use crate::domain::{ProjectName, Slug};
 use crate::error::ApiError;
 use crate::http::{authenticate, json, no_content, read_json, Ctx};
 use crate::service;
+use crate::teardown::TeardownJob;
 
 #[derive(Deserialize)]
 struct NameBody {
@@ -160,19 +161,55 @@ pub async fn rename(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
 }
 
 /// `DELETE /api/projects/:id` → 204 (recorded as `ProjectDeleted`; the log itself is kept).
+///
+/// The teardown is a durable job on the teardown Queue ([`crate::teardown`]): the answer does not
+/// wait for it and does not depend on it. The job is sent before the deletion is recorded, so a
+/// recorded deletion always has one; the app's pointer is also removed here, best effort, so the
+/// slug stops answering before the job runs.
 pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    Store::new(&ctx.db()?)
+    let row = Store::new(&ctx.db()?)
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| not_found(id))?;
+    let hooks = ctx
+        .env
+        .var("KILN_TEST_HOOKS")
+        .is_ok_and(|v| v.to_string() == "1");
+    let fail_attempts = match req.headers().get("x-kiln-faults")? {
+        Some(plan) if hooks => Some(parse_teardown_faults(&plan)?),
+        _ => None,
+    };
+    let job = TeardownJob {
+        project_id: id.to_string(),
+        fail_attempts,
+    };
+    crate::teardown::request(ctx, &job).await?;
     let meta = Metadata::new(webcrypto::now_ms(), &caller.user_id);
-    // The state before deletion still knows the slug (the projection row goes with the event).
-    let state = service::load(&service::event_log(ctx)?, id, true).await?;
-    service::execute(ctx, id, meta.clone(), Command::DeleteProject).await?;
-    crate::teardown::run(ctx, id, &state.slug).await?;
-    service::execute(ctx, id, meta, Command::CompleteTeardown).await?;
+    service::execute(ctx, id, meta, Command::DeleteProject).await?;
+    let removed = match ctx.env.bucket("STORE") {
+        Ok(bucket) => crate::teardown::remove_pointer(&bucket, id, &row.slug).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = removed {
+        // Not an error for the caller: the queued teardown removes it too.
+        worker::console_warn!("delete {id}: live pointer not removed yet: {e}");
+    }
     no_content()
+}
+
+/// The test-only `x-kiln-faults` header of a delete: `teardown:N` fails the first N attempts.
+fn parse_teardown_faults(plan: &str) -> Result<u32, ApiError> {
+    plan.trim()
+        .strip_prefix("teardown:")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=5).contains(n))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "x-kiln-faults on a delete must be 'teardown:N' with N from 1 to 5, got '{}'",
+                crate::domain::email::clip(plan)
+            ))
+        })
 }
 
 #[derive(Deserialize)]

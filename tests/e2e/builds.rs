@@ -15,7 +15,6 @@ pub fn scenarios() -> Vec<Scenario> {
         a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         bad_build_requests_are_clear_errors,
         two_apps_are_isolated_tokens_rows_and_files,
-        deleting_a_project_tears_down_its_app,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
         a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
     ]
@@ -453,7 +452,7 @@ fn the_same_build_message_delivered_twice_starts_one_build(k: &Kiln) {
     assert_eq!((started, plans), (1, 1));
 }
 
-fn build_app(k: &Kiln, token: &str, name: &str, prompt: &str) -> (String, String) {
+pub fn build_app(k: &Kiln, token: &str, name: &str, prompt: &str) -> (String, String) {
     let p = k.api.create_project(token, name);
     let (id, slug) = (
         p["id"].as_str().unwrap().to_string(),
@@ -569,56 +568,6 @@ fn two_apps_are_isolated_tokens_rows_and_files(k: &Kiln) {
         Some(&host_a),
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
-}
-
-fn deleting_a_project_tears_down_its_app(k: &Kiln) {
-    let token = k.api.new_user();
-    let (id, slug) = build_app(k, &token, "Short Lived App", "a workout log");
-    let t = app_user(k, &slug, "ada@example.com");
-    assert_eq!(
-        app_post(
-            k,
-            &slug,
-            "/api/workouts",
-            Some(&t),
-            &json!({ "activity": "run" })
-        )
-        .status,
-        201
-    );
-    assert_eq!(
-        k.api
-            .delete(&format!("/api/projects/{id}"), Some(&token))
-            .status,
-        204
-    );
-    let page = k.api.get_app(&slug, "/");
-    assert_eq!(page.status, 404, "the slug no longer answers");
-    assert!(page.body.contains(&slug));
-    let api = app_post(
-        k,
-        &slug,
-        "/api/auth/login",
-        None,
-        &json!({ "email": "ada@example.com", "password": "correct horse" }),
-    );
-    assert_eq!(api.status, 404);
-    let q = k.api.post(
-        &format!("/api/_test/apps/{id}/query"),
-        None,
-        &json!({ "sql": "SELECT name FROM sqlite_master WHERE name = 'workouts'" }),
-    );
-    assert_eq!(q.status, 200, "{}", q.body);
-    assert_eq!(q.json()["results"], json!([]), "the app database is gone");
-    let dump = k
-        .api
-        .get("/api/admin/projections", Some(&k.operator_token))
-        .json();
-    assert!(dump["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["id"] != id.as_str()));
 }
 
 fn a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan(k: &Kiln) {

@@ -93,7 +93,8 @@ fn creating_renaming_posting_and_deleting_are_recorded_as_events(k: &Kiln) {
         .json();
     assert_eq!(v, json!({ "ok": true, "events": 3 }));
 
-    // Deletion is an event too; afterwards the project (and its log) is no longer reachable.
+    // Deletion is an event too; afterwards the project (and its log) is no longer reachable by
+    // its owner (operators can still read the log).
     assert_eq!(
         k.api
             .delete(&format!("/api/projects/{id}"), Some(&token))

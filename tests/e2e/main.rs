@@ -25,6 +25,7 @@ mod hostile;
 mod model;
 mod model_server;
 mod projects;
+mod teardown;
 mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -109,6 +110,7 @@ fn main() {
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
+        teardown::scenarios(),
         dispatch::scenarios(),
         model::scenarios(),
         hostile::scenarios(),

@@ -1,4 +1,5 @@
-//! The code version store: deduplicated blobs, manifests, raw files, diffs, path safety.
+//! The code version store: blobs deduplicated within a project (never across tenants), manifests,
+//! raw files, diffs, path safety.
 
 use serde_json::{json, Map, Value};
 
@@ -9,6 +10,7 @@ pub fn scenarios() -> Vec<Scenario> {
         two_versions_sharing_nine_of_ten_files_store_eleven_blobs_and_the_diff_shows_the_one_change,
         files_come_back_with_their_content_type,
         bad_paths_and_missing_versions_are_clear_errors,
+        saving_files_another_tenant_already_saved_reveals_nothing_about_them,
     ]
 }
 
@@ -269,5 +271,45 @@ fn bad_paths_and_missing_versions_are_clear_errors(k: &Kiln) {
             )
             .status,
         404
+    );
+}
+
+/// Regression for a cross-tenant oracle: blobs were content-addressed across all projects, so
+/// `reused_blobs` told a user which files some other tenant had stored.
+fn saving_files_another_tenant_already_saved_reveals_nothing_about_them(k: &Kiln) {
+    let save = |token: &str, name: &str| {
+        let id = k.api.create_project(token, name)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let saved = k.api.post(
+            &format!("/api/projects/{id}/versions"),
+            Some(token),
+            &json!({ "files": ten_files(false) }),
+        );
+        assert_eq!(saved.status, 201, "{}", saved.body);
+        (id, saved.json())
+    };
+    let (a, by_a) = save(&k.api.new_user(), "Tenant A");
+
+    let (b, by_b) = save(&k.api.new_user(), "Tenant B");
+
+    let files = ten_files(false).as_object().unwrap().len();
+    assert_eq!(by_a["new_blobs"], files);
+    assert_eq!(
+        (&by_b["new_blobs"], &by_b["reused_blobs"]),
+        (&json!(files), &json!(0)),
+        "tenant B's save must not show that tenant A stored the same files: {by_b}"
+    );
+    let count = |prefix: String| {
+        let r = k.api.get(&format!("/api/_test/r2?prefix={prefix}"), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["count"].as_u64().unwrap()
+    };
+    assert_eq!(count(format!("blobs/{a}/")), files as u64);
+    assert_eq!(
+        count(format!("blobs/{b}/")),
+        files as u64,
+        "each tenant has its own copy"
     );
 }

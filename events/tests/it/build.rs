@@ -596,6 +596,35 @@ fn recording_a_deploy_of_another_version_is_rejected() {
 }
 
 #[test]
+fn recording_a_deploy_after_the_project_was_deleted_is_rejected() {
+    // A build in flight when its project is deleted must not bring the app back.
+    given(and(
+        running(),
+        [
+            code(1),
+            Event::ValidationPassed { build_id: b1() },
+            Event::ProjectDeleted {},
+        ],
+    ))
+    .when(Command::RecordDeploy {
+        build_id: b1(),
+        version: 1,
+    })
+    .then_reject(Rejection::ProjectDeleted);
+}
+
+#[test]
+fn starting_a_step_after_the_project_was_deleted_is_rejected() {
+    given(and(running(), [code(1), Event::ProjectDeleted {}]))
+        .when(Command::StartStep {
+            build_id: b1(),
+            step: "deploy".into(),
+            attempt: 1,
+        })
+        .then_reject(Rejection::ProjectDeleted);
+}
+
+#[test]
 fn succeeding_a_deployed_build_records_it() {
     given(history(deployed_build("b1", 1)))
         .when(Command::SucceedBuild {

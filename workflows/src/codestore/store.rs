@@ -16,8 +16,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::error::CodeStoreError;
 use super::blob_key;
+use super::error::CodeStoreError;
 use super::manifest::{BlobHash, Manifest};
 
 /// Storage for blobs (by project and hash) and manifests (by project and version).

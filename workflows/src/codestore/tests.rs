@@ -532,8 +532,7 @@ fn two_projects_saving_identical_files_both_write_every_blob_so_neither_learns_o
     let store = MemCodeStore::new();
 
     let first = save(&store, None, "b1", ten_files()).unwrap();
-    let second =
-        block_on(save_version(&store, "p2", None, Some("b9"), 0, ten_files())).unwrap();
+    let second = block_on(save_version(&store, "p2", None, Some("b9"), 0, ten_files())).unwrap();
 
     assert_eq!((first.new_blobs, first.reused_blobs), (10, 0));
     assert_eq!(
@@ -564,5 +563,8 @@ fn blob_keys_live_under_the_projects_prefix() {
 
     assert_eq!(key, format!("blobs/p1/{}", hash.as_str()));
     assert!(key.starts_with(&blob_prefix("p1")));
-    assert!(!key.starts_with(&blob_prefix("p")), "a prefix ends at the separator");
+    assert!(
+        !key.starts_with(&blob_prefix("p")),
+        "a prefix ends at the separator"
+    );
 }

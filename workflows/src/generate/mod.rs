@@ -116,4 +116,7 @@ pub enum DiagnosticKind {
     /// Worker code the run-time CPU guard cannot bound: a name starting with `__kiln`, a regular
     /// expression that can backtrack catastrophically, or one built at run time (`validate`).
     Unguarded,
+    /// Model-written code names a binding internal: the app secret `JWT_SECRET`, or a module the
+    /// host wraps apps with (`_kiln_*.js`) (`validate`).
+    PlatformInternal,
 }

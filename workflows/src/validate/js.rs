@@ -1,5 +1,5 @@
-//! One pass of oxc over a JavaScript module: syntax errors, imports, `/api` path literals and what
-//! `export default` is.
+//! One pass of oxc over a JavaScript module: syntax errors, imports, `/api` path literals, where
+//! the app secret is named (see `internals`) and what `export default` is.
 //!
 //! Key decision: parse once, collect facts, decide later. The import, route and contract checks
 //! work on the plain values collected here, so they are unit-testable without an AST, and the
@@ -12,13 +12,14 @@ use oxc_allocator::Vec as ArenaVec;
 use oxc_ast::ast::{
     Argument, BinaryExpression, BinaryOperator, BindingIdentifier, CallExpression, Class,
     ClassElement, Declaration, ExportAllDeclaration, ExportDefaultDeclarationKind,
-    ExportNamedDeclaration, Expression, IdentifierReference, ImportDeclaration, ImportExpression,
-    ModuleExportName, NewExpression, ObjectPropertyKind, Program, RegExpFlags, RegExpLiteral,
-    SourceType, Span, Statement, StringLiteral, TemplateLiteral,
+    ExportNamedDeclaration, Expression, IdentifierName, IdentifierReference, ImportDeclaration,
+    ImportExpression, ModuleExportName, NewExpression, ObjectPropertyKind, Program, RegExpFlags,
+    RegExpLiteral, SourceType, Span, Statement, StringLiteral, TemplateElement, TemplateLiteral,
 };
 use oxc_ast_visit::{walk, Visit};
 use oxc_parser::Parser;
 
+use super::internals::APP_SECRET;
 use super::{depth, guard};
 
 /// Stands for a `${…}` expression inside a collected path (never in real paths: it is a control
@@ -100,6 +101,9 @@ pub(super) struct ModuleFacts {
     pub syntax_error: Option<SyntaxError>,
     pub imports: Vec<Import>,
     pub api_literals: Vec<ApiLiteral>,
+    /// Byte offsets of every identifier, property name or string/template text that names the
+    /// app secret ([`APP_SECRET`]). Read from the AST, so comments never count.
+    pub secret_names: Vec<u32>,
     pub default_export: DefaultExport,
     /// Reserved names and regular expressions the guard cannot bound, in source order.
     pub hazards: Vec<Hazard>,
@@ -130,6 +134,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             }),
             imports: Vec::new(),
             api_literals: Vec::new(),
+            secret_names: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
         };
@@ -161,6 +166,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             syntax_error: Some(SyntaxError { offset, message }),
             imports: Vec::new(),
             api_literals: Vec::new(),
+            secret_names: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
         };
@@ -184,6 +190,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
         syntax_error: None,
         imports: collector.imports,
         api_literals,
+        secret_names: collector.secret_names,
         default_export: default_export(&parsed.program),
         hazards: collector.hazards,
     }
@@ -247,6 +254,8 @@ struct Collector<'s> {
     /// Offsets of literals on the left of `+`.
     concat_lefts: HashSet<u32>,
     hazards: Vec<Hazard>,
+    /// Offsets where the app secret is named.
+    secret_names: Vec<u32>,
 }
 
 impl Collector<'_> {
@@ -393,14 +402,6 @@ impl<'a> Visit<'a> for Collector<'_> {
         walk::walk_new_expression(self, it);
     }
 
-    fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
-        self.reserved(&it.name, it.span.start);
-    }
-
-    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
-        self.reserved(&it.name, it.span.start);
-    }
-
     fn visit_binary_expression(&mut self, it: &BinaryExpression<'a>) {
         if it.operator == BinaryOperator::Addition {
             if let Some(offset) = literal_offset(&it.left) {
@@ -410,7 +411,37 @@ impl<'a> Visit<'a> for Collector<'_> {
         walk::walk_binary_expression(self, it);
     }
 
+    fn visit_identifier_reference(&mut self, it: &IdentifierReference<'a>) {
+        self.reserved(&it.name, it.span.start);
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    fn visit_binding_identifier(&mut self, it: &BindingIdentifier<'a>) {
+        self.reserved(&it.name, it.span.start);
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    /// Property names: `env.JWT_SECRET`, `{ JWT_SECRET: … }`, `{ JWT_SECRET } = env`.
+    fn visit_identifier_name(&mut self, it: &IdentifierName<'a>) {
+        if it.name == APP_SECRET {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
+    fn visit_template_element(&mut self, it: &TemplateElement<'a>) {
+        if it.value.raw.contains(APP_SECRET) {
+            self.secret_names.push(it.span.start);
+        }
+    }
+
     fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
+        if it.value.contains(APP_SECRET) {
+            self.secret_names.push(it.span.start);
+        }
         let value = without_method(it.value.as_str());
         if value.starts_with("/api") && is_pathlike(value) {
             self.literals.push(ApiLiteral {
@@ -699,6 +730,23 @@ mod tests {
                 ("/api/notes/:id".to_string(), Use::Whole),
             ]
         );
+    }
+
+    #[test]
+    fn the_app_secret_is_found_in_code_but_not_in_comments() {
+        let named = |source: &str| facts(source).secret_names.len();
+        assert_eq!(named("const s = env.JWT_SECRET;\n"), 1);
+        assert_eq!(named("const s = env?.JWT_SECRET;\n"), 1);
+        assert_eq!(named("const s = env[\"JWT_SECRET\"];\n"), 1);
+        assert_eq!(named("const s = env[`JWT_SECRET`];\n"), 1);
+        assert!(named("const { JWT_SECRET } = env;\n") >= 1);
+        assert!(named("const { JWT_SECRET: key } = env;\n") >= 1);
+        assert_eq!(named("function f(JWT_SECRET) {}\n"), 1);
+        assert_eq!(
+            named("// reads env.JWT_SECRET\n/* JWT_SECRET */ const a = 1;\n"),
+            0
+        );
+        assert_eq!(named("const JWT_SECRETS = env.JWT_SECRET_NAME;\n"), 0);
     }
 
     #[test]

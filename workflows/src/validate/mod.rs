@@ -20,6 +20,7 @@
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
 //! | guard | [`DiagnosticKind::Unguarded`] | in the app's worker modules (not `public/`, not the runtime): no names starting with `__kiln` (they would shadow or call the CPU guard of [`crate::sandbox`]), no regular expression that repeats a group containing an unbounded quantifier (`(a+)+`), no `RegExp(x)` with a pattern built at run time (see `guard`) |
+//! | internals | [`DiagnosticKind::PlatformInternal`] | model-written modules never name the app secret `JWT_SECRET` (identifiers, properties, strings; not comments) nor import the host's `_kiln_*.js` wrapper modules; the runtime's paths are exempt (see `internals`) |
 //!
 //! Diagnostics come sorted by path, then line, then message (app-wide ones first), without
 //! duplicates, so the same files always give the same report. A module with a syntax error is not
@@ -80,6 +81,7 @@ use crate::offline::runtime_files;
 pub(crate) mod depth;
 mod guard;
 mod imports;
+mod internals;
 mod js;
 mod routes;
 mod sql;
@@ -254,12 +256,42 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             }
             continue;
         }
-        for (offset, message) in imports::check(path, side, &facts.imports, &present) {
+        let (host, app_imports): (Vec<js::Import>, Vec<js::Import>) =
+            facts.imports.into_iter().partition(|i| {
+                i.specifier
+                    .as_deref()
+                    .is_some_and(internals::is_host_module)
+            });
+        for import in &host {
+            let specifier = import.specifier.as_deref().unwrap_or_default();
+            out.push(
+                Diagnostic::new(
+                    DiagnosticKind::PlatformInternal,
+                    internals::host_module_message(specifier),
+                )
+                .with_path(path)
+                .at_line(at(import.offset)),
+            );
+        }
+        for (offset, message) in imports::check(path, side, &app_imports, &present) {
             out.push(
                 Diagnostic::new(DiagnosticKind::BadImport, message)
                     .with_path(path)
                     .at_line(at(offset)),
             );
+        }
+        // The runtime's own paths hold the reviewed runtime (the platform ships its copy there).
+        if !runtime.contains_key(path) {
+            for &offset in &facts.secret_names {
+                out.push(
+                    Diagnostic::new(
+                        DiagnosticKind::PlatformInternal,
+                        internals::secret_message(),
+                    )
+                    .with_path(path)
+                    .at_line(at(offset)),
+                );
+            }
         }
         let serves_routes = side == Side::Worker && !path.starts_with("_kiln/");
         // Model-written worker modules run under the CPU guard; the front end runs in the

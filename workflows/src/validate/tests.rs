@@ -162,6 +162,56 @@ fn a_changed_runtime_file_is_parsed() {
 }
 
 #[test]
+fn model_written_code_may_not_name_the_app_secret_but_the_runtime_may() {
+    let worker = WORKER.replace(
+        "    return api.handle(request, env, ctx);\n",
+        "    const key = env.JWT_SECRET; // sign our own tokens\n    return api.handle(request, env, ctx);\n",
+    );
+    let app_js = format!("{APP_JS}const k = \"JWT_SECRET\";\n");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("public/app.js", &app_js),
+    ]));
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got[0].starts_with(
+            "public/app.js:5: the app secret JWT_SECRET is only for the reviewed runtime;"
+        ),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[1].starts_with(
+            "worker.js:7: the app secret JWT_SECRET is only for the reviewed runtime;"
+        ),
+        "{}",
+        got[1]
+    );
+
+    // The runtime reads it, even in a copy that differs from the shipped one (the platform ships
+    // its own copy at that path).
+    let (mut files, tables) = offline_app("a habit tracker");
+    for (path, content) in &mut files {
+        if path == "_kiln/runtime.js" {
+            content.push_str("\nexport const secretName = () => \"JWT_SECRET\";\n");
+        }
+    }
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let report = validate_app(&files, &tables, &Limits::default());
+    assert!(report.is_ok(), "{report}");
+}
+
+#[test]
+fn importing_a_host_wrapper_module_is_refused_with_what_to_use_instead() {
+    let worker = format!("import {{ Database }} from \"./_kiln_d1.js\";\n{WORKER}");
+    let got = check(&small_app(&[("worker.js", &worker)]));
+    assert_eq!(
+        got,
+        ["worker.js:1: import \"./_kiln_d1.js\" names a module the host wraps every app with, not part of the app; use the bindings on env (env.DB, env.STORAGE) and the helpers of ./_kiln/runtime.js instead"],
+    );
+}
+
+#[test]
 fn a_small_clean_app_passes() {
     assert_eq!(check(&small_app(&[])), Vec::<String>::new());
 }
@@ -594,7 +644,7 @@ fn a_worker_module_cannot_import_the_guard() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].starts_with(
-            "worker.js:1: import \"./_kiln_guard.js\" does not match a file of the app"
+            "worker.js:1: import \"./_kiln_guard.js\" names a module the host wraps every app with"
         ),
         "{lines:?}"
     );
