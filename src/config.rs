@@ -133,11 +133,7 @@ const MAX_COUNT: i64 = 1_000_000;
 const MAX_WINDOW_SECONDS: i64 = 86_400;
 
 fn parse_limits(set: &[(String, String)]) -> Result<Limits, ApiError> {
-    let value = |name: &str| {
-        set.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| set.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let count = |name: &str, default: u32| -> Result<u32, ApiError> {
         Ok(parse_num(name, value(name), i64::from(default), 1, MAX_COUNT)? as u32)
     };
@@ -261,11 +257,16 @@ mod tests {
             let e = with_limits(&[(name, value)]).unwrap_err();
             assert_eq!(e.code(), "misconfigured");
             assert!(
-                e.message().starts_with(&format!("setting {name} must be a whole number from ")),
+                e.message()
+                    .starts_with(&format!("setting {name} must be a whole number from ")),
                 "{}",
                 e.message()
             );
-            assert!(e.message().ends_with(&format!("got '{value}'")), "{}", e.message());
+            assert!(
+                e.message().ends_with(&format!("got '{value}'")),
+                "{}",
+                e.message()
+            );
         }
     }
 

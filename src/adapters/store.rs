@@ -151,8 +151,10 @@ impl<'a> Store<'a> {
     pub async fn active_builds_of(&self, owner: &str) -> Result<u32, ApiError> {
         let n: Option<f64> = self
             .db
-            .prepare("SELECT COUNT(*) AS n FROM builds b JOIN projects p ON p.id = b.project_id \
-                      WHERE p.owner_id = ?1 AND b.status IN ('requested', 'running')")
+            .prepare(
+                "SELECT COUNT(*) AS n FROM builds b JOIN projects p ON p.id = b.project_id \
+                      WHERE p.owner_id = ?1 AND b.status IN ('requested', 'running')",
+            )
             .bind(&[owner.into()])?
             .first(Some("n"))
             .await

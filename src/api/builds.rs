@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use worker::{Request, Response};
 
 use crate::adapters::webcrypto;
-use crate::api::limits;
 use crate::api::events::owned;
+use crate::api::limits;
 use crate::domain::email::clip;
 use crate::error::ApiError;
 use crate::http::{json, read_json, Ctx};

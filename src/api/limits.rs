@@ -92,7 +92,13 @@ pub async fn build_request(ctx: &Ctx, user: &str) -> Result<Counted, ApiError> {
             retry_after_secs: ACTIVE_BUILDS_RETRY_SECS,
         });
     }
-    count(ctx, builds_key(user), limits.builds_per_hour, "build requests").await
+    count(
+        ctx,
+        builds_key(user),
+        limits.builds_per_hour,
+        "build requests",
+    )
+    .await
 }
 
 /// The refusal when the caller owns as many projects as allowed.

@@ -84,7 +84,14 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
         // ProjectCreated event then makes it real.
         let quota = ctx.config.limits.projects_per_user;
         let reserved = store
-            .insert_project(&id, &caller.user_id, name.as_str(), slug.as_str(), now, quota)
+            .insert_project(
+                &id,
+                &caller.user_id,
+                name.as_str(),
+                slug.as_str(),
+                now,
+                quota,
+            )
             .await?;
         if let Reserved::OverQuota = reserved {
             return Err(limits::projects_quota(&ctx.config.limits));
