@@ -124,9 +124,9 @@ pub async fn save(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, Ap
         files.push((path, bytes));
     }
     limits::version_size(quota, files.iter().map(|(_, b)| b.len()).sum())?;
-    let existing = service::load(&service::event_log(ctx)?, id, true).await?;
-    limits::version_count(quota, existing.versions.len())?;
     let store = code_store(ctx)?;
+    let existing = store.list_versions(id).await.map_err(store_error)?;
+    limits::version_count(quota, existing.len())?;
     let now = webcrypto::now_ms();
     let saved = save_version(&store, id, body.parent, None, now, files)
         .await
