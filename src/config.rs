@@ -4,6 +4,7 @@
 
 use workflows::model::ModelSettings;
 
+use crate::domain::limits::{Limits, RateLimit, DEFAULT_LIMITS};
 use crate::error::ApiError;
 
 /// Raw values as they come from bindings (None = not set).
@@ -19,7 +20,22 @@ pub struct RawConfig {
     pub max_body_bytes: Option<String>,
     /// The `KILN_MODEL_*` and `KILN_REPAIR_ATTEMPTS` vars and secrets that are set.
     pub model: Vec<(String, String)>,
+    /// The rate-limit and quota vars ([`LIMIT_SETTINGS`]) that are set.
+    pub limits: Vec<(String, String)>,
 }
+
+/// The rate-limit and quota settings read from the environment.
+pub const LIMIT_SETTINGS: [&str; 9] = [
+    "AUTH_IP_LIMIT",
+    "AUTH_IP_WINDOW_SECONDS",
+    "AUTH_EMAIL_LIMIT",
+    "AUTH_EMAIL_WINDOW_SECONDS",
+    "BUILDS_ACTIVE_LIMIT",
+    "BUILDS_PER_HOUR",
+    "PROJECTS_PER_USER",
+    "VERSIONS_PER_PROJECT",
+    "MAX_VERSION_BYTES",
+];
 
 /// The model settings read from the environment (see [`ModelSettings::from_lookup`]).
 pub const MODEL_SETTINGS: [&str; 11] = [
@@ -57,6 +73,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Which generator builds apps, and how.
     pub model: ModelSettings,
+    /// Rate limits and quotas.
+    pub limits: Limits,
 }
 
 /// Defaults, also documented in the README's configuration table.
@@ -100,14 +118,55 @@ impl TryFrom<RawConfig> for Config {
                 .map(|(_, v)| v.clone())
         })
         .map_err(|e| ApiError::Misconfigured(e.to_string()))?;
+        let limits = parse_limits(&raw.limits)?;
         Ok(Self {
             auth_secret,
             apps_domain,
             session_ttl_seconds,
             max_body_bytes,
             model,
+            limits,
         })
     }
+}
+
+/// Largest count or rate a limit setting takes (beyond it, a limit is better switched off at the
+/// edge than counted).
+const MAX_COUNT: i64 = 1_000_000;
+/// Longest window: one day.
+const MAX_WINDOW_SECONDS: i64 = 86_400;
+
+fn parse_limits(set: &[(String, String)]) -> Result<Limits, ApiError> {
+    let value = |name: &str| set.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let count = |name: &str, default: u32| -> Result<u32, ApiError> {
+        Ok(parse_num(name, value(name), i64::from(default), 1, MAX_COUNT)? as u32)
+    };
+    let window = |name: &str, default: u32| -> Result<u32, ApiError> {
+        Ok(parse_num(name, value(name), i64::from(default), 1, MAX_WINDOW_SECONDS)? as u32)
+    };
+    let d = DEFAULT_LIMITS;
+    Ok(Limits {
+        auth_per_ip: RateLimit::new(
+            count("AUTH_IP_LIMIT", d.auth_per_ip.limit)?,
+            window("AUTH_IP_WINDOW_SECONDS", d.auth_per_ip.period_secs)?,
+        ),
+        auth_per_email: RateLimit::new(
+            count("AUTH_EMAIL_LIMIT", d.auth_per_email.limit)?,
+            window("AUTH_EMAIL_WINDOW_SECONDS", d.auth_per_email.period_secs)?,
+        ),
+        active_builds: count("BUILDS_ACTIVE_LIMIT", d.active_builds)?,
+        builds_per_hour: RateLimit::new(count("BUILDS_PER_HOUR", d.builds_per_hour.limit)?, 3600),
+        projects_per_user: count("PROJECTS_PER_USER", d.projects_per_user)?,
+        versions_per_project: count("VERSIONS_PER_PROJECT", d.versions_per_project)?,
+        // Up to the 100 MB request body Cloudflare accepts on every plan.
+        max_version_bytes: parse_num(
+            "MAX_VERSION_BYTES",
+            value("MAX_VERSION_BYTES"),
+            d.max_version_bytes as i64,
+            1024,
+            100 * 1000 * 1000,
+        )? as usize,
+    })
 }
 
 fn parse_num(
@@ -145,6 +204,74 @@ mod tests {
         assert_eq!(c.apps_domain, "localhost");
         assert_eq!(c.session_ttl_seconds, DEFAULT_SESSION_TTL_SECONDS);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.limits, DEFAULT_LIMITS);
+    }
+
+    fn with_limits(pairs: &[(&str, &str)]) -> Result<Config, ApiError> {
+        Config::try_from(RawConfig {
+            limits: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..raw()
+        })
+    }
+
+    #[test]
+    fn limit_settings_override_the_defaults_one_by_one() {
+        let c = with_limits(&[
+            ("AUTH_IP_LIMIT", "3"),
+            ("AUTH_IP_WINDOW_SECONDS", "3600"),
+            ("AUTH_EMAIL_LIMIT", " 2 "),
+            ("BUILDS_ACTIVE_LIMIT", "1"),
+            ("BUILDS_PER_HOUR", "4"),
+            ("PROJECTS_PER_USER", "5"),
+            ("VERSIONS_PER_PROJECT", "6"),
+            ("MAX_VERSION_BYTES", "2048"),
+        ])
+        .unwrap();
+        let l = c.limits;
+        assert_eq!(l.auth_per_ip, RateLimit::new(3, 3600));
+        assert_eq!(
+            l.auth_per_email,
+            RateLimit::new(2, DEFAULT_LIMITS.auth_per_email.period_secs)
+        );
+        assert_eq!(l.active_builds, 1);
+        assert_eq!(l.builds_per_hour, RateLimit::new(4, 3600));
+        assert_eq!(l.projects_per_user, 5);
+        assert_eq!(l.versions_per_project, 6);
+        assert_eq!(l.max_version_bytes, 2048);
+    }
+
+    #[test]
+    fn an_empty_limit_setting_means_the_default() {
+        let c = with_limits(&[("PROJECTS_PER_USER", "")]).unwrap();
+        assert_eq!(c.limits.projects_per_user, DEFAULT_LIMITS.projects_per_user);
+    }
+
+    #[test]
+    fn a_bad_limit_names_the_setting_the_range_and_the_value() {
+        for (name, value) in [
+            ("AUTH_IP_LIMIT", "0"),
+            ("AUTH_EMAIL_WINDOW_SECONDS", "86401"),
+            ("BUILDS_PER_HOUR", "-1"),
+            ("VERSIONS_PER_PROJECT", "many"),
+            ("MAX_VERSION_BYTES", "100"),
+        ] {
+            let e = with_limits(&[(name, value)]).unwrap_err();
+            assert_eq!(e.code(), "misconfigured");
+            assert!(
+                e.message()
+                    .starts_with(&format!("setting {name} must be a whole number from ")),
+                "{}",
+                e.message()
+            );
+            assert!(
+                e.message().ends_with(&format!("got '{value}'")),
+                "{}",
+                e.message()
+            );
+        }
     }
 
     #[test]

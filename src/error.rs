@@ -37,6 +37,16 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// The content type is not JSON.
     UnsupportedMediaType(String),
+    /// The content (not the body) is larger than a configured limit; the message names both sizes.
+    ContentTooLarge(String),
+    /// A rate limit was hit: answered with 429 and `Retry-After`.
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// A count quota (projects per user, versions per project) is used up: waiting does not help,
+    /// deleting something or a higher limit does.
+    QuotaExceeded(String),
     /// A setting is missing or wrong. The message names the setting (never its value when it is a
     /// secret) and is shown, so an operator sees the fix at once.
     Misconfigured(String),
@@ -63,11 +73,13 @@ impl ApiError {
         match self {
             Self::InvalidJson(_) | Self::InvalidField { .. } | Self::BadRequest(_) => 400,
             Self::Unauthorized(_) => 401,
+            Self::QuotaExceeded(_) => 403,
             Self::NotFound(_) | Self::NoRoute(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
-            Self::PayloadTooLarge { .. } => 413,
+            Self::PayloadTooLarge { .. } | Self::ContentTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
+            Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
         }
     }
@@ -83,8 +95,10 @@ impl ApiError {
             Self::NoRoute(_) => "no_route",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge { .. } | Self::ContentTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExceeded(_) => "quota_exceeded",
             Self::Misconfigured(_) => "misconfigured",
             Self::Internal(_) => "internal",
         }
@@ -99,6 +113,9 @@ impl ApiError {
             | Self::NotFound(m)
             | Self::Conflict(m)
             | Self::Misconfigured(m)
+            | Self::ContentTooLarge(m)
+            | Self::QuotaExceeded(m)
+            | Self::RateLimited { message: m, .. }
             | Self::UnsupportedMediaType(m) => m.clone(),
             Self::InvalidField { message, .. } => message.clone(),
             Self::NoRoute(path) => format!("no route for '{path}'; see README for the API"),
@@ -109,6 +126,16 @@ impl ApiError {
                 format!("request body is larger than the {limit}-byte limit; send less data")
             }
             Self::Internal(_) => "internal error; the request was not completed, try again".into(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying (the `Retry-After` header), if waiting helps.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -168,5 +195,19 @@ mod tests {
         assert_eq!(e.status(), 400);
         assert_eq!(e.body()["error"]["field"], "email");
         assert_eq!(e.body()["error"]["code"], "invalid_field");
+    }
+
+    #[test]
+    fn rates_are_429_with_a_retry_after_and_quotas_are_403_without() {
+        let rate = ApiError::RateLimited {
+            message: "too many builds".into(),
+            retry_after_secs: 7,
+        };
+        assert_eq!((rate.status(), rate.code()), (429, "rate_limited"));
+        assert_eq!(rate.retry_after_secs(), Some(7));
+        assert_eq!(rate.body()["error"]["message"], "too many builds");
+        let quota = ApiError::QuotaExceeded("50 projects".into());
+        assert_eq!((quota.status(), quota.code()), (403, "quota_exceeded"));
+        assert_eq!(quota.retry_after_secs(), None);
     }
 }

@@ -8,6 +8,7 @@ pub mod code_store;
 pub mod event_log;
 pub mod model;
 pub mod projections;
+pub mod rate_counter;
 pub mod sessions;
 pub mod store;
 pub mod webcrypto;

@@ -55,6 +55,16 @@ fn is_unique_violation(e: &worker::Error) -> bool {
     e.to_string().contains("UNIQUE constraint failed")
 }
 
+/// Outcome of an insert guarded by a UNIQUE constraint and a quota.
+pub enum Reserved {
+    /// Stored.
+    Ok,
+    /// A row with the same unique value exists.
+    Duplicate,
+    /// The quota is used up; nothing was stored.
+    OverQuota,
+}
+
 /// Typed access to the platform database.
 pub struct Store<'a> {
     db: &'a D1Database,
@@ -112,7 +122,9 @@ impl<'a> Store<'a> {
             .map_err(|e| d1_err("user by id", e))
     }
 
-    /// Inserts a project; `Duplicate` when the slug is taken.
+    /// Inserts a project unless `owner` already has `quota` projects; `Duplicate` when the slug
+    /// is taken. The count and the insert are one statement, so concurrent creations cannot
+    /// together pass the quota.
     pub async fn insert_project(
         &self,
         id: &str,
@@ -120,16 +132,34 @@ impl<'a> Store<'a> {
         name: &str,
         slug: &str,
         now: i64,
-    ) -> Result<Inserted, ApiError> {
+        quota: u32,
+    ) -> Result<Reserved, ApiError> {
         let stmt = self
             .db
-            .prepare("INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")
-            .bind(&[id.into(), owner.into(), name.into(), slug.into(), JsValue::from_f64(now as f64)])?;
+            .prepare("INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at) \
+                      SELECT ?1, ?2, ?3, ?4, ?5, ?5 WHERE (SELECT COUNT(*) FROM projects WHERE owner_id = ?2) < ?6")
+            .bind(&[id.into(), owner.into(), name.into(), slug.into(), JsValue::from_f64(now as f64), JsValue::from(quota)])?;
         match stmt.run().await {
-            Ok(_) => Ok(Inserted::Ok),
-            Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
+            Ok(r) if changes(&r) == 0 => Ok(Reserved::OverQuota),
+            Ok(_) => Ok(Reserved::Ok),
+            Err(e) if is_unique_violation(&e) => Ok(Reserved::Duplicate),
             Err(e) => Err(d1_err("insert project", e)),
         }
+    }
+
+    /// How many of the owner's builds are requested or running (from the builds projection).
+    pub async fn active_builds_of(&self, owner: &str) -> Result<u32, ApiError> {
+        let n: Option<f64> = self
+            .db
+            .prepare(
+                "SELECT COUNT(*) AS n FROM builds b JOIN projects p ON p.id = b.project_id \
+                      WHERE p.owner_id = ?1 AND b.status IN ('requested', 'running')",
+            )
+            .bind(&[owner.into()])?
+            .first(Some("n"))
+            .await
+            .map_err(|e| d1_err("count active builds", e))?;
+        Ok(n.unwrap_or(0.0) as u32)
     }
 
     /// The owner's projects, newest first.

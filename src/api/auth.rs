@@ -3,6 +3,10 @@
 //! Login answers the same 401 for an unknown email and a wrong password, and spends the same
 //! PBKDF2 work in both cases (against a decoy hash), so neither the message nor the timing tells
 //! an attacker which emails have accounts.
+//!
+//! Both register and login are rate limited before any password work: per client address (every
+//! attempt) and per email (attempts that do not succeed; a success gives its hit back), see
+//! [`crate::api::limits`].
 
 use chrono::Duration;
 use serde::Deserialize;
@@ -11,6 +15,7 @@ use worker::{Request, Response};
 
 use crate::adapters::store::{Inserted, Store, UserRow};
 use crate::adapters::{sessions, webcrypto};
+use crate::api::limits;
 use crate::domain::password::{decoy_hash, Password, PasswordHash, SALT_LEN};
 use crate::domain::token::SessionClaims;
 use crate::domain::Email;
@@ -50,9 +55,11 @@ async fn start_session(ctx: &Ctx, user: &UserRow, status: u16) -> Result<Respons
 
 /// `POST /api/auth/register {email, password}` → 201 `{token, user}`.
 pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    limits::auth_from_address(req, ctx).await?;
     let body: Credentials = read_json(req, ctx.config.max_body_bytes).await?;
     let email = Email::parse(body.email.as_deref().unwrap_or(""))?;
     let password = Password::parse(body.password.as_deref().unwrap_or(""))?;
+    let attempt = limits::auth_for_email(ctx, &email).await?;
     let hash = PasswordHash::create(
         &webcrypto::WebCryptoPbkdf2,
         &password,
@@ -71,7 +78,10 @@ pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError
         .insert_user(&user.id, &user.email, &user.password_hash, user.created_at)
         .await?
     {
-        Inserted::Ok => start_session(ctx, &user, 201).await,
+        Inserted::Ok => {
+            attempt.refund(ctx).await;
+            start_session(ctx, &user, 201).await
+        }
         Inserted::Duplicate => Err(ApiError::Conflict(format!(
             "an account with email '{}' already exists; sign in instead",
             user.email
@@ -82,15 +92,21 @@ pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError
 /// `POST /api/auth/login {email, password}` → 200 `{token, user}`.
 pub async fn login(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     const WRONG: &str = "email or password is incorrect";
+    limits::auth_from_address(req, ctx).await?;
     let body: Credentials = read_json(req, ctx.config.max_body_bytes).await?;
     let (Some(email), Some(password)) = (body.email, body.password) else {
         return Err(ApiError::BadRequest(
             "email and password are required".into(),
         ));
     };
-    let found = match Email::parse(&email) {
-        Ok(email) => Store::new(&ctx.db()?).user_by_email(email.as_str()).await?,
-        Err(_) => None,
+    // An address that does not parse has no account to guess at; the per-address limit covers it.
+    let (found, attempt) = match Email::parse(&email) {
+        Ok(email) => {
+            let attempt = limits::auth_for_email(ctx, &email).await?;
+            let found = Store::new(&ctx.db()?).user_by_email(email.as_str()).await?;
+            (found, Some(attempt))
+        }
+        Err(_) => (None, None),
     };
     let stored = found
         .as_ref()
@@ -100,7 +116,12 @@ pub async fn login(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .verify(&webcrypto::WebCryptoPbkdf2, password.as_bytes())
         .await?;
     match found {
-        Some(user) if matches && stored.is_some() => start_session(ctx, &user, 200).await,
+        Some(user) if matches && stored.is_some() => {
+            if let Some(attempt) = attempt {
+                attempt.refund(ctx).await;
+            }
+            start_session(ctx, &user, 200).await
+        }
         _ => Err(ApiError::Unauthorized(WRONG.into())),
     }
 }

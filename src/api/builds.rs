@@ -4,6 +4,8 @@
 //! A build request becomes a `BuildRequested` event and a message on the build Queue, and is
 //! answered at once with `202 {build_id, events_url}`; the Queue consumer starts the Workflow. An
 //! `Idempotency-Key` header makes a repeated request return the build it created the first time.
+//! New builds are held to the caller's build limits (builds in progress, builds per hour) before
+//! anything is recorded; a repeated request is answered without counting.
 
 use events::envelope::Metadata;
 use events::fold::{AttemptStatus, StepAttempt, Usage, Validation};
@@ -14,6 +16,7 @@ use worker::{Request, Response};
 
 use crate::adapters::webcrypto;
 use crate::api::events::owned;
+use crate::api::limits;
 use crate::domain::email::clip;
 use crate::error::ApiError;
 use crate::http::{json, read_json, Ctx};
@@ -144,6 +147,28 @@ async fn request_build(
             return accepted(id, &existing.build_id, false);
         }
     }
+    let counted = limits::build_request(ctx, user).await?;
+    let outcome = new_build(req, ctx, id, user, prompt, chat, key).await;
+    if !matches!(outcome, Ok((_, true))) {
+        // No build was created (refused, lost an idempotency race, or failed): it does not count.
+        counted.refund(ctx).await;
+    }
+    let (build_id, created) = outcome?;
+    accepted(id, &build_id, created)
+}
+
+/// Records the request (and the chat message) and queues the build; returns the build id and
+/// whether this call created it.
+async fn new_build(
+    req: &Request,
+    ctx: &Ctx,
+    id: &str,
+    user: &str,
+    prompt: String,
+    chat: bool,
+    key: Option<String>,
+) -> Result<(String, bool), ApiError> {
+    let log = service::event_log(ctx)?;
     let now = webcrypto::now_ms();
     if chat {
         let message_id = webcrypto::uuid_v4()?;
@@ -174,7 +199,7 @@ async fn request_build(
             .as_deref()
             .and_then(|k| state.build_by_idempotency_key(k))
             .ok_or_else(|| ApiError::internal("idempotent build vanished"))?;
-        return accepted(id, &existing.build_id, false);
+        return Ok((existing.build_id.clone(), false));
     }
     // Fault injection for tests: only when the session runs with test hooks.
     let hooks = ctx
@@ -202,7 +227,7 @@ async fn request_build(
         .send(&job)
         .await
         .map_err(|e| ApiError::internal(format!("queue send: {e}")))?;
-    accepted(id, &build_id, true)
+    Ok((build_id, true))
 }
 
 fn accepted(project: &str, build_id: &str, created: bool) -> Result<Response, ApiError> {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod builds;
 pub mod events;
 pub mod health;
+pub mod limits;
 pub mod projects;
 pub mod versions;
 

@@ -10,8 +10,9 @@ use worker::{Request, Response};
 use events::envelope::Metadata;
 use events::{Command, Role};
 
-use crate::adapters::store::{Inserted, ProjectRow, Store};
+use crate::adapters::store::{ProjectRow, Reserved, Store};
 use crate::adapters::webcrypto;
+use crate::api::limits;
 use crate::domain::{ProjectName, Slug};
 use crate::error::ApiError;
 use crate::http::{authenticate, json, no_content, read_json, Ctx};
@@ -80,11 +81,23 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     let now = webcrypto::now_ms();
     let mut slug = base.clone();
     for _ in 0..SLUG_ATTEMPTS {
-        // The row reserves the slug (UNIQUE); the ProjectCreated event then makes it real.
+        // The row reserves the slug (UNIQUE) within the owner's project quota; the
+        // ProjectCreated event then makes it real.
+        let quota = ctx.config.limits.projects_per_user;
         let reserved = store
-            .insert_project(&id, &caller.user_id, name.as_str(), slug.as_str(), now)
+            .insert_project(
+                &id,
+                &caller.user_id,
+                name.as_str(),
+                slug.as_str(),
+                now,
+                quota,
+            )
             .await?;
-        if let Inserted::Ok = reserved {
+        if let Reserved::OverQuota = reserved {
+            return Err(limits::projects_quota(&ctx.config.limits));
+        }
+        if let Reserved::Ok = reserved {
             let command = Command::CreateProject {
                 name: name.as_str().into(),
                 slug: slug.as_str().into(),

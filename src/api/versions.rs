@@ -20,13 +20,11 @@ use workflows::codestore::{
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::webcrypto;
 use crate::api::events::owned;
+use crate::api::limits;
 use crate::domain::email::clip;
 use crate::error::ApiError;
 use crate::http::{json, read_json, Ctx};
 use crate::service;
-
-/// Largest upload body: code is larger than other API bodies.
-pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 
 fn code_store(ctx: &Ctx) -> Result<R2CodeStore, ApiError> {
     Ok(R2CodeStore::new(ctx.env.bucket("STORE")?))
@@ -88,7 +86,8 @@ struct SaveBody {
 /// `POST /api/projects/:id/versions {files: {path: content}, parent?, encoding?}` → 201.
 pub async fn save(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let user = owned(req, ctx, id).await?;
-    let body: SaveBody = read_json(req, MAX_UPLOAD_BYTES).await?;
+    let quota = &ctx.config.limits;
+    let body: SaveBody = read_json(req, limits::upload_body_limit(quota)).await?;
     if body.files.is_empty() {
         return Err(ApiError::invalid_field(
             "files",
@@ -124,7 +123,10 @@ pub async fn save(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, Ap
         };
         files.push((path, bytes));
     }
+    limits::version_size(quota, files.iter().map(|(_, b)| b.len()).sum())?;
     let store = code_store(ctx)?;
+    let existing = store.list_versions(id).await.map_err(store_error)?;
+    limits::version_count(quota, existing.len())?;
     let now = webcrypto::now_ms();
     let saved = save_version(&store, id, body.parent, None, now, files)
         .await

@@ -5,6 +5,7 @@
 //! that does not parse never reaches storage.
 
 pub mod email;
+pub mod limits;
 pub mod password;
 pub mod project;
 pub mod slug;

@@ -38,6 +38,10 @@ impl Ctx {
                     Some((name.to_string(), value))
                 })
                 .collect(),
+            limits: crate::config::LIMIT_SETTINGS
+                .iter()
+                .filter_map(|name| Some((name.to_string(), text(name)?)))
+                .collect(),
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })
@@ -175,6 +179,9 @@ pub fn error_response(err: &ApiError, method: &str, path: &str) -> Response {
     }
     if let ApiError::Unauthorized(_) = err {
         let _ = resp.headers_mut().set("www-authenticate", "Bearer");
+    }
+    if let Some(secs) = err.retry_after_secs() {
+        let _ = resp.headers_mut().set("retry-after", &secs.to_string());
     }
     resp
 }

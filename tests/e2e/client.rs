@@ -206,11 +206,26 @@ impl Api {
     }
 
     /// Registers a fresh account and returns `(token, user_id)`.
+    ///
+    /// Each call comes from its own client address (`CF-Connecting-IP`, which `wrangler dev`
+    /// passes through when the request carries it): scenario users stand for different people, so
+    /// the per-address sign-in limit must not couple unrelated scenarios.
     pub fn register(&self, email: &str, password: &str) -> (String, String) {
-        let r = self.post(
+        let ip = unique_ip();
+        let r = self.send(
+            "POST",
             "/api/auth/register",
             None,
-            &serde_json::json!({ "email": email, "password": password }),
+            &[
+                ("content-type", "application/json"),
+                ("cf-connecting-ip", &ip),
+            ],
+            Some(
+                serde_json::json!({ "email": email, "password": password })
+                    .to_string()
+                    .into_bytes(),
+            ),
+            None,
         );
         assert_eq!(r.status, 201, "register {email}: {}", r.body);
         let v = r.json();
@@ -237,15 +252,26 @@ impl Api {
     }
 }
 
-/// A fresh address per call (the state dir is fresh per run, so a counter is enough).
 /// The start of the body `wrangler dev`'s proxy answers when its runtime restarted during a
 /// non-GET request.
 pub const RUNTIME_RESTARTED: &str = "Your worker restarted mid-request.";
 
+/// A fresh email address per call (the state dir is fresh per run, so a counter is enough).
 pub fn unique_email() -> String {
+    format!("user{}@example.test", next())
+}
+
+/// A fresh private client address per call (10.0.0.1, 10.0.0.2, …).
+pub fn unique_ip() -> String {
+    let n = next();
+    format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+}
+
+/// A counter shared by the unique names above.
+fn next() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("user{}@example.test", N.fetch_add(1, Ordering::Relaxed))
+    static N: AtomicUsize = AtomicUsize::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// One server-sent event.

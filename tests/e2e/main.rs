@@ -13,6 +13,11 @@
 //! Worker is configured for the `openai` provider at a local scripted [`ModelServer`]; the model
 //! session is started only when such a scenario is selected.
 //!
+//! Scenarios that exercise the rate limits and quotas take `(k: &Kiln)` and are listed with
+//! `limits_scenarios!` (see `limits.rs`). They run on a session of their own whose limits are set
+//! low ([`limits::SETTINGS`]), so they are reached in a few requests, while the default session
+//! keeps the defaults.
+//!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
 mod auth;
@@ -22,6 +27,7 @@ mod dispatch;
 mod events;
 mod harness;
 mod hostile;
+mod limits;
 mod model;
 mod model_server;
 mod projects;
@@ -48,15 +54,10 @@ pub struct Scenario {
 pub enum Run {
     /// Runs on the default session (offline generator).
     Plain(fn(&Kiln)),
+    /// Runs on the limits session (low rate limits and quotas).
+    Limits(fn(&Kiln)),
     /// Runs on the model session, with the scripted model server its Worker calls.
     Model(fn(&Kiln, &ModelServer)),
-}
-
-impl Scenario {
-    /// Whether the scenario runs on the model session.
-    pub fn needs_model(&self) -> bool {
-        matches!(self.run, Run::Model(_))
-    }
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -66,6 +67,17 @@ macro_rules! scenarios {
         vec![$($crate::Scenario {
             name: concat!(module_path!(), "::", stringify!($f)),
             run: $crate::Run::Plain($f),
+        }),*]
+    };
+}
+
+/// Lists limits scenario functions `fn(&Kiln)` with their names.
+#[macro_export]
+macro_rules! limits_scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::Limits($f),
         }),*]
     };
 }
@@ -112,6 +124,7 @@ fn main() {
         builds::scenarios(),
         teardown::scenarios(),
         dispatch::scenarios(),
+        limits::scenarios(),
         model::scenarios(),
         hostile::scenarios(),
     ]
@@ -127,8 +140,12 @@ fn main() {
         return;
     }
 
-    let (model, plain): (Vec<&Scenario>, Vec<&Scenario>) =
-        selected.iter().copied().partition(|s| s.needs_model());
+    let on = |pick: fn(&Run) -> bool| -> Vec<&Scenario> {
+        selected.iter().copied().filter(|s| pick(&s.run)).collect()
+    };
+    let plain = on(|r| matches!(r, Run::Plain(_)));
+    let limited = on(|r| matches!(r, Run::Limits(_)));
+    let model = on(|r| matches!(r, Run::Model(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -143,7 +160,7 @@ fn main() {
         );
         let f = run_all(&plain, |s| match s.run {
             Run::Plain(run) => run(&k),
-            Run::Model(_) => unreachable!("model scenarios run on the model session"),
+            _ => unreachable!("only plain scenarios run on the default session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
@@ -151,6 +168,25 @@ fn main() {
         failed.extend(f);
         // Kept running until the end: the model session runs beside it.
         kiln = Some(k);
+    }
+
+    if !limited.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_with(limits::SETTINGS);
+        println!(
+            "e2e: limits session ready at {} in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            limited.len()
+        );
+        let f = run_all(&limited, |s| match s.run {
+            Run::Limits(run) => run(&k),
+            _ => unreachable!("only limits scenarios run on the limits session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
     }
 
     if !model.is_empty() {
@@ -174,7 +210,7 @@ fn main() {
         );
         let f = run_all(&model, |s| match s.run {
             Run::Model(run) => run(&k, &server),
-            Run::Plain(_) => unreachable!("plain scenarios run on the default session"),
+            _ => unreachable!("only model scenarios run on the model session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
