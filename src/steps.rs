@@ -766,7 +766,9 @@ async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), Ste
             .get_blob(&job.project_id, &entry.hash)
             .await
             .map_err(store_err)?
-            .ok_or_else(|| StepError::Terminal(format!("{} is missing from the code store", path.as_str())))?;
+            .ok_or_else(|| {
+                StepError::Terminal(format!("{} is missing from the code store", path.as_str()))
+            })?;
         let code = String::from_utf8(code)
             .map_err(|_| StepError::Terminal(format!("{} is not UTF-8", path.as_str())))?;
         // The app's own modules get the budget checks; the reviewed runtime runs as shipped.

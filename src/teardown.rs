@@ -20,7 +20,6 @@
 use events::envelope::Metadata;
 use events::Command;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use worker::{Bucket, Conditional, Env};
 use workflows::codestore::blob_prefix;
 

@@ -188,7 +188,10 @@ impl AppDatabase {
         let now = js_sys::Date::now();
         let mut w: Window = storage.get(&key).await?.unwrap_or_default();
         if now - w.start >= r.window_ms {
-            w = Window { start: now, count: 0 };
+            w = Window {
+                start: now,
+                count: 0,
+            };
         }
         if w.count >= r.limit {
             let retry_after = ((w.start + r.window_ms - now) / 1000.0).ceil().max(1.0);

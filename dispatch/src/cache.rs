@@ -95,7 +95,10 @@ mod tests {
         let h = hash_blob(b"hello");
         put_blob("p1", &h, Rc::new(b"hello".to_vec()));
         assert!(blob("p1", &h).is_some());
-        assert!(blob("p2", &h).is_none(), "another project's copy is its own");
+        assert!(
+            blob("p2", &h).is_none(),
+            "another project's copy is its own"
+        );
         let big = Rc::new(vec![0u8; MAX_CACHED_BLOB + 1]);
         let hb = hash_blob(&big);
         put_blob("p1", &hb, big);

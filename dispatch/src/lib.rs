@@ -263,7 +263,8 @@ impl Apps {
             .map_err(err)?
             .map(|b| String::from_utf8_lossy(&b).to_string())
             .unwrap_or_default();
-        let spec = json!({ "modules": bundle.modules, "guard": bundle.guard, "jwt_secret": secret });
+        let spec =
+            json!({ "modules": bundle.modules, "guard": bundle.guard, "jwt_secret": secret });
         Ok(JsValue::from_str(&spec.to_string()))
     }
 

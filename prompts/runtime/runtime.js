@@ -144,6 +144,9 @@ export class Router {
         return await r.handler({ request, env, ctx, params, url });
       } catch (e) {
         if (e instanceof HttpError) return error(e.status, e.code, e.message, e.headers);
+        // The host's budget guard stopped the request: say so (503) instead of a generic 500.
+        const message = String((e && e.message) || "");
+        if (message.startsWith("kiln: ")) return error(503, "app_limit", message.slice(6, 300));
         // Log the detail for the operator; the client only learns that something failed.
         console.error(`${request.method} ${url.pathname} failed:`, e && e.stack ? e.stack : e);
         return error(500, "internal", "something went wrong on the server; try again");

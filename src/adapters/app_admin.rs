@@ -41,7 +41,9 @@ async fn call(env: &Env, method: &str, args: &[JsValue]) -> Result<Value, AdminE
     let unavailable = |e: JsValue| AdminError::Unavailable(js_text(e));
     let binding = Reflect::get(env, &JsValue::from_str("APP_ADMIN")).map_err(unavailable)?;
     if binding.is_undefined() {
-        return Err(AdminError::Unavailable("the APP_ADMIN binding is missing".into()));
+        return Err(AdminError::Unavailable(
+            "the APP_ADMIN binding is missing".into(),
+        ));
     }
     let f: Function = Reflect::get(&binding, &JsValue::from_str(method))
         .map_err(unavailable)?
@@ -51,8 +53,9 @@ async fn call(env: &Env, method: &str, args: &[JsValue]) -> Result<Value, AdminE
     for a in args {
         array.push(a);
     }
-    // RPC calls return a thenable, not a Promise: adopt it.
-    let pending = f.apply(&binding, &array).map_err(unavailable)?;
+    // `Reflect.apply`, not `f.apply(…)`: an RPC stub answers any property name, so `.apply` would
+    // be taken for a remote method. RPC calls return a thenable, not a Promise: adopt it.
+    let pending = Reflect::apply(&f, &binding, &array).map_err(unavailable)?;
     let reply = JsFuture::from(Promise::resolve(&pending))
         .await
         .map_err(unavailable)?;
@@ -82,7 +85,12 @@ fn to_js(v: &Value) -> Result<JsValue, AdminError> {
 /// Applies the migrations (`[{name, sql}]`) the app's database has not applied yet:
 /// `{applied: [name], already: [name]}`.
 pub async fn migrate(env: &Env, project: &str, migrations: &Value) -> Result<Value, AdminError> {
-    call(env, "migrate", &[JsValue::from_str(project), to_js(migrations)?]).await
+    call(
+        env,
+        "migrate",
+        &[JsValue::from_str(project), to_js(migrations)?],
+    )
+    .await
 }
 
 /// Deletes the app's database (idempotent).
@@ -91,11 +99,20 @@ pub async fn destroy(env: &Env, project: &str) -> Result<Value, AdminError> {
 }
 
 /// Runs one statement in the app's database (operators and tests).
-pub async fn query(env: &Env, project: &str, sql: &str, params: &Value) -> Result<Value, AdminError> {
+pub async fn query(
+    env: &Env,
+    project: &str,
+    sql: &str,
+    params: &Value,
+) -> Result<Value, AdminError> {
     call(
         env,
         "query",
-        &[JsValue::from_str(project), JsValue::from_str(sql), to_js(params)?],
+        &[
+            JsValue::from_str(project),
+            JsValue::from_str(sql),
+            to_js(params)?,
+        ],
     )
     .await
 }

@@ -192,6 +192,11 @@ impl Kiln {
         }
     }
 
+    /// Everything wrangler has logged so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The state directory (local D1/KV/R2 files).
     pub fn state_dir(&self) -> &Path {
         &self.state
