@@ -647,7 +647,13 @@ export async function putFile({ request, env, params }) {
   const key = fileKey(user, params.name);
   const bytes = await readBody(request, MAX_FILE_BYTES);
   const contentType = (request.headers.get("content-type") || "application/octet-stream").slice(0, 200);
-  await storage(env).put(key, bytes, { httpMetadata: { contentType } });
+  try {
+    await storage(env).put(key, bytes, { httpMetadata: { contentType } });
+  } catch (e) {
+    const message = String((e && e.message) || "");
+    if (message.startsWith("storage quota exceeded")) throw new HttpError(507, "quota_exceeded", message);
+    throw e;
+  }
   return json(201, { name: params.name, size: bytes.byteLength });
 }
 

@@ -23,6 +23,9 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("PROJECTS_PER_USER", "3"),
     ("VERSIONS_PER_PROJECT", "2"),
     ("MAX_VERSION_BYTES", "2048"),
+    // The dispatch Worker's limits of apps.
+    ("APP_AUTH_PER_MINUTE", "3"),
+    ("APP_STORAGE_MAX_BYTES", "1000"),
 ];
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -34,6 +37,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_build_beyond_the_hourly_limit_is_refused_and_nothing_is_recorded,
         the_project_quota_refuses_the_extra_project_and_creates_nothing,
         an_oversize_or_over_quota_version_upload_is_refused_and_nothing_is_stored,
+        an_app_limits_sign_ins_per_address_and_keeps_files_within_its_quota,
     ]
 }
 
@@ -365,4 +369,115 @@ fn an_oversize_or_over_quota_version_upload_is_refused_and_nothing_is_stored(k: 
     );
     let types = event_types(k, &token, &id);
     assert_eq!(count(&types, "VersionSaved"), 2, "{types:?}");
+}
+
+/// An app's own sign-in routes are limited per client address (counted in the app's database
+/// object, where the app's SQL cannot reset them), and its file storage has a byte quota: a write
+/// beyond it fails and stores nothing, and deleting files makes room again.
+fn an_app_limits_sign_ins_per_address_and_keeps_files_within_its_quota(k: &Kiln) {
+    let (token, _) = k.api.register(&unique_email(), PASSWORD);
+    let project = project_id(k, &token, "Quota Notes");
+    let build = crate::builds::request_build(
+        k,
+        &token,
+        &project,
+        "a notes app with file attachments",
+        &[],
+    );
+    assert_eq!(wait_for_build(k, &token, &build)["status"], "succeeded");
+    let slug = k
+        .api
+        .get(&format!("/api/projects/{project}"), Some(&token))
+        .json()["project"]["slug"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host = format!("{slug}.localhost:{}", k.port);
+    let app_auth = |path: &str, ip: &str, email: &str| {
+        k.api.send(
+            "POST",
+            path,
+            None,
+            &[
+                ("content-type", "application/json"),
+                ("cf-connecting-ip", ip),
+            ],
+            Some(
+                json!({ "email": email, "password": PASSWORD })
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Some(&host),
+        )
+    };
+    let ip = "10.200.0.1";
+    let email = unique_email();
+    assert_eq!(app_auth("/api/auth/register", ip, &email).status, 201);
+    assert_eq!(app_auth("/api/auth/login", ip, &email).status, 200);
+    let third = app_auth("/api/auth/login", ip, &email);
+    assert_eq!(third.status, 200, "{}", third.body);
+    let app_token = third.json()["token"].as_str().unwrap().to_string();
+    let refused = app_auth("/api/auth/login", ip, &email);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.error_code(), "rate_limited");
+    assert!(
+        refused.error_message().contains("at most 3 a minute"),
+        "{}",
+        refused.body
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another address is counted on its own; the platform's own sign-in is unaffected.
+    assert_eq!(
+        app_auth("/api/auth/login", "10.200.0.2", &email).status,
+        200
+    );
+
+    // Files: 600 bytes fit in 1,000; 600 more do not, and nothing of them is stored.
+    let put = |name: &str, bytes: usize| {
+        k.api.send(
+            "PUT",
+            &format!("/api/files/{name}"),
+            Some(&app_token),
+            &[("content-type", "text/plain")],
+            Some(vec![b'a'; bytes]),
+            Some(&host),
+        )
+    };
+    assert_eq!(put("one.txt", 600).status, 201);
+    let over = put("two.txt", 600);
+    assert_eq!(over.status, 507, "{}", over.body);
+    assert_eq!(over.error_code(), "quota_exceeded");
+    assert!(over.error_message().contains("1000"), "{}", over.body);
+    let list = |k: &Kiln| {
+        k.api
+            .send(
+                "GET",
+                "/api/files",
+                Some(&app_token),
+                &[],
+                None,
+                Some(&host),
+            )
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list(k), ["one.txt"]);
+    // Replacing a file counts only the difference; deleting one makes room.
+    assert_eq!(put("one.txt", 900).status, 201);
+    let deleted = k.api.send(
+        "DELETE",
+        "/api/files/one.txt",
+        Some(&app_token),
+        &[],
+        None,
+        Some(&host),
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(put("two.txt", 600).status, 201);
+    assert_eq!(list(k), ["two.txt"]);
 }
