@@ -43,6 +43,7 @@ bench: build
 	cargo run -p workflows --release --example bench_tokens
 	cargo run -p workflows --release --features validate --example bench_validate
 	$(ENV) cargo bench -p kiln --bench platform
+	$(ENV) cargo bench -p kiln --bench dispatch
 
 fmt:
 	cargo fmt --all
