@@ -30,6 +30,9 @@ pub struct Kiln {
     pub api: Api,
     child: Mutex<Child>,
     env_file: PathBuf,
+    /// The dispatch Worker's config: `dispatch/wrangler.toml`, or a copy of it with this
+    /// session's `APP_*` vars (see [`dispatch_config`]), removed with the session.
+    dispatch_config: PathBuf,
     state: PathBuf,
     log: PathBuf,
 }
@@ -107,6 +110,7 @@ impl Kiln {
             env.push_str(&format!("{key}={value}\n"));
         }
         fs::write(&env_file, env).expect("write env file");
+        let dispatch_config = dispatch_config(extra_env, &state);
 
         let migrate = wrangler()
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
@@ -122,7 +126,7 @@ impl Kiln {
 
         let port = free_port();
         let log = state.join("wrangler.log");
-        let child = spawn(&state, &env_file, &log, port);
+        let child = spawn(&state, &env_file, &dispatch_config, &log, port);
         let base = format!("http://127.0.0.1:{port}");
         Kiln {
             api: Api::new(&base, port),
@@ -132,6 +136,7 @@ impl Kiln {
             operator_token,
             child: Mutex::new(child),
             env_file,
+            dispatch_config,
             state,
             log,
         }
@@ -141,7 +146,13 @@ impl Kiln {
     /// as a developer restarting `make dev` would.
     pub fn restart(&self) {
         self.stop(libc::SIGKILL);
-        let child = spawn(&self.state, &self.env_file, &self.log, self.port);
+        let child = spawn(
+            &self.state,
+            &self.env_file,
+            &self.dispatch_config,
+            &self.log,
+            self.port,
+        );
         *self.child.lock().unwrap() = child;
         self.wait_healthy(Duration::from_secs(120));
     }
@@ -233,6 +244,9 @@ impl Kiln {
 impl Drop for Kiln {
     fn drop(&mut self) {
         self.stop(libc::SIGTERM);
+        if self.dispatch_config != Path::new("dispatch/wrangler.toml") {
+            let _ = fs::remove_file(root().join(&self.dispatch_config));
+        }
         if std::env::var_os("KILN_E2E_KEEP_STATE").is_none() {
             let _ = fs::remove_dir_all(&self.state);
         }
@@ -241,7 +255,30 @@ impl Drop for Kiln {
 
 /// Starts `wrangler dev` for both Workers in its own process group, logging to `log` (appended,
 /// so a restart keeps the earlier output).
-fn spawn(state: &Path, env_file: &Path, log: &Path, port: u16) -> Child {
+/// The dispatch Worker's config for a session. `wrangler dev` hands `--env-file` and `--var` to the
+/// first Worker only, so the dispatch Worker's settings (`APP_*`) go into a copy of its config,
+/// written beside the original (its paths are relative to it) and removed with the session.
+fn dispatch_config(extra_env: &[(&str, &str)], state: &Path) -> PathBuf {
+    let original = PathBuf::from("dispatch/wrangler.toml");
+    let app_vars: Vec<String> = extra_env
+        .iter()
+        .filter(|(k, _)| k.starts_with("APP_"))
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect();
+    if app_vars.is_empty() {
+        return original;
+    }
+    let text = fs::read_to_string(root().join(&original)).expect("read dispatch/wrangler.toml");
+    let text = text.replacen("[vars]\n", &format!("[vars]\n{}\n", app_vars.join("\n")), 1);
+    let name = format!(
+        "dispatch/wrangler.e2e-{}.toml",
+        state.file_name().unwrap().to_string_lossy()
+    );
+    fs::write(root().join(&name), text).expect("write the session's dispatch config");
+    PathBuf::from(name)
+}
+
+fn spawn(state: &Path, env_file: &Path, dispatch: &Path, log: &Path, port: u16) -> Child {
     let log_file = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -253,7 +290,7 @@ fn spawn(state: &Path, env_file: &Path, log: &Path, port: u16) -> Child {
             "-c",
             "wrangler.toml",
             "-c",
-            "dispatch/wrangler.toml",
+            dispatch.to_str().expect("utf-8 path"),
             "--ip",
             "127.0.0.1",
         ])
