@@ -2,12 +2,35 @@
 // file exists because Cloudflare Workflows must be JavaScript classes exported from the main
 // module. The class only adapts `step.do` for Rust: Rust decides what runs, in which order, and
 // whether an error is retryable; a terminal error becomes Workflows' NonRetryableError.
+// It also hands app hosts to the dispatch Worker before any Rust runs (see `Platform`).
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import { BuildRunner } from "../build/index.js";
+import RustWorker, { BuildRunner } from "../build/index.js";
 
 export * from "../build/index.js";
-export { default } from "../build/index.js";
+
+// A DNS label, as `domain::slug` makes them.
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Whether `hostname` is `<slug>.<APPS_DOMAIN>`, an app's address rather than the platform's. */
+function isAppHost(hostname, appsDomain) {
+  const domain = String(appsDomain || "localhost").trim().replace(/^\./, "").toLowerCase();
+  const host = hostname.toLowerCase();
+  if (!host.endsWith(`.${domain}`)) return false;
+  return LABEL.test(host.slice(0, -(domain.length + 1)));
+}
+
+// Locally one `wrangler dev` port serves both the platform and the apps, so app hosts arrive here
+// and go on to the dispatch Worker. They are handed over in JavaScript, before the Rust handler
+// runs: an app request then costs one service-binding hop and nothing of the platform (and a
+// platform misconfiguration cannot take apps down). In production app hosts route straight to
+// the dispatch Worker.
+export default class Platform extends RustWorker {
+  async fetch(request) {
+    if (isAppHost(new URL(request.url).hostname, this.env.APPS_DOMAIN)) return this.env.DISPATCH.fetch(request);
+    return super.fetch(request);
+  }
+}
 
 export class BuildWorkflow extends WorkflowEntrypoint {
   async run(event, step) {

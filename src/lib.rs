@@ -1,8 +1,8 @@
 //! Kiln platform Worker.
 //!
-//! One fetch handler serves two kinds of host: the platform itself (`localhost`, the API under
-//! `/api`) and apps (`<slug>.<APPS_DOMAIN>`), which are handed to the dispatch Worker through a
-//! service binding so app traffic never runs platform code paths. Pure logic lives in
+//! The fetch handler serves the platform itself (`localhost`, the API under `/api`). Requests for
+//! apps (`<slug>.<APPS_DOMAIN>`) are handed to the dispatch Worker by the JS entry module
+//! (`src/entry.js`) before this code runs, so app traffic never runs platform code paths. Pure logic lives in
 //! [`domain`] and the `events`/`workflows` crates; [`adapters`] are the only code touching
 //! bindings; [`error::ApiError`] is turned into a response in exactly one place.
 
@@ -21,7 +21,6 @@ pub mod teardown;
 
 use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 
-use crate::domain::slug::slug_from_host;
 use crate::error::ApiError;
 
 #[event(start)]
@@ -32,11 +31,9 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     resume::once_per_isolate(&env, &ctx);
-    // App hosts first, before the platform's own configuration is read: a platform
-    // misconfiguration (say, a bad model setting) must not take generated apps down.
-    if is_app_host(&req, &env) {
-        return env.service("DISPATCH")?.fetch_request(req).await;
-    }
+    // App hosts never get here: `src/entry.js` hands them to the dispatch Worker first, before
+    // the platform's configuration is read, so a platform misconfiguration (say, a bad model
+    // setting) cannot take generated apps down.
     let method = req.method().to_string();
     let path = req.path();
     let resp = match serve(req, env).await {
@@ -49,15 +46,6 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context) -> Result<()> {
     consumer::handle(batch, env).await
-}
-
-/// Whether the request is for `<slug>.<APPS_DOMAIN>` (the dispatch Worker's), not the platform.
-fn is_app_host(req: &Request, env: &Env) -> bool {
-    let domain = config::apps_domain(env.var("APPS_DOMAIN").ok().map(|v| v.to_string()));
-    req.url()
-        .ok()
-        .and_then(|u| u.host_str().map(|h| slug_from_host(h, &domain).is_some()))
-        .unwrap_or(false)
 }
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {

@@ -386,6 +386,11 @@ fn a_misconfigured_provider_is_reported_naming_the_setting(_k: &Kiln, m: &ModelS
     );
     assert_eq!(r.status, 500);
     assert_eq!(r.error_code(), "misconfigured");
+    // App hosts are routed before the platform reads its settings: the dispatch Worker answers
+    // (here its page for a slug with nothing deployed), not the platform's misconfiguration.
+    let app = bad.api.get_app("some-app", "/");
+    assert_eq!(app.status, 404, "{}", app.body);
+    assert_eq!(app.header("x-kiln-slug"), Some("some-app"), "{}", app.body);
     drop(bad);
     let _ = m;
 }
