@@ -871,17 +871,15 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         Behaviour::Status(status) => return (Some(kind), scripted_status(status)),
         Behaviour::Garbage => (GARBAGE.to_string(), "stop"),
         Behaviour::Raw(text) => (text, "stop"),
-        Behaviour::Append { .. } => {
-            match answer(&mut state, kind, &msgs, structured, &behaviour) {
-                Ok(text) => (text, "stop"),
-                Err(message) => {
-                    return (
-                        Some(kind),
-                        error(400, &message, "invalid_request_error", None),
-                    )
-                }
+        Behaviour::Append { .. } => match answer(&mut state, kind, &msgs, structured, &behaviour) {
+            Ok(text) => (text, "stop"),
+            Err(message) => {
+                return (
+                    Some(kind),
+                    error(400, &message, "invalid_request_error", None),
+                )
             }
-        }
+        },
         Behaviour::Correct
         | Behaviour::WrongImport
         | Behaviour::InvalidPlan
