@@ -44,6 +44,9 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The credentials are valid but do not allow this request (an API token without the scope
+    /// the method needs); the message names what is missing.
+    Forbidden(String),
     /// A count quota (projects per user, versions per project) is used up: waiting does not help,
     /// deleting something or a higher limit does.
     QuotaExceeded(String),
@@ -73,7 +76,7 @@ impl ApiError {
         match self {
             Self::InvalidJson(_) | Self::InvalidField { .. } | Self::BadRequest(_) => 400,
             Self::Unauthorized(_) => 401,
-            Self::QuotaExceeded(_) => 403,
+            Self::QuotaExceeded(_) | Self::Forbidden(_) => 403,
             Self::NotFound(_) | Self::NoRoute(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -99,6 +102,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::Forbidden(_) => "forbidden",
             Self::Misconfigured(_) => "misconfigured",
             Self::Internal(_) => "internal",
         }
@@ -115,6 +119,7 @@ impl ApiError {
             | Self::Misconfigured(m)
             | Self::ContentTooLarge(m)
             | Self::QuotaExceeded(m)
+            | Self::Forbidden(m)
             | Self::RateLimited { message: m, .. }
             | Self::UnsupportedMediaType(m) => m.clone(),
             Self::InvalidField { message, .. } => message.clone(),

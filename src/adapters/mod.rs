@@ -3,6 +3,7 @@
 //! Each adapter turns binding errors into [`crate::error::ApiError::Internal`] with enough detail
 //! for the log; handlers above them see domain types only.
 
+pub mod api_tokens;
 pub mod app_admin;
 pub mod code_store;
 pub mod event_log;

@@ -129,6 +129,11 @@ pub async fn login(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// `POST /api/auth/logout` → 204; the token stops working at once.
 pub async fn logout(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
+    if caller.token_id.is_some() {
+        return Err(ApiError::BadRequest(
+            "sign-out ends a session; an API token is revoked with DELETE /api/tokens/:id".into(),
+        ));
+    }
     sessions::revoke(&ctx.sessions()?, &caller.session_id).await?;
     no_content()
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod limits;
 pub mod projects;
+pub mod tokens;
 pub mod versions;
 
 use worker::{Method, Request, Response};
@@ -40,6 +41,15 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             ("register" | "login" | "logout", _) => Err(not_allowed("POST")),
             ("me", _) => Err(not_allowed("GET")),
             _ => Err(ApiError::NoRoute(path.clone())),
+        },
+        ["api", "tokens"] => match method {
+            Method::Get => tokens::list(&req, ctx).await,
+            Method::Post => tokens::create(&mut req, ctx).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "tokens", id] => match method {
+            Method::Delete => tokens::revoke(&req, ctx, id).await,
+            _ => Err(not_allowed("DELETE")),
         },
         ["api", "projects"] => match method {
             Method::Get => projects::list(&req, ctx).await,

@@ -4,6 +4,7 @@
 //! native `cargo test`. Handlers turn raw request bodies into these types with `parse`; an input
 //! that does not parse never reaches storage.
 
+pub mod api_token;
 pub mod email;
 pub mod limits;
 pub mod password;

@@ -5,8 +5,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Headers, Request, Response};
 
+use crate::adapters::api_tokens::ApiTokens;
 use crate::adapters::{sessions, webcrypto};
 use crate::config::{Config, RawConfig};
+use crate::domain::api_token::{self, Scope, Scopes};
 use crate::domain::token::{TokenError, TokenKeys};
 use crate::error::ApiError;
 
@@ -63,12 +65,16 @@ impl Ctx {
     }
 }
 
-/// The signed-in caller.
+/// The signed-in caller: a browser or CLI session (a JWT), or a program with an API token.
 pub struct Caller {
     /// User id.
     pub user_id: String,
-    /// Session id (for logout).
+    /// Session id (for logout); empty for API tokens.
     pub session_id: String,
+    /// The API token's id, when the caller used one.
+    pub token_id: Option<String>,
+    /// What the caller may do (sessions may do everything).
+    pub scopes: Scopes,
 }
 
 /// One message for every authentication failure, so a client cannot tell a revoked session from a
@@ -85,6 +91,9 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
+    if api_token::looks_like_token(token) {
+        return authenticate_api_token(req, ctx, token).await;
+    }
     let claims = ctx
         .tokens()
         .verify(token, webcrypto::now_ms())
@@ -98,9 +107,42 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
         Some(user) if user == claims.sub => Ok(Caller {
             user_id: claims.sub,
             session_id: claims.sid,
+            token_id: None,
+            scopes: Scopes::all(),
         }),
         _ => Err(ApiError::Unauthorized(UNAUTHORIZED.into())),
     }
+}
+
+/// Authenticates an API token (`kiln_…`): known, not expired, and holding the scope the request's
+/// method needs (403 naming it otherwise). Records the use.
+async fn authenticate_api_token(req: &Request, ctx: &Ctx, token: &str) -> Result<Caller, ApiError> {
+    let now = webcrypto::now_ms();
+    let db = ctx.db()?;
+    let store = ApiTokens::new(&db);
+    let row = store
+        .by_hash(&api_token::hash(token))
+        .await?
+        .filter(|r| r.expires_at.is_none_or(|at| at > now))
+        .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
+    let scopes = Scopes::from_stored(&row.scopes);
+    let needed = Scope::needed_for(&req.method().to_string());
+    if !scopes.allows(needed) {
+        return Err(ApiError::Forbidden(format!(
+            "this API token lacks the '{}' scope that {} requests need; create a token with scopes [\"read\", \"write\"]",
+            needed.as_str(),
+            req.method()
+        )));
+    }
+    if let Err(e) = store.touch(&row.id, now).await {
+        worker::console_warn!("api token last-used time: {e}");
+    }
+    Ok(Caller {
+        user_id: row.user_id,
+        session_id: String::new(),
+        token_id: Some(row.id),
+        scopes,
+    })
 }
 
 /// Reads a JSON body of at most `limit` bytes.

@@ -31,6 +31,7 @@ mod limits;
 mod model;
 mod model_server;
 mod projects;
+mod tokens;
 mod teardown;
 mod versions;
 
@@ -119,6 +120,7 @@ fn main() {
     let all: Vec<Scenario> = [
         auth::scenarios(),
         projects::scenarios(),
+        tokens::scenarios(),
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
