@@ -33,6 +33,9 @@ pub enum ApiError {
     },
     /// A uniqueness rule was violated.
     Conflict(String),
+    /// Well-formed, but not acceptable in this state (an `Idempotency-Key` reused for another
+    /// request).
+    Unprocessable(String),
     /// The body exceeds the endpoint's limit.
     PayloadTooLarge { limit: usize },
     /// The content type is not JSON.
@@ -80,6 +83,7 @@ impl ApiError {
             Self::NotFound(_) | Self::NoRoute(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
+            Self::Unprocessable(_) => 422,
             Self::PayloadTooLarge { .. } | Self::ContentTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::RateLimited { .. } => 429,
@@ -98,6 +102,7 @@ impl ApiError {
             Self::NoRoute(_) => "no_route",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::Unprocessable(_) => "unprocessable",
             Self::PayloadTooLarge { .. } | Self::ContentTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
@@ -116,6 +121,7 @@ impl ApiError {
             | Self::Unauthorized(m)
             | Self::NotFound(m)
             | Self::Conflict(m)
+            | Self::Unprocessable(m)
             | Self::Misconfigured(m)
             | Self::ContentTooLarge(m)
             | Self::QuotaExceeded(m)

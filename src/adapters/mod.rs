@@ -6,6 +6,7 @@
 pub mod api_tokens;
 pub mod app_admin;
 pub mod code_store;
+pub mod idempotency;
 pub mod event_log;
 pub mod model;
 pub mod projections;

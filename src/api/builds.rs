@@ -25,8 +25,6 @@ use crate::service;
 
 /// Longest prompt, in characters.
 pub const MAX_PROMPT_CHARS: usize = 10_000;
-/// Longest `Idempotency-Key`.
-pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 #[derive(Deserialize)]
 struct PromptBody {
@@ -53,20 +51,6 @@ fn parse_prompt(raw: Option<String>, field: &'static str) -> Result<String, ApiE
         ));
     }
     Ok(text.to_string())
-}
-
-fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
-    match req.headers().get("idempotency-key")? {
-        None => Ok(None),
-        Some(k)
-            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY || k.chars().any(char::is_control) =>
-        {
-            Err(ApiError::BadRequest(format!(
-                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
-            )))
-        }
-        Some(k) => Ok(Some(k)),
-    }
 }
 
 /// Model usage: tokens and the estimated cost in US dollars (exact sums are kept in
@@ -139,7 +123,7 @@ async fn request_build(
     prompt: String,
     chat: bool,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(req)?;
+    let key = crate::api::idempotency::key_of(req)?;
     let log = service::event_log(ctx)?;
     if let Some(k) = &key {
         let state = service::load(&log, id, true).await?;

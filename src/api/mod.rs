@@ -9,6 +9,7 @@ pub mod auth;
 pub mod builds;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod limits;
 pub mod projects;
 pub mod tokens;
@@ -19,8 +20,19 @@ use worker::{Method, Request, Response};
 use crate::error::ApiError;
 use crate::http::Ctx;
 
-/// Dispatches one `/api/...` request.
-pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+/// Answers one `/api/...` request, honouring `Idempotency-Key` on POSTs that create something.
+pub async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    match idempotency::begin(req, ctx).await? {
+        idempotency::Begun::Plain(req) => dispatch(req, ctx).await,
+        idempotency::Begun::Replay(resp) => Ok(resp),
+        idempotency::Begun::Run(req, pending) => {
+            pending.finish(ctx, dispatch(req, ctx).await).await
+        }
+    }
+}
+
+/// Dispatches one `/api/...` request to its handler.
+async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();

@@ -27,6 +27,7 @@ mod dispatch;
 mod events;
 mod harness;
 mod hostile;
+mod idempotency;
 mod limits;
 mod model;
 mod model_server;
@@ -121,6 +122,7 @@ fn main() {
         auth::scenarios(),
         projects::scenarios(),
         tokens::scenarios(),
+        idempotency::scenarios(),
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
