@@ -22,6 +22,7 @@
 
 mod auth;
 mod builds;
+mod cli;
 mod client;
 mod dispatch;
 mod events;
@@ -126,6 +127,7 @@ fn main() {
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
+        cli::scenarios(),
         teardown::scenarios(),
         dispatch::scenarios(),
         limits::scenarios(),
