@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod limits;
+pub mod openapi;
 pub mod projects;
 pub mod tokens;
 pub mod versions;
@@ -43,6 +44,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     match segments.as_slice() {
         ["api", "health"] => match method {
             Method::Get | Method::Head => health::get(ctx).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "openapi.json"] => match method {
+            Method::Get => openapi::get(),
             _ => Err(not_allowed("GET")),
         },
         ["api", "auth", action] => match (*action, &method) {
