@@ -32,6 +32,7 @@ dev: build
 	@scripts/dev.sh
 
 test: build
+	@scripts/test-tools.sh
 	$(ENV) cargo test --workspace --no-fail-fast
 
 e2e: build

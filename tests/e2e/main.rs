@@ -32,6 +32,7 @@ mod idempotency;
 mod limits;
 mod model;
 mod model_server;
+mod openapi;
 mod projects;
 mod tokens;
 mod teardown;
@@ -124,6 +125,7 @@ fn main() {
         projects::scenarios(),
         tokens::scenarios(),
         idempotency::scenarios(),
+        openapi::scenarios(),
         events::scenarios(),
         versions::scenarios(),
         builds::scenarios(),
