@@ -32,6 +32,7 @@ mod model;
 mod model_server;
 mod projects;
 mod teardown;
+mod ui;
 mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -127,6 +128,7 @@ fn main() {
         limits::scenarios(),
         model::scenarios(),
         hostile::scenarios(),
+        ui::scenarios(),
     ]
     .into_iter()
     .flatten()
