@@ -36,6 +36,10 @@ export function plainReason(reason: string): string {
   return reason.replace(/^(NonRetryableError|Error|WorkflowError):\s*/i, "").trim();
 }
 
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 function money(usd: number): string {
   if (usd === 0) return "$0";
   if (usd < 0.01) return `$${usd.toFixed(4)}`;
@@ -89,8 +93,8 @@ export function BuildCard({ build, plan }: { build: Build; plan?: Plan }) {
       )}
       {build.error && (
         <p class="build-error" role="alert">
-          <strong>Failed at “{STEP_LABELS[build.error.step] ?? build.error.step}”:</strong> {plainReason(build.error.reason)}
-          {build.deployed_version == null && " The previous version, if any, stays live."}
+          <strong>Failed at “{STEP_LABELS[build.error.step] ?? build.error.step}”:</strong> {sentence(plainReason(build.error.reason))}
+          {build.deployed_version == null && " Nothing changed for the app's users: the previous version, if any, stays live."}
         </p>
       )}
       <footer class="build-foot muted small">
@@ -126,7 +130,7 @@ function StepRow({ name, step, buildFinished }: { name: string; step: Step | nul
           </span>
         )}
         {step?.usage && step.usage.calls > 0 && <span class="pill">{step.usage.total_tokens.toLocaleString()} tok</span>}
-        {step?.duration_ms != null && status !== "running" && <span>{duration(step.duration_ms)}</span>}
+        {step?.duration_ms != null && status === "succeeded" && <span>{duration(step.duration_ms)}</span>}
       </span>
       {failed.length > 0 && (
         <ul class="step-errors">

@@ -102,7 +102,11 @@ function DiffView({ projectId, from, to }: { projectId: string; from: number; to
             <span class="muted small">{stat(f.unified)}</span>
           </summary>
           {f.binary ? (
-            <p class="muted small">Binary file</p>
+            <p class="muted small diff-note">Binary file</p>
+          ) : f.unified == null && f.status !== "modified" ? (
+            <WholeFile projectId={projectId} version={f.status === "added" ? to : from} path={f.path} sign={f.status === "added" ? "+" : "-"} />
+          ) : f.unified == null ? (
+            <p class="muted small diff-note">Too large to compare line by line.</p>
           ) : (
             <pre class="diff-body">
               {(f.unified ?? "").split("\n").map((line) => (
@@ -126,6 +130,30 @@ function DiffView({ projectId, from, to }: { projectId: string; from: number; to
         </details>
       ))}
     </div>
+  );
+}
+
+/** An added or removed file: all its lines, marked as added or removed. */
+function WholeFile({ projectId, version, path, sign }: { projectId: string; version: number; path: string; sign: "+" | "-" }) {
+  const [text, setText] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api.file(projectId, version, path).then(setText).catch(setError);
+  }, [projectId, version, path]);
+  if (error) return <ErrorBox error={error} />;
+  if (text == null) return <Loading what={path} />;
+  const lines = text.replace(/\n$/, "").split("\n");
+  return (
+    <pre class="diff-body">
+      <span class="dl-hunk">{`@@ ${sign === "+" ? `new file, ${lines.length} lines` : `deleted file, ${lines.length} lines`} @@\n`}</span>
+      {lines.map((line) => (
+        <span class={sign === "+" ? "dl-add" : "dl-del"}>
+          {sign}
+          {line}
+          {"\n"}
+        </span>
+      ))}
+    </pre>
   );
 }
 
