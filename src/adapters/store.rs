@@ -189,7 +189,9 @@ impl<'a> Store<'a> {
     /// One project if `owner` owns it.
     pub async fn project(&self, id: &str, owner: &str) -> Result<Option<ProjectRow>, ApiError> {
         self.db
-            .prepare(&format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1 AND p.owner_id = ?2"))
+            .prepare(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1 AND p.owner_id = ?2"
+            ))
             .bind(&[id.into(), owner.into()])?
             .first::<ProjectRow>(None)
             .await

@@ -213,7 +213,11 @@ pub fn apps_origin(url: &worker::Url, apps_domain: &str) -> String {
 /// is framed by nobody). `apps_origin` is [`apps_origin`] for this request.
 pub fn secure(resp: Response, apps_origin: &str) -> worker::Result<Response> {
     // Responses from the assets binding have immutable headers: copy them into a new response.
-    let mut resp = if resp.headers().set("x-content-type-options", "nosniff").is_err() {
+    let mut resp = if resp
+        .headers()
+        .set("x-content-type-options", "nosniff")
+        .is_err()
+    {
         let status = resp.status_code();
         let headers = Headers::new();
         for (k, v) in resp.headers().entries() {

@@ -680,10 +680,15 @@ fn the_full_plan_of_a_build_is_readable_by_its_owner_only(k: &Kiln) {
     let b = wait_for_build(k, &token, &build);
     assert_eq!(b["status"], "succeeded", "{b:#}");
 
-    let r = k.api.get(&format!("/api/builds/{build}/plan"), Some(&token));
+    let r = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&token));
     assert_eq!(r.status, 200, "{}", r.body);
     let plan = &r.json()["plan"];
-    assert!(!plan["summary"].as_str().unwrap_or("").is_empty(), "{plan:#}");
+    assert!(
+        !plan["summary"].as_str().unwrap_or("").is_empty(),
+        "{plan:#}"
+    );
     let tasks = plan["entities"]
         .as_array()
         .unwrap()
@@ -698,22 +703,40 @@ fn the_full_plan_of_a_build_is_readable_by_its_owner_only(k: &Kiln) {
             .all(|f| f["name"].is_string() && !f["kind"].is_null()),
         "{tasks:#}"
     );
-    assert!(plan["pages"].as_array().is_some_and(|p| !p.is_empty()), "{plan:#}");
-    assert!(plan["features"].is_array() && plan["file_storage"].is_boolean(), "{plan:#}");
+    assert!(
+        plan["pages"].as_array().is_some_and(|p| !p.is_empty()),
+        "{plan:#}"
+    );
+    assert!(
+        plan["features"].is_array() && plan["file_storage"].is_boolean(),
+        "{plan:#}"
+    );
 
     // Another user, a missing build and no token.
     let other = k.api.new_user();
-    let r = k.api.get(&format!("/api/builds/{build}/plan"), Some(&other));
+    let r = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&other));
     assert_eq!(r.status, 404, "{}", r.body);
     let r = k.api.get(
         "/api/builds/00000000-0000-4000-8000-000000000000/plan",
         Some(&token),
     );
     assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(k.api.get(&format!("/api/builds/{build}/plan"), None).status, 401);
+    assert_eq!(
+        k.api.get(&format!("/api/builds/{build}/plan"), None).status,
+        401
+    );
     assert_eq!(
         k.api
-            .send("POST", &format!("/api/builds/{build}/plan"), Some(&token), &[], None, None)
+            .send(
+                "POST",
+                &format!("/api/builds/{build}/plan"),
+                Some(&token),
+                &[],
+                None,
+                None
+            )
             .status,
         405
     );
