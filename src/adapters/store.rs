@@ -178,7 +178,7 @@ impl<'a> Store<'a> {
     /// The owner's projects, newest first.
     pub async fn projects_of(&self, owner: &str) -> Result<Vec<ProjectRow>, ApiError> {
         self.db
-            .prepare(&format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.owner_id = ?1 ORDER BY p.created_at DESC, p.id"))
+            .prepare(format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.owner_id = ?1 ORDER BY p.created_at DESC, p.id"))
             .bind(&[owner.into()])?
             .all()
             .await
@@ -189,7 +189,7 @@ impl<'a> Store<'a> {
     /// One project if `owner` owns it.
     pub async fn project(&self, id: &str, owner: &str) -> Result<Option<ProjectRow>, ApiError> {
         self.db
-            .prepare(&format!(
+            .prepare(format!(
                 "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1 AND p.owner_id = ?2"
             ))
             .bind(&[id.into(), owner.into()])?
