@@ -5,9 +5,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 RUST_SOURCES := $(shell find src events workflows prompts dispatch/src -type f 2>/dev/null) Cargo.toml Cargo.lock events/Cargo.toml workflows/Cargo.toml dispatch/Cargo.toml
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.mts web/tsconfig.json package-lock.json
 ENV := source scripts/env.sh &&
 
-.PHONY: help dev test build toolchain e2e bench fmt lint clean
+.PHONY: help dev test build toolchain e2e bench fmt lint clean web-size chromium
 
 help:
 	@echo "make dev    run Kiln locally (platform :8787, apps at <slug>.localhost:8787)"
@@ -18,7 +19,18 @@ help:
 toolchain:
 	@scripts/toolchain.sh
 
-build: toolchain build/index.js dispatch/build/index.js
+build: toolchain web/dist/index.html build/index.js dispatch/build/index.js
+
+# The builder UI (web/): type-checked, then bundled offline from node_modules into web/dist, which
+# the platform Worker serves as static assets.
+web/dist/index.html: $(WEB_SOURCES)
+	$(ENV) tsc -p web --noEmit
+	$(ENV) vite build --config web/vite.config.mts --logLevel warn
+	@touch $@
+
+# Gzip sizes of what the builder loads first (the budget is 150 kB; figures in BENCHMARKS.md).
+web-size: web/dist/index.html
+	@scripts/web-size.sh
 
 build/index.js: $(RUST_SOURCES)
 	$(ENV) worker-build --release
@@ -31,11 +43,16 @@ dispatch/build/index.js: $(RUST_SOURCES)
 dev: build
 	@scripts/dev.sh
 
-test: build
+# The browser tests (tests/ui, run by the e2e harness) drive Debian's chromium.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: build chromium
 	@scripts/test-tools.sh
 	$(ENV) cargo test --workspace --no-fail-fast
 
-e2e: build
+e2e: build chromium
+	@scripts/test-tools.sh
 	$(ENV) cargo test -p kiln --test e2e
 
 bench: build
@@ -54,4 +71,4 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf target build dispatch/build
+	rm -rf target build dispatch/build web/dist

@@ -36,11 +36,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // setting) cannot take generated apps down.
     let method = req.method().to_string();
     let path = req.path();
+    let domain = config::apps_domain(env.var("APPS_DOMAIN").ok().map(|v| v.to_string()));
+    let apps_origin = http::apps_origin(&req.url()?, &domain);
     let resp = match serve(req, env).await {
         Ok(resp) => resp,
         Err(err) => http::error_response(&err, &method, &path),
     };
-    http::secure(resp)
+    http::secure(resp, &apps_origin)
 }
 
 #[event(queue)]
@@ -49,20 +51,13 @@ async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context)
 }
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {
-    let ctx = http::Ctx::new(env)?;
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
+        let ctx = http::Ctx::new(env)?;
         return api::route(req, &ctx).await;
     }
-    if path == "/" {
-        return Ok(Response::from_html(LANDING)?);
-    }
-    Err(ApiError::NoRoute(path))
+    // Everything else is the builder (web/dist, Workers Static Assets): files by path, and
+    // index.html for page paths (`not_found_handling = "single-page-application"`). It needs no
+    // configuration, so a misconfigured platform still shows its pages (and their API errors).
+    Ok(env.assets("ASSETS")?.fetch_request(req).await?)
 }
-
-/// Shown at `/` until the builder UI lands.
-const LANDING: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kiln</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"></head>
-<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem">
-<h1>Kiln</h1><p>Describe an app, get a live full-stack app. The platform API is running at <code>/api</code>;
-see <code>GET /api/health</code> and the README for the endpoints.</p></body></html>"#;

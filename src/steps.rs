@@ -64,7 +64,12 @@ async fn state(ctx: &Ctx, job: &BuildJob) -> Result<ProjectState, StepError> {
 }
 
 fn plan_key(job: &BuildJob) -> String {
-    format!("plans/{}/{}.json", job.project_id, job.build_id)
+    plan_key_of(&job.project_id, &job.build_id)
+}
+
+/// Where a build's validated plan is stored in R2.
+pub fn plan_key_of(project: &str, build: &str) -> String {
+    format!("plans/{project}/{build}.json")
 }
 
 async fn get_object(ctx: &Ctx, key: &str) -> Result<Option<Vec<u8>>, StepError> {

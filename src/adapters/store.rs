@@ -37,7 +37,20 @@ pub struct ProjectRow {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+    /// Status of the newest build (`requested`, `running`, `succeeded`, `failed`), if any.
+    #[serde(default)]
+    pub build_status: Option<String>,
+    /// The version serving at the app's address, if one was ever deployed.
+    #[serde(default)]
+    pub live_version: Option<i64>,
 }
+
+/// The columns of [`ProjectRow`]: the newest build's status and the last deployed version come
+/// from the builds and deployments projections, so the dashboard needs one query.
+const PROJECT_COLUMNS: &str = "p.id AS id, p.name AS name, p.slug AS slug, p.created_at AS created_at, \
+     p.updated_at AS updated_at, \
+     (SELECT b.status FROM builds b WHERE b.project_id = p.id ORDER BY b.created_at DESC, b.id LIMIT 1) AS build_status, \
+     (SELECT d.version FROM deployments d WHERE d.project_id = p.id ORDER BY d.created_at DESC, d.version DESC LIMIT 1) AS live_version";
 
 /// Outcome of an insert guarded by a UNIQUE constraint.
 pub enum Inserted {
@@ -165,7 +178,7 @@ impl<'a> Store<'a> {
     /// The owner's projects, newest first.
     pub async fn projects_of(&self, owner: &str) -> Result<Vec<ProjectRow>, ApiError> {
         self.db
-            .prepare("SELECT id, name, slug, created_at, updated_at FROM projects WHERE owner_id = ?1 ORDER BY created_at DESC, id")
+            .prepare(format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.owner_id = ?1 ORDER BY p.created_at DESC, p.id"))
             .bind(&[owner.into()])?
             .all()
             .await
@@ -176,7 +189,9 @@ impl<'a> Store<'a> {
     /// One project if `owner` owns it.
     pub async fn project(&self, id: &str, owner: &str) -> Result<Option<ProjectRow>, ApiError> {
         self.db
-            .prepare("SELECT id, name, slug, created_at, updated_at FROM projects WHERE id = ?1 AND owner_id = ?2")
+            .prepare(format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = ?1 AND p.owner_id = ?2"
+            ))
             .bind(&[id.into(), owner.into()])?
             .first::<ProjectRow>(None)
             .await

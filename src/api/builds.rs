@@ -255,10 +255,9 @@ pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiErr
     json(200, &json!({ "builds": builds }))
 }
 
-/// `GET /api/builds/:id`: status, per-step timeline with attempts and durations, error.
-pub async fn get(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+/// The project of a build the caller owns (404 for a missing build and for another user's).
+async fn owned_build(req: &Request, ctx: &Ctx, build_id: &str) -> Result<String, ApiError> {
     let caller = crate::http::authenticate(req, ctx).await?;
-    let not_found = || ApiError::NotFound(format!("build '{}' not found", clip(build_id)));
     let project: Option<String> = ctx
         .db()?
         .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
@@ -266,8 +265,36 @@ pub async fn get(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, A
         .first::<String>(Some("project_id"))
         .await
         .map_err(|e| ApiError::internal(format!("d1 build lookup: {e}")))?;
-    let project = project.ok_or_else(not_found)?;
+    project.ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))
+}
+
+/// `GET /api/builds/:id`: status, per-step timeline with attempts and durations, error.
+pub async fn get(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    let project = owned_build(req, ctx, build_id).await?;
     let state = service::load(&service::event_log(ctx)?, &project, true).await?;
-    let build = state.build(build_id).ok_or_else(not_found)?;
+    let build = state
+        .build(build_id)
+        .ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))?;
     json(200, &json!({ "build": build_json(&project, build) }))
+}
+
+/// `GET /api/builds/:id/plan`: the full plan the build's plan step stored (app name, summary,
+/// entities with their fields, pages, features, auth, file storage). 404 until the plan step
+/// has succeeded, and for a build that is not the caller's.
+pub async fn plan(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    let project = owned_build(req, ctx, build_id).await?;
+    let key = crate::steps::plan_key_of(&project, build_id);
+    let object = ctx.env.bucket("STORE")?.get(&key).execute().await?;
+    let bytes = match object.as_ref().and_then(|o| o.body()) {
+        Some(body) => body.bytes().await?,
+        None => {
+            return Err(ApiError::NotFound(format!(
+                "build '{}' has no plan yet; it is stored when the plan step succeeds",
+                clip(build_id)
+            )))
+        }
+    };
+    let plan: workflows::plan::Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::internal(format!("stored plan {key} is unreadable: {e}")))?;
+    json(200, &json!({ "build_id": build_id, "plan": plan }))
 }

@@ -99,6 +99,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Get => builds::get(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET")),
         },
+        ["api", "builds", build_id, "plan"] => match method {
+            Method::Get => builds::plan(&req, ctx, build_id).await,
+            _ => Err(not_allowed("GET")),
+        },
         ["api", "projects", id, "versions"] => match method {
             Method::Get => versions::list(&req, ctx, id).await,
             Method::Post => versions::save(&mut req, ctx, id).await,

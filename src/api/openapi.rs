@@ -296,6 +296,20 @@ fn ops() -> Vec<Op> {
         ),
         op(
             "get",
+            "/api/builds/{id}/plan",
+            "The full plan of a build (entities and fields, pages, features, storage)",
+            "builds",
+            user,
+            None,
+            200,
+            object(
+                json!({ "build_id": { "type": "string" }, "plan": { "type": "object" } }),
+                &["plan"],
+            ),
+            &[401, 404],
+        ),
+        op(
+            "get",
             "/api/projects/{id}/events",
             "The event log (JSON pages, or SSE with Accept: text/event-stream)",
             "events",

@@ -58,6 +58,8 @@ fn project_json(req: &Request, ctx: &Ctx, p: &ProjectRow) -> serde_json::Value {
         "url": app_url(req, ctx, &p.slug),
         "created_at": p.created_at,
         "updated_at": p.updated_at,
+        "build_status": p.build_status,
+        "live_version": p.live_version,
     })
 }
 
@@ -116,6 +118,8 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
                 slug: slug.as_str().into(),
                 created_at: now,
                 updated_at: now,
+                build_status: None,
+                live_version: None,
             };
             return json(201, &json!({ "project": project_json(req, ctx, &row) }));
         }

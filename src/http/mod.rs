@@ -228,14 +228,50 @@ pub fn error_response(err: &ApiError, method: &str, path: &str) -> Response {
     resp
 }
 
-/// The Content Security Policy of the platform's own pages.
-pub const PLATFORM_CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The Content Security Policy of the platform's own pages (the builder).
+///
+/// Scripts, styles, fonts and API calls come from the platform's origin only (`connect-src
+/// 'self'` covers the event stream, read with `fetch`); the only thing framed is the preview of
+/// an app, so `frame-src` names the apps' origins (`apps_origin`, e.g. `http://*.localhost:8787`);
+/// nobody frames the platform.
+pub fn platform_csp(apps_origin: &str) -> String {
+    format!(
+        "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src {apps_origin}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The origins apps are served from, as a CSP source: `<scheme>://*.<APPS_DOMAIN>[:port]`, on the
+/// scheme and port the platform was reached on (apps share the platform's port locally).
+pub fn apps_origin(url: &worker::Url, apps_domain: &str) -> String {
+    match url.port() {
+        Some(port) => format!("{}://*.{apps_domain}:{port}", url.scheme()),
+        None => format!("{}://*.{apps_domain}", url.scheme()),
+    }
+}
 
 /// Adds the security headers every platform response carries: `nosniff`, a referrer policy, and
 /// for HTML pages a strict Content Security Policy (apps are framed by the builder, the platform
-/// is framed by nobody).
-pub fn secure(mut resp: Response) -> worker::Result<Response> {
+/// is framed by nobody). `apps_origin` is [`apps_origin`] for this request.
+pub fn secure(resp: Response, apps_origin: &str) -> worker::Result<Response> {
+    // Responses from the assets binding have immutable headers: copy them into a new response.
+    let mut resp = if resp
+        .headers()
+        .set("x-content-type-options", "nosniff")
+        .is_err()
+    {
+        let status = resp.status_code();
+        let headers = Headers::new();
+        for (k, v) in resp.headers().entries() {
+            headers.set(&k, &v)?;
+        }
+        let (_, body) = resp.into_parts();
+        Response::from_body(body)?
+            .with_status(status)
+            .with_headers(headers)
+    } else {
+        resp
+    };
     let h = resp.headers_mut();
     h.set("x-content-type-options", "nosniff")?;
     h.set("referrer-policy", "strict-origin-when-cross-origin")?;
@@ -243,7 +279,34 @@ pub fn secure(mut resp: Response) -> worker::Result<Response> {
         .get("content-type")?
         .is_some_and(|t| t.starts_with("text/html"));
     if html && h.get("content-security-policy")?.is_none() {
-        h.set("content-security-policy", PLATFORM_CSP)?;
+        h.set("content-security-policy", &platform_csp(apps_origin))?;
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_may_frame_apps_on_the_platform_port_and_nothing_else() {
+        let url = worker::Url::parse("http://localhost:8787/projects/x").unwrap();
+        let p = platform_csp(&apps_origin(&url, "localhost"));
+        for part in [
+            "default-src 'self'",
+            "connect-src 'self'",
+            "frame-src http://*.localhost:8787;",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(p.contains(part), "{p} lacks {part}");
+        }
+        assert!(!p.contains("unsafe-inline"), "{p}");
+    }
+
+    #[test]
+    fn in_production_apps_are_framed_over_https_on_the_apps_domain() {
+        let url = worker::Url::parse("https://kiln.example/").unwrap();
+        assert_eq!(apps_origin(&url, "apps.example"), "https://*.apps.example");
+    }
 }

@@ -16,6 +16,7 @@ pub fn scenarios() -> Vec<Scenario> {
         bad_build_requests_are_clear_errors,
         two_apps_are_isolated_tokens_rows_and_files,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
+        the_full_plan_of_a_build_is_readable_by_its_owner_only,
         a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
     ]
 }
@@ -667,4 +668,76 @@ fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finis
     for step in ["deploy", "record"] {
         assert_eq!(started(step), 1);
     }
+}
+
+fn the_full_plan_of_a_build_is_readable_by_its_owner_only(k: &Kiln) {
+    let token = k.api.new_user();
+    let id = k.api.create_project(&token, "Plan Reader")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let build = request_build(k, &token, &id, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+
+    let r = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&token));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let plan = &r.json()["plan"];
+    assert!(
+        !plan["summary"].as_str().unwrap_or("").is_empty(),
+        "{plan:#}"
+    );
+    let tasks = plan["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "tasks")
+        .unwrap_or_else(|| panic!("no tasks entity: {plan:#}"));
+    assert!(
+        tasks["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["name"].is_string() && !f["kind"].is_null()),
+        "{tasks:#}"
+    );
+    assert!(
+        plan["pages"].as_array().is_some_and(|p| !p.is_empty()),
+        "{plan:#}"
+    );
+    assert!(
+        plan["features"].is_array() && plan["file_storage"].is_boolean(),
+        "{plan:#}"
+    );
+
+    // Another user, a missing build and no token.
+    let other = k.api.new_user();
+    let r = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&other));
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = k.api.get(
+        "/api/builds/00000000-0000-4000-8000-000000000000/plan",
+        Some(&token),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        k.api.get(&format!("/api/builds/{build}/plan"), None).status,
+        401
+    );
+    assert_eq!(
+        k.api
+            .send(
+                "POST",
+                &format!("/api/builds/{build}/plan"),
+                Some(&token),
+                &[],
+                None,
+                None
+            )
+            .status,
+        405
+    );
 }

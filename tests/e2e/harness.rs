@@ -89,7 +89,11 @@ impl Kiln {
     }
 
     fn start_serving(extra_env: &[(&str, &str)]) -> Self {
-        for built in ["build/index.js", "dispatch/build/index.js"] {
+        for built in [
+            "build/index.js",
+            "dispatch/build/index.js",
+            "web/dist/index.html",
+        ] {
             assert!(
                 root().join(built).exists(),
                 "{built} is missing: build the Workers first (`make test` does)"

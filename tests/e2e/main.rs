@@ -36,6 +36,7 @@ mod openapi;
 mod projects;
 mod tokens;
 mod teardown;
+mod ui;
 mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -135,6 +136,7 @@ fn main() {
         limits::scenarios(),
         model::scenarios(),
         hostile::scenarios(),
+        ui::scenarios(),
     ]
     .into_iter()
     .flatten()

@@ -22,13 +22,25 @@ const ENTITY = Object.fromEntries(ENTITIES.map((e) => [e.table, e]));
 // ---- API client --------------------------------------------------------------------------------
 
 const TOKEN_KEY = "kiln.token";
+// A browser may refuse storage to a framed page (the builder's preview, with third-party storage
+// blocked): the sign-in then lasts as long as the page.
+let memoryToken = null;
 const session = {
   get token() {
-    return localStorage.getItem(TOKEN_KEY);
+    try {
+      return localStorage.getItem(TOKEN_KEY);
+    } catch {
+      return memoryToken;
+    }
   },
   set(token) {
-    if (token) localStorage.setItem(TOKEN_KEY, token);
-    else localStorage.removeItem(TOKEN_KEY);
+    memoryToken = token || null;
+    try {
+      if (token) localStorage.setItem(TOKEN_KEY, token);
+      else localStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // Kept in memory only.
+    }
   },
 };
 
