@@ -108,6 +108,12 @@ try {
       if (document.querySelector("section[aria-label=Plan]")) seen.add("plan-card");
     }).observe(document.body, { subtree: true, childList: true, attributes: true });
   });
+  // The first codegen attempt fails with a retryable fault (a test hook of this session) and is
+  // retried after its 2 s delay: the build cannot finish before the page has shown it running,
+  // however fast the machine, and the retry shows up in the step's attempts.
+  const slowFirstBuild = (route) =>
+    route.continue({ headers: { ...route.request().headers(), "x-kiln-faults": "codegen:1:retryable" } });
+  await page.route("**/api/projects/*/chat", slowFirstBuild);
   const box = page.getByLabel("Describe your app");
   await box.fill("a task manager with tasks");
   await box.press("Enter");
@@ -128,6 +134,7 @@ try {
     seen.some((s) => s.endsWith(":running") || s.endsWith(":pending")),
     `no step was ever shown before it finished (progress was not live): ${seen}`,
   );
+  await page.unroute("**/api/projects/*/chat", slowFirstBuild);
 
   section("preview");
   const frame = page.frameLocator("iframe.preview-frame");
