@@ -17,6 +17,8 @@ pub fn requested(build: &str) -> Vec<Event> {
         build_id: build.into(),
         prompt: "a todo app".into(),
         idempotency_key: Some("k1".into()).filter(|_| build == "b1"),
+        replay_of: None,
+        from_step: None,
     }]
 }
 
