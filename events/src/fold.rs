@@ -211,6 +211,23 @@ impl BuildState {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// Whether this build, a replay, reuses the replayed build's recorded output of `step`
+    /// instead of running it. Only `plan` and `codegen` have outputs to reuse (the later steps
+    /// check and provision the project as it is now, so they always run); a replay without
+    /// `from_step` reuses both.
+    pub fn reuses(&self, step: &str) -> bool {
+        if self.replay_of.is_none() {
+            return false;
+        }
+        let position = |name: &str| crate::decide::REPLAY_STEPS.iter().position(|s| *s == name);
+        let fresh_from = self
+            .from_step
+            .as_deref()
+            .and_then(position)
+            .unwrap_or(crate::decide::REPLAY_STEPS.len());
+        matches!(position(step), Some(i) if i < 2 && i < fresh_from)
+    }
+
     /// Whether the build has succeeded or failed.
     pub fn is_finished(&self) -> bool {
         matches!(self.status, BuildStatus::Succeeded | BuildStatus::Failed)

@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod limits;
 pub mod projects;
+pub mod rollback;
 pub mod versions;
 
 use worker::{Method, Request, Response};
@@ -68,9 +69,17 @@ pub async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Post => builds::chat(&mut req, ctx, id).await,
             _ => Err(not_allowed("POST")),
         },
+        ["api", "projects", id, "rollback"] => match method {
+            Method::Post => rollback::create(&mut req, ctx, id).await,
+            _ => Err(not_allowed("POST")),
+        },
         ["api", "builds", build_id] => match method {
             Method::Get => builds::get(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET")),
+        },
+        ["api", "builds", build_id, "replay"] => match method {
+            Method::Post => builds::replay(&mut req, ctx, build_id).await,
+            _ => Err(not_allowed("POST")),
         },
         ["api", "projects", id, "versions"] => match method {
             Method::Get => versions::list(&req, ctx, id).await,
