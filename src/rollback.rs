@@ -75,6 +75,42 @@ async fn migrations_of(
     Ok(out)
 }
 
+/// The SQL of the migrations applied to the project's database (`name` → SQL) that `known` does
+/// not hold already, read from the versions that went live, newest first (each carries every
+/// migration it applied). A name found nowhere is left out.
+pub async fn applied_migrations(
+    ctx: &Ctx,
+    project: &str,
+    st: &ProjectState,
+    known: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut missing: Vec<&String> = st
+        .migrations
+        .iter()
+        .filter(|n| !known.contains_key(*n))
+        .collect();
+    let mut sources = BTreeMap::new();
+    if missing.is_empty() {
+        return Ok(sources);
+    }
+    let store = R2CodeStore::new(ctx.env.bucket("STORE")?);
+    for v in st.versions.iter().rev().copied() {
+        let Some(m) = store.get_manifest(project, v).await.map_err(internal)? else {
+            continue;
+        };
+        for (name, sql) in migrations_of(&store, project, &m).await? {
+            if missing.contains(&&name) {
+                sources.insert(name, sql);
+            }
+        }
+        missing.retain(|n| !sources.contains_key(*n));
+        if missing.is_empty() {
+            break;
+        }
+    }
+    Ok(sources)
+}
+
 /// Whether `version`'s code runs against the project's database as its migrations left it:
 /// `Ok(None)` if it does, `Ok(Some(reason))` if it does not. The migrations applied since are
 /// those the log records as applied that the version does not carry; their SQL is read from the
@@ -92,21 +128,15 @@ pub async fn verdict(
         .map_err(internal)?
         .ok_or_else(|| internal(format!("version {version} is missing from the code store")))?;
     let own = migrations_of(&store, project, &target).await?;
-    let mut missing: Vec<&String> = st.migrations.iter().filter(|n| !own.contains_key(*n)).collect();
-    if missing.is_empty() {
+    if st.migrations.iter().all(|n| own.contains_key(n)) {
         return Ok(None);
     }
-    let mut sources: BTreeMap<String, String> = BTreeMap::new();
-    for v in st.versions.iter().rev().copied().filter(|v| *v != version) {
-        let Some(m) = store.get_manifest(project, v).await.map_err(internal)? else {
-            continue;
-        };
-        sources.extend(migrations_of(&store, project, &m).await?);
-        missing.retain(|n| !sources.contains_key(*n));
-        if missing.is_empty() {
-            break;
-        }
-    }
+    let sources = applied_migrations(ctx, project, st, &own).await?;
+    let missing: Vec<&String> = st
+        .migrations
+        .iter()
+        .filter(|n| !own.contains_key(*n) && !sources.contains_key(*n))
+        .collect();
     if let Some(name) = missing.first() {
         return Ok(Some(format!(
             "version {version} cannot be checked against the current database: the SQL of migration {name} is in no version that went live"

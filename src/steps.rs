@@ -19,7 +19,7 @@ use workflows::pipeline::{Step, StepError};
 use workflows::plan::{Plan, ValidPlan};
 use workflows::prompts;
 use workflows::sandbox;
-use workflows::validate::{validate_app, Limits};
+use workflows::validate::{compat, validate_app, Limits};
 
 use crate::adapters::app_admin::{self, AdminError};
 use crate::adapters::code_store::R2CodeStore;
@@ -280,16 +280,18 @@ async fn save_checked(
 /// (a generator rewriting `0001_init.sql` must not change what the database went through), and a
 /// changed plan adds one upgrade migration (`NNNN_update.sql`: new tables and columns) computed
 /// from the live plan. A first build keeps the generated migrations.
+///
+/// `applied` are the migrations the database went through (path → SQL), which after a rollback
+/// are more than the live version's: they are all carried, numbering continues after them, and
+/// the upgrade leaves out tables and columns they already created.
 fn carry_migrations(
     plan: &ValidPlan,
     files: Vec<(String, String)>,
     live_plan: Option<&Plan>,
-    live: Option<&BTreeMap<String, String>>,
+    applied: &BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
-    let applied: Vec<(String, String)> = live
-        .into_iter()
-        .flatten()
-        .filter(|(p, _)| p.starts_with("migrations/"))
+    let applied: Vec<(String, String)> = applied
+        .iter()
         .map(|(p, c)| (p.clone(), c.clone()))
         .collect();
     if applied.is_empty() {
@@ -300,11 +302,39 @@ fn carry_migrations(
         .filter(|(p, _)| !p.starts_with("migrations/"))
         .collect();
     let next = applied.len() + 1;
+    let existing = compat::schema(applied.iter().map(|(_, sql)| sql.as_str()));
     out.extend(applied);
-    if let Some(sql) = live_plan.and_then(|old| workflows::offline::upgrade_migration(old, plan)) {
+    if let Some(sql) = live_plan
+        .and_then(|old| workflows::offline::upgrade_migration_over(old, plan, &existing))
+    {
         out.push((format!("migrations/{next:04}_update.sql"), sql));
     }
     out
+}
+
+/// Every migration the app's database went through (`migrations/<name>` → SQL): the live
+/// version's, plus those a later version applied before a rollback made an older one live.
+async fn applied_migration_files(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    live: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, StepError> {
+    let mut applied: BTreeMap<String, String> = live
+        .into_iter()
+        .flatten()
+        .filter(|(p, _)| p.starts_with("migrations/"))
+        .map(|(p, c)| (p.clone(), c.clone()))
+        .collect();
+    let known: BTreeMap<String, String> = applied
+        .iter()
+        .map(|(p, c)| (p.trim_start_matches("migrations/").to_string(), c.clone()))
+        .collect();
+    let more = crate::rollback::applied_migrations(ctx, &job.project_id, st, &known)
+        .await
+        .map_err(api_err)?;
+    applied.extend(more.into_iter().map(|(n, sql)| (format!("migrations/{n}"), sql)));
+    Ok(applied)
 }
 
 /// The live version's files, if the project has one.
@@ -518,7 +548,8 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     )
                 }
             };
-            let files = carry_migrations(&valid, files, live_plan.as_ref(), live.as_ref());
+            let applied = applied_migration_files(ctx, job, &st, live.as_ref()).await?;
+            let files = carry_migrations(&valid, files, live_plan.as_ref(), &applied);
             let (value, commands) = save_files(ctx, job, &st, files, prompt_hash).await?;
             let mut value = value;
             value["parser_notes"] = json!(parser_notes);

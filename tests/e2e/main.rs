@@ -31,6 +31,7 @@ mod limits;
 mod model;
 mod model_server;
 mod projects;
+mod rollback;
 mod teardown;
 mod versions;
 
@@ -126,6 +127,7 @@ fn main() {
         dispatch::scenarios(),
         limits::scenarios(),
         model::scenarios(),
+        rollback::scenarios(),
         hostile::scenarios(),
     ]
     .into_iter()
