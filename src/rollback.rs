@@ -242,7 +242,9 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     if done(&st, &job) {
         return Ok(json!({ "version": job.to_version }));
     }
-    let build_id = st.build_of_version(job.to_version).map(|b| b.build_id.clone());
+    let build_id = st
+        .build_of_version(job.to_version)
+        .map(|b| b.build_id.clone());
     let pointer = json!({ "project": job.project_id, "version": job.to_version, "build_id": build_id, "rollback_id": job.rollback_id });
     let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
     bucket
@@ -285,7 +287,9 @@ impl RollbackRunner {
             .map_err(|e| JsValue::from_str(&format!("bad rollback payload: {e}")))?;
         let env: Env = env.unchecked_into();
         let summary = match drive(&job, &glue, &env).await {
-            Ok(()) => json!({ "rollback_id": job.rollback_id, "status": "rolled_back", "version": job.to_version }),
+            Ok(()) => {
+                json!({ "rollback_id": job.rollback_id, "status": "rolled_back", "version": job.to_version })
+            }
             Err(reason) => {
                 fail(&job, &glue, &env, reason.clone()).await;
                 json!({ "rollback_id": job.rollback_id, "status": "failed", "reason": reason })

@@ -304,8 +304,8 @@ fn carry_migrations(
     let next = applied.len() + 1;
     let existing = compat::schema(applied.iter().map(|(_, sql)| sql.as_str()));
     out.extend(applied);
-    if let Some(sql) = live_plan
-        .and_then(|old| workflows::offline::upgrade_migration_over(old, plan, &existing))
+    if let Some(sql) =
+        live_plan.and_then(|old| workflows::offline::upgrade_migration_over(old, plan, &existing))
     {
         out.push((format!("migrations/{next:04}_update.sql"), sql));
     }
@@ -333,7 +333,10 @@ async fn applied_migration_files(
     let more = crate::rollback::applied_migrations(ctx, &job.project_id, st, &known)
         .await
         .map_err(api_err)?;
-    applied.extend(more.into_iter().map(|(n, sql)| (format!("migrations/{n}"), sql)));
+    applied.extend(
+        more.into_iter()
+            .map(|(n, sql)| (format!("migrations/{n}"), sql)),
+    );
     Ok(applied)
 }
 
@@ -776,8 +779,9 @@ async fn reuse_plan(ctx: &Ctx, job: &BuildJob, build: &events::BuildState) -> St
     let bytes = get_object(ctx, &format!("plans/{}/{original}.json", job.project_id))
         .await?
         .ok_or_else(|| StepError::Terminal(format!("the plan of build {original} is missing")))?;
-    let plan: Plan = serde_json::from_slice(&bytes)
-        .map_err(|e| StepError::Terminal(format!("the plan of build {original} is unreadable: {e}")))?;
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::Terminal(format!("the plan of build {original} is unreadable: {e}"))
+    })?;
     let valid = validate_plan(&plan)?;
     let plan_hash = hex(&Sha256::digest(&bytes));
     let key = plan_key(job);

@@ -1124,15 +1124,20 @@ impl ProjectState {
     /// A replay names a recorded build, starts from a pipeline step, and the replayed build has
     /// the outputs the replay reuses: the plan unless it starts at `plan`, and code that passed
     /// validation unless it starts at `plan` or `codegen`.
-    fn replayable(&self, replay_of: Option<&str>, from_step: Option<&str>) -> Result<(), Rejection> {
-        let position = match from_step {
-            None => None,
-            Some(step) => Some(REPLAY_STEPS.iter().position(|s| *s == step).ok_or_else(
-                || Rejection::InvalidFromStep {
-                    step: step.to_owned(),
-                },
-            )?),
-        };
+    fn replayable(
+        &self,
+        replay_of: Option<&str>,
+        from_step: Option<&str>,
+    ) -> Result<(), Rejection> {
+        let position =
+            match from_step {
+                None => None,
+                Some(step) => Some(REPLAY_STEPS.iter().position(|s| *s == step).ok_or_else(
+                    || Rejection::InvalidFromStep {
+                        step: step.to_owned(),
+                    },
+                )?),
+            };
         let Some(original) = replay_of else {
             return match from_step {
                 Some(step) => Err(Rejection::FromStepWithoutReplay {

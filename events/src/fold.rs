@@ -519,9 +519,10 @@ impl ProjectState {
 
     /// The latest build that deployed `version` and succeeded.
     pub fn build_of_version(&self, version: u32) -> Option<&BuildState> {
-        self.builds.iter().rev().find(|b| {
-            b.status == BuildStatus::Succeeded && b.deployed_version == Some(version)
-        })
+        self.builds
+            .iter()
+            .rev()
+            .find(|b| b.status == BuildStatus::Succeeded && b.deployed_version == Some(version))
     }
 
     /// Records one event.
@@ -588,7 +589,9 @@ impl ProjectState {
                 self.rollback = None;
                 self.live = Some(Live {
                     version: *to_version,
-                    build_id: self.build_of_version(*to_version).map(|b| b.build_id.clone()),
+                    build_id: self
+                        .build_of_version(*to_version)
+                        .map(|b| b.build_id.clone()),
                     since_ms: envelope.time_ms,
                     reason: LiveReason::Rollback,
                     rollback_id: rollback_id.clone(),

@@ -175,7 +175,7 @@ async fn request(
         }
     }
     let counted = limits::build_request(ctx, user).await?;
-    let outcome = new_build(req, ctx, id, user, prompt, chat, key, replay).await;
+    let outcome = new_build(req, ctx, id, user, (prompt, chat), key, replay).await;
     if !matches!(outcome, Ok((_, true))) {
         // No build was created (refused, lost an idempotency race, or failed): it does not count.
         counted.refund(ctx).await;
@@ -191,8 +191,7 @@ async fn new_build(
     ctx: &Ctx,
     id: &str,
     user: &str,
-    prompt: String,
-    chat: bool,
+    (prompt, chat): (String, bool),
     key: Option<String>,
     replay: Replay,
 ) -> Result<(String, bool), ApiError> {
@@ -349,9 +348,9 @@ pub async fn replay(req: &mut Request, ctx: &Ctx, build_id: &str) -> Result<Resp
         }
     };
     let state = service::load(&service::event_log(ctx)?, &project, true).await?;
-    let original = state.build(build_id).ok_or_else(|| {
-        ApiError::NotFound(format!("build '{}' not found", clip(build_id)))
-    })?;
+    let original = state
+        .build(build_id)
+        .ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))?;
     let prompt = match body.prompt {
         Some(_) if from_step.is_none() => {
             return Err(ApiError::invalid_field(
@@ -375,9 +374,7 @@ pub async fn replay(req: &mut Request, ctx: &Ctx, build_id: &str) -> Result<Resp
     probe.build_id = build_id.to_string();
     if probe.reuses("codegen") {
         if let Some(version) = original.version {
-            if let Some(reason) =
-                crate::rollback::verdict(ctx, &project, &state, version).await?
-            {
+            if let Some(reason) = crate::rollback::verdict(ctx, &project, &state, version).await? {
                 return Err(ApiError::Conflict(reason));
             }
         }

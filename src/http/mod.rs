@@ -111,9 +111,9 @@ pub async fn read_json<T: DeserializeOwned>(
     req: &mut Request,
     limit: usize,
 ) -> Result<T, ApiError> {
-    read_optional_json(req, limit).await?.ok_or_else(|| {
-        ApiError::InvalidJson("request body is empty; send a JSON object".into())
-    })
+    read_optional_json(req, limit)
+        .await?
+        .ok_or_else(|| ApiError::InvalidJson("request body is empty; send a JSON object".into()))
 }
 
 /// Like [`read_json`], but an empty body is `None` (for endpoints whose body is optional).

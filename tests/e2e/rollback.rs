@@ -12,6 +12,7 @@ pub fn scenarios() -> Vec<Scenario> {
     let mut all = scenarios![
         a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward,
         bad_rollback_requests_are_clear_errors,
+        a_build_after_a_rollback_continues_the_databases_migrations,
         a_replay_reuses_the_recorded_plan_and_code_and_a_fork_from_codegen_generates_fresh,
         bad_replay_requests_are_clear_errors,
     ];
@@ -159,7 +160,10 @@ fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["RollbackRequested", "RolledBack"]);
-    let requested = log.iter().find(|e| e["type"] == "RollbackRequested").unwrap();
+    let requested = log
+        .iter()
+        .find(|e| e["type"] == "RollbackRequested")
+        .unwrap();
     assert_eq!(requested["version"], 2);
     assert_eq!(requested["data"]["from_version"], v2);
     assert!(log.iter().all(|e| e["type"] != "ModelCalled"));
@@ -173,7 +177,10 @@ fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k
     assert_eq!(p["live"]["build_id"], second_build.as_str());
     let deadline = Instant::now() + Duration::from_secs(1);
     while served_version(k, &slug) != v2 {
-        assert!(Instant::now() < deadline, "v{v2} not served after rolling forward");
+        assert!(
+            Instant::now() < deadline,
+            "v{v2} not served after rolling forward"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let list = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
@@ -194,7 +201,86 @@ fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k
         .iter()
         .find(|r| r["title"] == "written by v2")
         .unwrap();
-    assert_eq!(v2_row["priority"], 3, "data written under v2 survived the round trip");
+    assert_eq!(
+        v2_row["priority"], 3,
+        "data written under v2 survived the round trip"
+    );
+}
+
+fn a_build_after_a_rollback_continues_the_databases_migrations(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = build_app(
+        k,
+        &token,
+        "Rollback Then Build",
+        "a task manager with tasks",
+    );
+    let v1 = project(k, &token, &id)["live"]["version"].as_u64().unwrap();
+    let r = k.api.post(
+        &format!("/api/projects/{id}/chat"),
+        Some(&token),
+        &json!({ "message": "add a priority to tasks" }),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let b2 = r.json()["build_id"].as_str().unwrap().to_string();
+    assert_eq!(wait_for_build(k, &token, &b2)["status"], "succeeded");
+    let user = app_user(k, &slug, "again@example.com");
+    let row = app_post(
+        k,
+        &slug,
+        "/api/tasks",
+        Some(&user),
+        &json!({ "title": "kept", "priority": 2 }),
+    );
+    assert_eq!(row.status, 201, "{}", row.body);
+    let r = rollback(k, &token, &id, &json!({ "version": v1 }));
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_for_rollback(k, &token, &id, r.json()["rollback_id"].as_str().unwrap());
+
+    // The live plan is v1's, the database is v2's: the next upgrade is 0003, without priority.
+    let r = k.api.post(
+        &format!("/api/projects/{id}/chat"),
+        Some(&token),
+        &json!({ "message": "a task manager with tasks with priority and projects" }),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let b3 = r.json()["build_id"].as_str().unwrap().to_string();
+    let b = wait_for_build(k, &token, &b3);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let log = events(k, &token, &id);
+    let applied = log
+        .iter()
+        .find(|e| e["type"] == "MigrationApplied" && e["data"]["build_id"] == b3.as_str())
+        .expect("the upgrade ran");
+    assert_eq!(applied["data"]["names"], json!(["0003_update.sql"]));
+    let v3 = b["deployed_version"].as_u64().unwrap();
+    let files = manifest_files(k, &token, &id, v3);
+    for name in ["0001_init.sql", "0002_update.sql", "0003_update.sql"] {
+        assert!(
+            files.get(format!("migrations/{name}")).is_some(),
+            "{name} in {files:#}"
+        );
+    }
+    let upgrade = k.api.get(
+        &format!("/api/projects/{id}/versions/{v3}/files/migrations/0003_update.sql"),
+        Some(&token),
+    );
+    assert!(!upgrade.body.contains("priority"), "{}", upgrade.body);
+    assert!(
+        upgrade.body.contains("CREATE TABLE projects"),
+        "{}",
+        upgrade.body
+    );
+    let list = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
+    assert_eq!(list.json()[0]["priority"], 2, "{}", list.body);
+    let made = app_post(
+        k,
+        &slug,
+        "/api/projects",
+        Some(&user),
+        &json!({ "name": "Launch" }),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
 }
 
 fn bad_rollback_requests_are_clear_errors(k: &Kiln) {
@@ -223,22 +309,36 @@ fn bad_rollback_requests_are_clear_errors(k: &Kiln) {
     );
     assert_eq!(events(k, &token, &id).len(), before);
 
-    for body in [&b"{\"version\": \"one\"}"[..], b"not json", b"{}", b"{\"version\": 1, \"force\": true}"] {
+    for body in [
+        &b"{\"version\": \"one\"}"[..],
+        b"not json",
+        b"{}",
+        b"{\"version\": 1, \"force\": true}",
+    ] {
         let r = k
             .api
             .post_raw(&format!("/api/projects/{id}/rollback"), Some(&token), body);
-        assert_eq!(r.status, 400, "{}: {}", String::from_utf8_lossy(body), r.body);
+        assert_eq!(
+            r.status,
+            400,
+            "{}: {}",
+            String::from_utf8_lossy(body),
+            r.body
+        );
     }
-    let r = k.api.get(&format!("/api/projects/{id}/rollback"), Some(&token));
+    let r = k
+        .api
+        .get(&format!("/api/projects/{id}/rollback"), Some(&token));
     assert_eq!(r.status, 405);
     let r = rollback(k, &token, "no-such-project", &json!({ "version": 1 }));
     assert_eq!(r.status, 404);
 }
 
 fn manifest_files(k: &Kiln, token: &str, id: &str, version: u64) -> Value {
-    let r = k
-        .api
-        .get(&format!("/api/projects/{id}/versions/{version}"), Some(token));
+    let r = k.api.get(
+        &format!("/api/projects/{id}/versions/{version}"),
+        Some(token),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["manifest"]["files"].clone()
 }
@@ -363,13 +463,22 @@ fn bad_replay_requests_are_clear_errors(k: &Kiln) {
     let r = replay(k, &token, &build, &json!({ "prompt": "something else" }));
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "prompt");
-    let r = replay(k, &token, &build, &json!({ "from_step": "plan", "extra": 1 }));
+    let r = replay(
+        k,
+        &token,
+        &build,
+        &json!({ "from_step": "plan", "extra": 1 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = k.api.post_raw(
+        &format!("/api/builds/{build}/replay"),
+        Some(&token),
+        b"{nope",
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     let r = k
         .api
-        .post_raw(&format!("/api/builds/{build}/replay"), Some(&token), b"{nope");
-    assert_eq!(r.status, 400, "{}", r.body);
-    let r = k.api.get(&format!("/api/builds/{build}/replay"), Some(&token));
+        .get(&format!("/api/builds/{build}/replay"), Some(&token));
     assert_eq!(r.status, 405);
     // Nothing was started by the refused requests.
     let builds = k

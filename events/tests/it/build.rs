@@ -897,5 +897,8 @@ fn a_replay_reuses_plan_and_code_before_its_from_step_and_nothing_after_codegen(
     assert_eq!(replay(Some("validate")), ["plan", "codegen"]);
     assert_eq!(replay(Some("codegen")), ["plan"]);
     assert!(replay(Some("plan")).is_empty());
-    assert!(!events::BuildState::default().reuses("plan"), "not a replay");
+    assert!(
+        !events::BuildState::default().reuses("plan"),
+        "not a replay"
+    );
 }

@@ -36,15 +36,22 @@ pub fn event() -> impl Strategy<Value = Event> {
             role,
             content
         }),
-        (build_id(), text(), o(text()), proptest::option::of(build_id()), proptest::option::of(step())).prop_map(
-            |(build_id, prompt, idempotency_key, replay_of, from_step)| Event::BuildRequested {
-                build_id,
-                prompt,
-                idempotency_key,
-                replay_of,
-                from_step,
-            }
-        ),
+        (
+            build_id(),
+            text(),
+            o(text()),
+            proptest::option::of(build_id()),
+            proptest::option::of(step())
+        )
+            .prop_map(
+                |(build_id, prompt, idempotency_key, replay_of, from_step)| Event::BuildRequested {
+                    build_id,
+                    prompt,
+                    idempotency_key,
+                    replay_of,
+                    from_step,
+                }
+            ),
         build_id().prop_map(|build_id| Event::BuildStarted { build_id }),
         (build_id(), step(), any::<u32>()).prop_map(|(build_id, step, attempt)| {
             Event::StepStarted {

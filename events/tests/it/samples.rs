@@ -250,7 +250,11 @@ fn sample_names() -> Vec<String> {
         .iter()
         .map(|(t, v)| format!("{t}.v{v}.json"))
         .chain(raw_samples().into_iter().map(|(name, _)| name.to_owned()))
-        .chain(historic_samples().into_iter().map(|(name, _)| name.to_owned()))
+        .chain(
+            historic_samples()
+                .into_iter()
+                .map(|(name, _)| name.to_owned()),
+        )
         .collect()
 }
 

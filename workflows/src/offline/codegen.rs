@@ -795,10 +795,12 @@ mod tests {
         // Live plan: v1's tasks (after a rollback); the database already has tasks.priority
         // from v2. A new plan with a priority and projects adds only projects.
         let old = crate::offline::plan_from_prompt("a task manager with tasks").unwrap();
-        let new = crate::offline::plan_from_prompt("a task manager with tasks with priority and projects")
-            .unwrap()
-            .validate()
-            .unwrap();
+        let new = crate::offline::plan_from_prompt(
+            "a task manager with tasks with priority and projects",
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
         let existing: BTreeMap<String, BTreeSet<String>> = [(
             "tasks".to_string(),
             ["id", "title", "priority"].map(String::from).into(),

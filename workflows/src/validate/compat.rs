@@ -188,7 +188,12 @@ fn change(statement: &[Token<'_>]) -> Option<Change> {
             k
         }
     };
-    let name_at = |k: usize| statement.get(k).and_then(Token::name).map(|n| n.to_ascii_lowercase());
+    let name_at = |k: usize| {
+        statement
+            .get(k)
+            .and_then(Token::name)
+            .map(|n| n.to_ascii_lowercase())
+    };
     if action.is_word("ADD") {
         let start = after_column(i + 1);
         return Some(Change::AddColumn(table, column(statement.get(start..)?)?));
@@ -277,7 +282,9 @@ pub fn check<'a>(
         let migration = name.to_string();
         for c in changes(sql) {
             match c {
-                Change::AddColumn(table, column) if column.required && needed.contains_key(&table) => {
+                Change::AddColumn(table, column)
+                    if column.required && needed.contains_key(&table) =>
+                {
                     found.push(Incompatibility::RequiredColumnAdded {
                         migration: migration.clone(),
                         table,
@@ -411,8 +418,14 @@ mod tests {
     fn dropping_or_renaming_a_used_column_or_table_is_named() {
         let cases = [
             ("ALTER TABLE tasks DROP COLUMN title;", "column tasks.title"),
-            ("ALTER TABLE tasks RENAME COLUMN title TO name;", "column tasks.title"),
-            ("ALTER TABLE \"tasks\" RENAME title TO name;", "column tasks.title"),
+            (
+                "ALTER TABLE tasks RENAME COLUMN title TO name;",
+                "column tasks.title",
+            ),
+            (
+                "ALTER TABLE \"tasks\" RENAME title TO name;",
+                "column tasks.title",
+            ),
             ("DROP TABLE IF EXISTS tasks;", "table tasks"),
         ];
         for (sql, needle) in cases {
