@@ -5,7 +5,7 @@
 // It also hands app hosts to the dispatch Worker before any Rust runs (see `Platform`).
 import { WorkflowEntrypoint } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import RustWorker, { BuildRunner } from "../build/index.js";
+import RustWorker, { BuildRunner, RollbackRunner } from "../build/index.js";
 
 export * from "../build/index.js";
 
@@ -32,17 +32,28 @@ export default class Platform extends RustWorker {
   }
 }
 
+/** `step.do` for Rust: a body answers `{ok, value}` or `{ok: false, retryable, error}`. */
+function glue(step) {
+  return {
+    step: (name, config, body) =>
+      step.do(name, config, async () => {
+        const reply = JSON.parse(await body());
+        if (reply.ok) return reply.value;
+        if (reply.retryable) throw new Error(reply.error);
+        throw new NonRetryableError(reply.error);
+      }),
+  };
+}
+
 export class BuildWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
-    const glue = {
-      step: (name, config, body) =>
-        step.do(name, config, async () => {
-          const reply = JSON.parse(await body());
-          if (reply.ok) return reply.value;
-          if (reply.retryable) throw new Error(reply.error);
-          throw new NonRetryableError(reply.error);
-        }),
-    };
-    return JSON.parse(await BuildRunner.run(JSON.stringify(event.payload), glue, this.env));
+    return JSON.parse(await BuildRunner.run(JSON.stringify(event.payload), glue(step), this.env));
+  }
+}
+
+// One instance per rollback (docs/adr/0015): check the target, then move the live pointer.
+export class RollbackWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return JSON.parse(await RollbackRunner.run(JSON.stringify(event.payload), glue(step), this.env));
   }
 }

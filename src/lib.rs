@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod pipeline;
 pub mod resume;
+pub mod rollback;
 pub mod service;
 pub mod steps;
 pub mod teardown;

@@ -82,7 +82,7 @@ struct Failure {
 }
 
 /// Calls `glue.step(name, config, body)` and awaits the step's (cached or fresh) output.
-async fn durable_step<F, Fut>(
+pub(crate) async fn durable_step<F, Fut>(
     glue: &JsValue,
     name: &str,
     config: &Value,

@@ -19,7 +19,7 @@ use workflows::pipeline::{Step, StepError};
 use workflows::plan::{Plan, ValidPlan};
 use workflows::prompts;
 use workflows::sandbox;
-use workflows::validate::{validate_app, Limits};
+use workflows::validate::{compat, validate_app, Limits};
 
 use crate::adapters::app_admin::{self, AdminError};
 use crate::adapters::code_store::R2CodeStore;
@@ -239,6 +239,17 @@ async fn save_files(
             .map_err(|e| StepError::Terminal(format!("generated path is unsafe: {e}")))?;
         checked.push((path, content.into_bytes()));
     }
+    save_checked(ctx, job, st, checked, prompt_hash).await
+}
+
+/// Saves files with checked paths as the build's version and decides `CodeGenerated` (once).
+async fn save_checked(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    checked: Vec<(FilePath, Vec<u8>)>,
+    prompt_hash: Option<String>,
+) -> StepResult {
     let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
     let build = st.build(&job.build_id);
     // A repair builds on the build's own last version; codegen on the live one.
@@ -274,16 +285,18 @@ async fn save_files(
 /// (a generator rewriting `0001_init.sql` must not change what the database went through), and a
 /// changed plan adds one upgrade migration (`NNNN_update.sql`: new tables and columns) computed
 /// from the live plan. A first build keeps the generated migrations.
+///
+/// `applied` are the migrations the database went through (path → SQL), which after a rollback
+/// are more than the live version's: they are all carried, numbering continues after them, and
+/// the upgrade leaves out tables and columns they already created.
 fn carry_migrations(
     plan: &ValidPlan,
     files: Vec<(String, String)>,
     live_plan: Option<&Plan>,
-    live: Option<&BTreeMap<String, String>>,
+    applied: &BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
-    let applied: Vec<(String, String)> = live
-        .into_iter()
-        .flatten()
-        .filter(|(p, _)| p.starts_with("migrations/"))
+    let applied: Vec<(String, String)> = applied
+        .iter()
         .map(|(p, c)| (p.clone(), c.clone()))
         .collect();
     if applied.is_empty() {
@@ -294,11 +307,42 @@ fn carry_migrations(
         .filter(|(p, _)| !p.starts_with("migrations/"))
         .collect();
     let next = applied.len() + 1;
+    let existing = compat::schema(applied.iter().map(|(_, sql)| sql.as_str()));
     out.extend(applied);
-    if let Some(sql) = live_plan.and_then(|old| workflows::offline::upgrade_migration(old, plan)) {
+    if let Some(sql) =
+        live_plan.and_then(|old| workflows::offline::upgrade_migration_over(old, plan, &existing))
+    {
         out.push((format!("migrations/{next:04}_update.sql"), sql));
     }
     out
+}
+
+/// Every migration the app's database went through (`migrations/<name>` → SQL): the live
+/// version's, plus those a later version applied before a rollback made an older one live.
+async fn applied_migration_files(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    live: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, StepError> {
+    let mut applied: BTreeMap<String, String> = live
+        .into_iter()
+        .flatten()
+        .filter(|(p, _)| p.starts_with("migrations/"))
+        .map(|(p, c)| (p.clone(), c.clone()))
+        .collect();
+    let known: BTreeMap<String, String> = applied
+        .iter()
+        .map(|(p, c)| (p.trim_start_matches("migrations/").to_string(), c.clone()))
+        .collect();
+    let more = crate::rollback::applied_migrations(ctx, &job.project_id, st, &known)
+        .await
+        .map_err(api_err)?;
+    applied.extend(
+        more.into_iter()
+            .map(|(n, sql)| (format!("migrations/{n}"), sql)),
+    );
+    Ok(applied)
 }
 
 /// The live version's files, if the project has one.
@@ -415,6 +459,9 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 .var("KILN_TEST_HOOKS")
                 .map(|v| v.to_string() == "1")
                 .unwrap_or(false);
+            if build.reuses(step.name()) {
+                return reuse_plan(ctx, job, build).await;
+            }
             let valid = match (job.plan.as_deref().filter(|_| hooks), connect(ctx)?) {
                 (Some(raw), _) => {
                     let plan = serde_json::from_str::<workflows::plan::Plan>(raw).map_err(|e| {
@@ -455,6 +502,12 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ))
         }
         Step::Codegen => {
+            let build = st
+                .build(&job.build_id)
+                .ok_or_else(|| StepError::Terminal("build is not in the log".into()))?;
+            if build.reuses(step.name()) {
+                return reuse_code(ctx, job, &st, build).await;
+            }
             let valid = stored_plan(ctx, job).await?;
             // The live app (plan and files), read once: edit mode and migrations both need it.
             let live_plan = current_plan(ctx, job, &st).await?;
@@ -503,7 +556,8 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     )
                 }
             };
-            let files = carry_migrations(&valid, files, live_plan.as_ref(), live.as_ref());
+            let applied = applied_migration_files(ctx, job, &st, live.as_ref()).await?;
+            let files = carry_migrations(&valid, files, live_plan.as_ref(), &applied);
             let (value, commands) = save_files(ctx, job, &st, files, prompt_hash).await?;
             let mut value = value;
             value["parser_notes"] = json!(parser_notes);
@@ -511,9 +565,11 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
         }
         Step::Validate => {
             let outcome = check_current(ctx, job, &st).await?;
+            // Reused code is not repaired: a replay makes no model call.
+            let reused = st.build(&job.build_id).is_some_and(|b| b.reuses("codegen"));
             let repairs = match connect(ctx)? {
-                Some(_) => ctx.config.model.repair_attempts,
-                None => 0,
+                Some(_) if !reused => ctx.config.model.repair_attempts,
+                _ => 0,
             };
             let mut value = outcome.value();
             value["repairs"] = json!(repairs);
@@ -678,7 +734,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 return Err(deleted(job));
             }
             let m = current_manifest(ctx, job, &st).await?;
-            write_bundle(ctx, job, &m).await?;
+            write_bundle(ctx, &job.project_id, &m).await?;
             let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
             let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
             bucket
@@ -721,6 +777,73 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
     }
 }
 
+/// The plan step of a replay: the replayed build's stored plan, byte for byte, becomes this
+/// build's plan (validated again: the schema may have tightened since).
+async fn reuse_plan(ctx: &Ctx, job: &BuildJob, build: &events::BuildState) -> StepResult {
+    let original = build.replay_of.clone().unwrap_or_default();
+    let bytes = get_object(ctx, &format!("plans/{}/{original}.json", job.project_id))
+        .await?
+        .ok_or_else(|| StepError::Terminal(format!("the plan of build {original} is missing")))?;
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+        StepError::Terminal(format!("the plan of build {original} is unreadable: {e}"))
+    })?;
+    let valid = validate_plan(&plan)?;
+    let plan_hash = hex(&Sha256::digest(&bytes));
+    let key = plan_key(job);
+    ctx.env
+        .bucket("STORE")
+        .map_err(retryable)?
+        .put(&key, bytes)
+        .execute()
+        .await
+        .map_err(retryable)?;
+    Ok((
+        json!({ "ref": key, "plan_hash": plan_hash, "reused_from": original }),
+        vec![Command::ProposePlan {
+            build_id: job.build_id.clone(),
+            plan_hash,
+            summary: valid.plan().summary.clone(),
+        }],
+    ))
+}
+
+/// The codegen step of a replay: the replayed build's final code (after its repairs) is saved as
+/// this build's version. Blobs are content-addressed, so the new manifest names the same hashes.
+async fn reuse_code(
+    ctx: &Ctx,
+    job: &BuildJob,
+    st: &ProjectState,
+    build: &events::BuildState,
+) -> StepResult {
+    let original = build.replay_of.clone().unwrap_or_default();
+    let version = st
+        .build(&original)
+        .and_then(|b| b.version)
+        .ok_or_else(|| StepError::Terminal(format!("build {original} has no code to reuse")))?;
+    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
+    let m = store
+        .get_manifest(&job.project_id, version)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| {
+            StepError::Terminal(format!("version {version} is missing from the code store"))
+        })?;
+    let mut files = Vec::with_capacity(m.files.len());
+    for (path, entry) in &m.files {
+        let bytes = store
+            .get_blob(&job.project_id, &entry.hash)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                StepError::Terminal(format!("{} is missing from the code store", path.as_str()))
+            })?;
+        files.push((path.clone(), bytes));
+    }
+    let (mut value, commands) = save_checked(ctx, job, st, files, None).await?;
+    value["reused_version"] = json!(version);
+    Ok((value, commands))
+}
+
 /// The terminal error of a step whose project was deleted while the build ran.
 fn deleted(job: &BuildJob) -> StepError {
     StepError::Terminal(format!(
@@ -760,15 +883,20 @@ fn is_worker_module(path: &str) -> bool {
         && (path.ends_with(".js") || path.ends_with(".mjs"))
 }
 
+/// Where the deploy bundle of `version` lives.
+pub(crate) fn bundle_key(project: &str, version: u32) -> String {
+    format!("deploys/{project}/{version:08}.json")
+}
+
 /// Writes the deploy bundle of the version: its worker modules as the app's isolate loads them
 /// (`deploys/<project>/<version:08>.json`, read once per version by the dispatch Worker). Same
 /// input, same bytes, so a retried deploy rewrites an identical object.
-async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), StepError> {
+pub(crate) async fn write_bundle(ctx: &Ctx, project: &str, m: &Manifest) -> Result<(), StepError> {
     let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
     let mut modules = serde_json::Map::new();
     for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
         let code = store
-            .get_blob(&job.project_id, &entry.hash)
+            .get_blob(project, &entry.hash)
             .await
             .map_err(store_err)?
             .ok_or_else(|| {
@@ -786,7 +914,7 @@ async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), Ste
         modules.insert(path.as_str().to_string(), Value::String(code));
     }
     let bundle = json!({
-        "project": job.project_id,
+        "project": project,
         "version": m.version,
         "modules": modules,
         "guard": sandbox::GUARD_MODULE,
@@ -795,7 +923,7 @@ async fn write_bundle(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<(), Ste
         .bucket("STORE")
         .map_err(retryable)?
         .put(
-            format!("deploys/{}/{:08}.json", job.project_id, m.version),
+            bundle_key(project, m.version),
             bundle.to_string().into_bytes(),
         )
         .execute()

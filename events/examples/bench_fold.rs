@@ -51,6 +51,8 @@ fn build_events(n: u32) -> Vec<Event> {
             build_id: b.clone(),
             prompt: "Add a page that lists overdue todos, sorted by due date".into(),
             idempotency_key: Some(format!("req-{n}")),
+            replay_of: None,
+            from_step: None,
         },
         Event::BuildStarted {
             build_id: b.clone(),

@@ -26,6 +26,20 @@ pub const MAX_ERROR_BYTES: usize = 16 * 1024;
 /// Longest step name, in bytes.
 pub const MAX_STEP_BYTES: usize = 64;
 
+/// The pipeline steps a replay may start from, in pipeline order (the build workflow's step
+/// names; the `workflows` crate checks that they match its step list). Steps before `plan`'s
+/// successor reuse the plan, steps after `codegen` reuse plan and code.
+pub const REPLAY_STEPS: [&str; 8] = [
+    "plan",
+    "codegen",
+    "validate",
+    "create-db",
+    "migrate",
+    "upload-assets",
+    "deploy",
+    "record",
+];
+
 /// Something a user or the build workflow asks to happen to a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -75,6 +89,10 @@ pub enum Command {
         prompt: String,
         /// Client key that makes a repeated request a no-op.
         idempotency_key: Option<String>,
+        /// The build to replay (its recorded outputs are reused).
+        replay_of: Option<String>,
+        /// With `replay_of`: the first step that runs fresh (one of [`REPLAY_STEPS`]).
+        from_step: Option<String>,
     },
     /// The workflow picked the build up.
     StartBuild {
@@ -241,11 +259,22 @@ pub enum Command {
     RequestRollback {
         /// Target version.
         to_version: u32,
+        /// New rollback id (the Workflow instance id).
+        rollback_id: String,
     },
     /// Record that the requested rollback is done.
     CompleteRollback {
         /// Target version.
         to_version: u32,
+        /// The pending rollback's id.
+        rollback_id: String,
+    },
+    /// Give up on the pending rollback; the live version stays.
+    FailRollback {
+        /// The pending rollback's id.
+        rollback_id: String,
+        /// Why.
+        reason: String,
     },
     /// Record a webhook delivery result.
     RecordWebhookDelivery {
@@ -483,6 +512,32 @@ pub enum Rejection {
         /// The version.
         to_version: u32,
     },
+    /// Finishing a rollback that is not the pending one.
+    #[error("rollback {rollback_id} is not in progress")]
+    RollbackNotPending {
+        /// The id.
+        rollback_id: String,
+    },
+    /// A replay starting from something that is not a pipeline step.
+    #[error("from_step '{step}' is not a pipeline step; use one of plan, codegen, validate, create-db, migrate, upload-assets, deploy, record")]
+    InvalidFromStep {
+        /// The value given.
+        step: String,
+    },
+    /// `from_step` without a build to replay.
+    #[error("from_step '{step}' needs a build to replay")]
+    FromStepWithoutReplay {
+        /// The value given.
+        step: String,
+    },
+    /// The replayed build has no recorded output for a step the replay would reuse.
+    #[error("build {build_id} has no recorded {missing} to reuse; replay it from an earlier step")]
+    NotReplayable {
+        /// The replayed build.
+        build_id: String,
+        /// What is missing: `plan`, or `code that passed validation`.
+        missing: &'static str,
+    },
     /// Not an HTTP status.
     #[error("http status {status} is invalid; use 100 to 599")]
     InvalidStatus {
@@ -645,6 +700,8 @@ impl ProjectState {
                 build_id,
                 prompt,
                 idempotency_key,
+                replay_of,
+                from_step,
             } => {
                 self.live()?;
                 // A retried request is answered with the build it already created.
@@ -665,10 +722,20 @@ impl ProjectState {
                         build_id: active.build_id.clone(),
                     });
                 }
+                // A rollback moves the live pointer; a build started under it would build on a
+                // live version that is about to change.
+                if let Some(pending) = self.pending_rollback {
+                    return Err(Rejection::RollbackInProgress {
+                        to_version: pending,
+                    });
+                }
+                self.replayable(replay_of.as_deref(), from_step.as_deref())?;
                 Ok(vec![Event::BuildRequested {
                     build_id,
                     prompt,
                     idempotency_key,
+                    replay_of,
+                    from_step,
                 }])
             }
             Command::StartBuild { build_id } => {
@@ -954,8 +1021,12 @@ impl ProjectState {
                     reason,
                 }])
             }
-            Command::RequestRollback { to_version } => {
+            Command::RequestRollback {
+                to_version,
+                rollback_id,
+            } => {
                 self.live()?;
+                non_empty("rollback id", &rollback_id)?;
                 if !self.versions.contains(&to_version) {
                     return Err(Rejection::VersionNotFound {
                         version: to_version,
@@ -977,14 +1048,42 @@ impl ProjectState {
                         build_id: active.build_id.clone(),
                     });
                 }
-                Ok(vec![Event::RollbackRequested { to_version }])
+                Ok(vec![Event::RollbackRequested {
+                    to_version,
+                    rollback_id: Some(rollback_id),
+                    from_version: self.live_version,
+                }])
             }
-            Command::CompleteRollback { to_version } => {
+            Command::CompleteRollback {
+                to_version,
+                rollback_id,
+            } => {
                 self.live()?;
-                if self.pending_rollback != Some(to_version) {
-                    return Err(Rejection::NoRollbackRequested { to_version });
+                match &self.rollback {
+                    Some(p) if p.to_version == to_version => {}
+                    _ => return Err(Rejection::NoRollbackRequested { to_version }),
                 }
-                Ok(vec![Event::RolledBack { to_version }])
+                self.pending_rollback_id(&rollback_id)?;
+                Ok(vec![Event::RolledBack {
+                    to_version,
+                    rollback_id: Some(rollback_id),
+                }])
+            }
+            Command::FailRollback {
+                rollback_id,
+                reason,
+            } => {
+                // A deleted project's rollback may still be failed, so the pending state clears.
+                if !self.exists {
+                    return Err(Rejection::ProjectNotFound);
+                }
+                let to_version = self.pending_rollback_id(&rollback_id)?;
+                text("reason", &reason, MAX_ERROR_BYTES)?;
+                Ok(vec![Event::RollbackFailed {
+                    rollback_id,
+                    to_version,
+                    reason,
+                }])
             }
             Command::RecordWebhookDelivery { webhook_id, status } => {
                 // Deliveries of the deletion webhook arrive after deletion, so only existence
@@ -1010,6 +1109,61 @@ impl ProjectState {
         } else {
             Ok(())
         }
+    }
+
+    /// The pending rollback has this id; returns its target.
+    fn pending_rollback_id(&self, rollback_id: &str) -> Result<u32, Rejection> {
+        match &self.rollback {
+            Some(p) if p.rollback_id.as_deref() == Some(rollback_id) => Ok(p.to_version),
+            _ => Err(Rejection::RollbackNotPending {
+                rollback_id: rollback_id.to_owned(),
+            }),
+        }
+    }
+
+    /// A replay names a recorded build, starts from a pipeline step, and the replayed build has
+    /// the outputs the replay reuses: the plan unless it starts at `plan`, and code that passed
+    /// validation unless it starts at `plan` or `codegen`.
+    fn replayable(
+        &self,
+        replay_of: Option<&str>,
+        from_step: Option<&str>,
+    ) -> Result<(), Rejection> {
+        let position =
+            match from_step {
+                None => None,
+                Some(step) => Some(REPLAY_STEPS.iter().position(|s| *s == step).ok_or_else(
+                    || Rejection::InvalidFromStep {
+                        step: step.to_owned(),
+                    },
+                )?),
+            };
+        let Some(original) = replay_of else {
+            return match from_step {
+                Some(step) => Err(Rejection::FromStepWithoutReplay {
+                    step: step.to_owned(),
+                }),
+                None => Ok(()),
+            };
+        };
+        let build = self.find_build(original)?;
+        // Without `from_step` everything recorded is reused: plan and code.
+        let fresh_from = position.unwrap_or(REPLAY_STEPS.len());
+        if fresh_from > 0 && build.plan.is_none() {
+            return Err(Rejection::NotReplayable {
+                build_id: original.to_owned(),
+                missing: "plan",
+            });
+        }
+        if fresh_from > 1
+            && (build.version.is_none() || build.validation != Some(Validation::Passed))
+        {
+            return Err(Rejection::NotReplayable {
+                build_id: original.to_owned(),
+                missing: "code that passed validation",
+            });
+        }
+        Ok(())
     }
 
     fn find_build(&self, build_id: &str) -> Result<&BuildState, Rejection> {

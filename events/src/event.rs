@@ -58,7 +58,8 @@ pub enum Event {
         /// The message text.
         content: String,
     },
-    /// A build was asked for. Schema v2 added `idempotency_key` (v1 had no such field).
+    /// A build was asked for. Schema v2 added `idempotency_key`; v3 added `replay_of` and
+    /// `from_step` (earlier versions had neither).
     BuildRequested {
         /// The build id; also the Workflow instance id.
         build_id: String,
@@ -66,6 +67,12 @@ pub enum Event {
         prompt: String,
         /// Client-supplied key: a repeated request with the same key does not start a second build.
         idempotency_key: Option<String>,
+        /// The build this one replays: its recorded outputs (plan, code) are reused instead of
+        /// generated again.
+        replay_of: Option<String>,
+        /// With `replay_of`: the first step that runs fresh; the steps before it reuse the
+        /// replayed build's outputs. `None` = reuse every recorded output (plan and code).
+        from_step: Option<String>,
     },
     /// The build workflow picked the build up.
     BuildStarted {
@@ -229,15 +236,31 @@ pub enum Event {
         /// Why, for people.
         reason: String,
     },
-    /// The user asked to make an earlier version live again.
+    /// The user asked to make an earlier version live again. Schema v2 added `rollback_id` and
+    /// `from_version`.
     RollbackRequested {
         /// Target version.
         to_version: u32,
+        /// The rollback id; also the Workflow instance id (v1 rollbacks had none).
+        rollback_id: Option<String>,
+        /// The version that was live when the rollback was asked for.
+        from_version: Option<u32>,
     },
-    /// An earlier version is live again.
+    /// An earlier version is live again. Schema v2 added `rollback_id`.
     RolledBack {
         /// The version that is now live.
         to_version: u32,
+        /// The rollback that did it.
+        rollback_id: Option<String>,
+    },
+    /// A requested rollback could not be done; the live version is unchanged.
+    RollbackFailed {
+        /// The rollback.
+        rollback_id: String,
+        /// Its target.
+        to_version: u32,
+        /// Why, for people.
+        reason: String,
     },
     /// A webhook delivery attempt got an HTTP answer.
     WebhookDelivered {
@@ -271,7 +294,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("ProjectCreated", 1),
     ("ProjectRenamed", 1),
     ("MessagePosted", 1),
-    ("BuildRequested", 2),
+    ("BuildRequested", 3),
     ("BuildStarted", 1),
     ("StepStarted", 1),
     ("StepSucceeded", 1),
@@ -289,8 +312,9 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("Deployed", 1),
     ("BuildSucceeded", 1),
     ("BuildFailed", 1),
-    ("RollbackRequested", 1),
-    ("RolledBack", 1),
+    ("RollbackRequested", 2),
+    ("RolledBack", 2),
+    ("RollbackFailed", 1),
     ("WebhookDelivered", 1),
     ("ProjectDeleted", 1),
     ("TeardownCompleted", 1),
@@ -324,6 +348,7 @@ impl Event {
             Event::BuildFailed { .. } => "BuildFailed",
             Event::RollbackRequested { .. } => "RollbackRequested",
             Event::RolledBack { .. } => "RolledBack",
+            Event::RollbackFailed { .. } => "RollbackFailed",
             Event::WebhookDelivered { .. } => "WebhookDelivered",
             Event::ProjectDeleted {} => "ProjectDeleted",
             Event::TeardownCompleted {} => "TeardownCompleted",
@@ -335,7 +360,8 @@ impl Event {
     /// versions are upcast while decoding).
     pub fn event_version(&self) -> u16 {
         match self {
-            Event::BuildRequested { .. } => 2,
+            Event::BuildRequested { .. } => 3,
+            Event::RollbackRequested { .. } | Event::RolledBack { .. } => 2,
             _ => 1,
         }
     }
@@ -374,6 +400,7 @@ impl Event {
             | Event::MessagePosted { .. }
             | Event::RollbackRequested { .. }
             | Event::RolledBack { .. }
+            | Event::RollbackFailed { .. }
             | Event::WebhookDelivered { .. }
             | Event::ProjectDeleted {}
             | Event::TeardownCompleted {}

@@ -172,6 +172,12 @@ pub struct BuildState {
     pub prompt: String,
     /// Client idempotency key of the request.
     pub idempotency_key: Option<String>,
+    /// The build this one replays, if it is a replay.
+    #[serde(default)]
+    pub replay_of: Option<String>,
+    /// The first step of a replay that runs fresh (`None`: every recorded output is reused).
+    #[serde(default)]
+    pub from_step: Option<String>,
     /// Lifecycle.
     pub status: BuildStatus,
     /// The step most recently started.
@@ -203,6 +209,23 @@ impl BuildState {
     /// A step by name.
     pub fn step(&self, name: &str) -> Option<&StepState> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Whether this build, a replay, reuses the replayed build's recorded output of `step`
+    /// instead of running it. Only `plan` and `codegen` have outputs to reuse (the later steps
+    /// check and provision the project as it is now, so they always run); a replay without
+    /// `from_step` reuses both.
+    pub fn reuses(&self, step: &str) -> bool {
+        if self.replay_of.is_none() {
+            return false;
+        }
+        let position = |name: &str| crate::decide::REPLAY_STEPS.iter().position(|s| *s == name);
+        let fresh_from = self
+            .from_step
+            .as_deref()
+            .and_then(position)
+            .unwrap_or(crate::decide::REPLAY_STEPS.len());
+        matches!(position(step), Some(i) if i < 2 && i < fresh_from)
     }
 
     /// Whether the build has succeeded or failed.
@@ -247,10 +270,14 @@ impl BuildState {
                 build_id,
                 prompt,
                 idempotency_key,
+                replay_of,
+                from_step,
             } => {
                 self.build_id = build_id.clone();
                 self.prompt = prompt.clone();
                 self.idempotency_key = idempotency_key.clone();
+                self.replay_of = replay_of.clone();
+                self.from_step = from_step.clone();
                 self.status = BuildStatus::Requested;
             }
             Event::BuildStarted { .. } => self.status = BuildStatus::Running,
@@ -346,12 +373,48 @@ impl BuildState {
             | Event::MessagePosted { .. }
             | Event::RollbackRequested { .. }
             | Event::RolledBack { .. }
+            | Event::RollbackFailed { .. }
             | Event::WebhookDelivered { .. }
             | Event::ProjectDeleted {}
             | Event::TeardownCompleted {}
             | Event::VersionSaved { .. } => {}
         }
     }
+}
+
+/// How the live version got live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveReason {
+    /// A build deployed it.
+    #[default]
+    Build,
+    /// A rollback made it live again.
+    Rollback,
+}
+
+/// The version currently served, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Live {
+    /// The live version.
+    pub version: u32,
+    /// The build that deployed it (for a rollback: the build that deployed it originally).
+    pub build_id: Option<String>,
+    /// Time of the event that made it live, ms since the epoch.
+    pub since_ms: i64,
+    /// What made it live.
+    pub reason: LiveReason,
+    /// The rollback that made it live, when `reason` is `Rollback` (v1 rollbacks have none).
+    pub rollback_id: Option<String>,
+}
+
+/// A requested rollback that has not finished yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRollback {
+    /// Target version.
+    pub to_version: u32,
+    /// Its id (`None` for a v1 request).
+    pub rollback_id: Option<String>,
 }
 
 /// Everything recorded about one project: the aggregate that commands are decided against.
@@ -387,6 +450,14 @@ pub struct ProjectState {
     pub builds: Vec<BuildState>,
     /// A requested rollback not yet completed.
     pub pending_rollback: Option<u32>,
+    /// The pending rollback with its id.
+    ///
+    /// No `#[serde(default)]` on this field and on `live` on purpose: a snapshot written before
+    /// they existed fails to decode, so it is ignored and the stream replayed in full, instead of
+    /// reading as "no live info".
+    pub rollback: Option<PendingRollback>,
+    /// The live version with where it came from; `None` until a build succeeds.
+    pub live: Option<Live>,
     /// Last delivery status per webhook id.
     pub webhook_status: BTreeMap<String, u16>,
     /// Build id → index in `builds`, so long histories fold in linear time.
@@ -446,6 +517,14 @@ impl ProjectState {
         self.builds.iter().rev().find(|b| !b.is_finished())
     }
 
+    /// The latest build that deployed `version` and succeeded.
+    pub fn build_of_version(&self, version: u32) -> Option<&BuildState> {
+        self.builds
+            .iter()
+            .rev()
+            .find(|b| b.status == BuildStatus::Succeeded && b.deployed_version == Some(version))
+    }
+
     /// Records one event.
     pub fn apply(&mut self, envelope: &Envelope) {
         self.last_seq = envelope.seq;
@@ -478,15 +557,49 @@ impl ProjectState {
                 self.migrations.extend(names.iter().cloned());
                 self.apply_to_build(event);
             }
-            Event::BuildSucceeded { version, .. } => {
+            Event::BuildSucceeded { build_id, version } => {
                 self.live_version = Some(*version);
                 self.versions.insert(*version);
+                self.live = Some(Live {
+                    version: *version,
+                    build_id: Some(build_id.clone()),
+                    since_ms: envelope.time_ms,
+                    reason: LiveReason::Build,
+                    rollback_id: None,
+                });
                 self.apply_to_build(event);
             }
-            Event::RollbackRequested { to_version } => self.pending_rollback = Some(*to_version),
-            Event::RolledBack { to_version } => {
+            Event::RollbackRequested {
+                to_version,
+                rollback_id,
+                ..
+            } => {
+                self.pending_rollback = Some(*to_version);
+                self.rollback = Some(PendingRollback {
+                    to_version: *to_version,
+                    rollback_id: rollback_id.clone(),
+                });
+            }
+            Event::RolledBack {
+                to_version,
+                rollback_id,
+            } => {
                 self.live_version = Some(*to_version);
                 self.pending_rollback = None;
+                self.rollback = None;
+                self.live = Some(Live {
+                    version: *to_version,
+                    build_id: self
+                        .build_of_version(*to_version)
+                        .map(|b| b.build_id.clone()),
+                    since_ms: envelope.time_ms,
+                    reason: LiveReason::Rollback,
+                    rollback_id: rollback_id.clone(),
+                });
+            }
+            Event::RollbackFailed { .. } => {
+                self.pending_rollback = None;
+                self.rollback = None;
             }
             Event::WebhookDelivered { webhook_id, status } => {
                 self.webhook_status.insert(webhook_id.clone(), *status);

@@ -68,7 +68,7 @@ pub use envelope::{
 };
 pub use event::{Event, Role, CATALOG};
 pub use fold::{
-    AttemptStatus, BuildError, BuildState, BuildStatus, PlanState, ProjectState, StepAttempt,
-    StepState, Validation,
+    AttemptStatus, BuildError, BuildState, BuildStatus, Live, LiveReason, PendingRollback,
+    PlanState, ProjectState, StepAttempt, StepState, Validation,
 };
 pub use store::{EventStore, MemStore, StoreError};

@@ -12,6 +12,11 @@
 //!
 //! History of schema changes:
 //! - `BuildRequested` v1 → v2: added `idempotency_key: Option<String>` (v1 events have none).
+//! - `BuildRequested` v2 → v3: added `replay_of` and `from_step` (`Option<String>`; no build
+//!   before v3 was a replay).
+//! - `RollbackRequested` v1 → v2: added `rollback_id: Option<String>` and
+//!   `from_version: Option<u32>` (v1 rollbacks had no id and did not record the version left).
+//! - `RolledBack` v1 → v2: added `rollback_id: Option<String>`.
 
 use serde_json::{Map, Value};
 
@@ -19,11 +24,33 @@ use serde_json::{Map, Value};
 type Step = fn(&mut Map<String, Value>);
 
 /// Registered steps, keyed by event type and the version they upgrade *from*.
-const STEPS: &[(&str, u16, Step)] = &[("BuildRequested", 1, build_requested_v1_to_v2)];
+const STEPS: &[(&str, u16, Step)] = &[
+    ("BuildRequested", 1, build_requested_v1_to_v2),
+    ("BuildRequested", 2, build_requested_v2_to_v3),
+    ("RollbackRequested", 1, rollback_requested_v1_to_v2),
+    ("RolledBack", 1, rolled_back_v1_to_v2),
+];
 
 /// v2 lets clients retry a build request safely; v1 requests had no key.
 fn build_requested_v1_to_v2(data: &mut Map<String, Value>) {
     data.entry("idempotency_key").or_insert(Value::Null);
+}
+
+/// v3 links a replay to the build it replays; earlier builds were never replays.
+fn build_requested_v2_to_v3(data: &mut Map<String, Value>) {
+    data.entry("replay_of").or_insert(Value::Null);
+    data.entry("from_step").or_insert(Value::Null);
+}
+
+/// v2 rollbacks run as workflows with an id; v1 ones had none.
+fn rollback_requested_v1_to_v2(data: &mut Map<String, Value>) {
+    data.entry("rollback_id").or_insert(Value::Null);
+    data.entry("from_version").or_insert(Value::Null);
+}
+
+/// v2 names the rollback that finished.
+fn rolled_back_v1_to_v2(data: &mut Map<String, Value>) {
+    data.entry("rollback_id").or_insert(Value::Null);
 }
 
 /// Why a stored payload could not be brought to the current version.
@@ -70,13 +97,34 @@ mod tests {
     }
 
     #[test]
+    fn build_requested_v1_is_upcast_through_v2_to_v3() {
+        let v1 = json!({"build_id": "b1", "prompt": "todo app"});
+        let v3 = upcast("BuildRequested", 1, 3, v1).unwrap();
+        assert_eq!(
+            v3,
+            json!({"build_id": "b1", "prompt": "todo app", "idempotency_key": null, "replay_of": null, "from_step": null})
+        );
+    }
+
+    #[test]
+    fn rollback_events_v1_gain_an_empty_rollback_id() {
+        let requested = upcast("RollbackRequested", 1, 2, json!({"to_version": 1})).unwrap();
+        assert_eq!(
+            requested,
+            json!({"to_version": 1, "rollback_id": null, "from_version": null})
+        );
+        let done = upcast("RolledBack", 1, 2, json!({"to_version": 1})).unwrap();
+        assert_eq!(done, json!({"to_version": 1, "rollback_id": null}));
+    }
+
+    #[test]
     fn a_version_without_an_upcaster_is_reported() {
         assert_eq!(
-            upcast("BuildRequested", 0, 2, json!({})),
+            upcast("BuildRequested", 0, 3, json!({})),
             Err(UpcastFailure::NoPath)
         );
         assert_eq!(
-            upcast("BuildRequested", 1, 2, json!([])),
+            upcast("BuildRequested", 1, 3, json!([])),
             Err(UpcastFailure::NotAMap)
         );
     }

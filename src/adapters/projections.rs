@@ -97,7 +97,7 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
             &[text(&e.id), p, text(build_id), num(*version), t],
         )?],
-        Event::RolledBack { to_version } => vec![s(
+        Event::RolledBack { to_version, .. } => vec![s(
             "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
             &[text(&e.id), p, opt(e.correlation.as_deref()), num(*to_version), t],

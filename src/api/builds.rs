@@ -1,5 +1,6 @@
 //! Builds: `POST /api/projects/:id/builds {prompt}`, `POST /api/projects/:id/chat {message}`,
-//! `GET /api/projects/:id/builds`, `GET /api/builds/:id`.
+//! `GET /api/projects/:id/builds`, `GET /api/builds/:id`, `POST /api/builds/:id/replay
+//! {from_step?, prompt?}`.
 //!
 //! A build request becomes a `BuildRequested` event and a message on the build Queue, and is
 //! answered at once with `202 {build_id, events_url}`; the Queue consumer starts the Workflow. An
@@ -95,11 +96,18 @@ pub fn build_json(project_id: &str, b: &BuildState) -> Value {
             })
         })
         .collect();
+    let reused: Vec<&str> = ["plan", "codegen"]
+        .into_iter()
+        .filter(|s| b.reuses(s))
+        .collect();
     json!({
         "id": b.build_id,
         "project_id": project_id,
         "status": serde_json::to_value(b.status).ok().and_then(|v| v.as_str().map(str::to_lowercase)).unwrap_or_else(|| format!("{:?}", b.status).to_lowercase()),
         "prompt": b.prompt,
+        "replay_of": b.replay_of,
+        "from_step": b.from_step,
+        "reused_steps": reused,
         "current_step": b.current_step,
         "version": b.version,
         "deployed_version": b.deployed_version,
@@ -115,6 +123,13 @@ pub fn build_json(project_id: &str, b: &BuildState) -> Value {
     })
 }
 
+/// A replay request: the build replayed and the first step that runs fresh.
+#[derive(Debug, Clone, Default)]
+struct Replay {
+    of: Option<String>,
+    from_step: Option<String>,
+}
+
 async fn request_build(
     req: &Request,
     ctx: &Ctx,
@@ -122,6 +137,18 @@ async fn request_build(
     user: &str,
     prompt: String,
     chat: bool,
+) -> Result<Response, ApiError> {
+    request(req, ctx, id, user, prompt, chat, Replay::default()).await
+}
+
+async fn request(
+    req: &Request,
+    ctx: &Ctx,
+    id: &str,
+    user: &str,
+    prompt: String,
+    chat: bool,
+    replay: Replay,
 ) -> Result<Response, ApiError> {
     let key = crate::api::idempotency::key_of(req)?;
     let log = service::event_log(ctx)?;
@@ -132,7 +159,7 @@ async fn request_build(
         }
     }
     let counted = limits::build_request(ctx, user).await?;
-    let outcome = new_build(req, ctx, id, user, prompt, chat, key).await;
+    let outcome = new_build(req, ctx, id, user, (prompt, chat), key, replay).await;
     if !matches!(outcome, Ok((_, true))) {
         // No build was created (refused, lost an idempotency race, or failed): it does not count.
         counted.refund(ctx).await;
@@ -148,9 +175,9 @@ async fn new_build(
     ctx: &Ctx,
     id: &str,
     user: &str,
-    prompt: String,
-    chat: bool,
+    (prompt, chat): (String, bool),
     key: Option<String>,
+    replay: Replay,
 ) -> Result<(String, bool), ApiError> {
     let log = service::event_log(ctx)?;
     let now = webcrypto::now_ms();
@@ -168,6 +195,8 @@ async fn new_build(
         build_id: build_id.clone(),
         prompt,
         idempotency_key: key.clone(),
+        replay_of: replay.of,
+        from_step: replay.from_step,
     };
     let stored = service::execute(
         ctx,
@@ -253,6 +282,88 @@ pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiErr
         .map(|b| build_json(id, b))
         .collect();
     json(200, &json!({ "builds": builds }))
+}
+
+/// The project of a build the caller owns; another user's build is a 404 like a missing one.
+async fn project_of_build(ctx: &Ctx, user: &str, build_id: &str) -> Result<String, ApiError> {
+    let project: Option<String> = ctx
+        .db()?
+        .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
+        .bind(&[build_id.into(), user.into()])?
+        .first::<String>(Some("project_id"))
+        .await
+        .map_err(|e| ApiError::internal(format!("d1 build lookup: {e}")))?;
+    project.ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    #[serde(default)]
+    from_step: Option<String>,
+    #[serde(default)]
+    prompt: Option<String>,
+}
+
+/// `POST /api/builds/:id/replay {from_step?, prompt?}` → 202: a new build of the same project
+/// that reuses the build's recorded outputs (plan and code, from the log and the code store; no
+/// model call) before `from_step`, and runs `from_step` onwards fresh, with `prompt` if given.
+pub async fn replay(req: &mut Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    let caller = crate::http::authenticate(req, ctx).await?;
+    let project = project_of_build(ctx, &caller.user_id, build_id).await?;
+    let body: ReplayBody = crate::http::read_optional_json(req, ctx.config.max_body_bytes)
+        .await?
+        .unwrap_or(ReplayBody {
+            from_step: None,
+            prompt: None,
+        });
+    let from_step = match body.from_step.as_deref().map(str::trim) {
+        None => None,
+        Some(step) if events::decide::REPLAY_STEPS.contains(&step) => Some(step.to_string()),
+        Some(step) => {
+            return Err(ApiError::invalid_field(
+                "from_step",
+                format!(
+                    "from_step '{}' is not a pipeline step; use one of {}",
+                    clip(step),
+                    events::decide::REPLAY_STEPS.join(", ")
+                ),
+            ))
+        }
+    };
+    let state = service::load(&service::event_log(ctx)?, &project, true).await?;
+    let original = state
+        .build(build_id)
+        .ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))?;
+    let prompt = match body.prompt {
+        Some(_) if from_step.is_none() => {
+            return Err(ApiError::invalid_field(
+                "prompt",
+                "a prompt needs from_step: a replay without from_step reuses the recorded plan and code, so a new prompt would change nothing; add \"from_step\": \"plan\" or \"codegen\"",
+            ))
+        }
+        Some(p) => parse_prompt(Some(p), "prompt")?,
+        None => original.prompt.clone(),
+    };
+    let replay = Replay {
+        of: Some(build_id.to_string()),
+        from_step,
+    };
+    // Reused code is older code in front of the current database: the rollback rule applies.
+    let mut probe = events::BuildState {
+        replay_of: replay.of.clone(),
+        from_step: replay.from_step.clone(),
+        ..Default::default()
+    };
+    probe.build_id = build_id.to_string();
+    if probe.reuses("codegen") {
+        if let Some(version) = original.version {
+            if let Some(reason) = crate::rollback::verdict(ctx, &project, &state, version).await? {
+                return Err(ApiError::Conflict(reason));
+            }
+        }
+    }
+    request(req, ctx, &project, &caller.user_id, prompt, false, replay).await
 }
 
 /// The project of a build the caller owns (404 for a missing build and for another user's).

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod openapi;
 pub mod projects;
+pub mod rollback;
 pub mod tokens;
 pub mod versions;
 
@@ -95,6 +96,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Post => builds::chat(&mut req, ctx, id).await,
             _ => Err(not_allowed("POST")),
         },
+        ["api", "projects", id, "rollback"] => match method {
+            Method::Post => rollback::create(&mut req, ctx, id).await,
+            _ => Err(not_allowed("POST")),
+        },
         ["api", "builds", build_id] => match method {
             Method::Get => builds::get(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET")),
@@ -102,6 +107,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         ["api", "builds", build_id, "plan"] => match method {
             Method::Get => builds::plan(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET")),
+        },
+        ["api", "builds", build_id, "replay"] => match method {
+            Method::Post => builds::replay(&mut req, ctx, build_id).await,
+            _ => Err(not_allowed("POST")),
         },
         ["api", "projects", id, "versions"] => match method {
             Method::Get => versions::list(&req, ctx, id).await,

@@ -295,6 +295,33 @@ fn ops() -> Vec<Op> {
             &[401, 404],
         ),
         op(
+            "post",
+            "/api/builds/{id}/replay",
+            "A new build from this build's recorded outputs (no model call), or a fork from a step",
+            "builds",
+            user,
+            Some(object(
+                json!({ "from_step": { "type": "string", "examples": ["codegen"] }, "prompt": { "type": "string" } }),
+                &[],
+            )),
+            202,
+            schema_ref("BuildAccepted"),
+            &[400, 401, 403, 404, 409, 422, 429],
+        ),
+        op(
+            "post",
+            "/api/projects/{id}/rollback",
+            "Make an earlier version live again (a durable workflow; data and schema are kept)",
+            "builds",
+            user,
+            Some(
+                json!({ "type": "object", "properties": { "version": { "type": "integer", "minimum": 1 }, "build_id": { "type": "string" } } }),
+            ),
+            202,
+            json!({ "type": "object" }),
+            &[400, 401, 403, 404, 409, 422],
+        ),
+        op(
             "get",
             "/api/builds/{id}/plan",
             "The full plan of a build (entities and fields, pages, features, storage)",

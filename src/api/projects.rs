@@ -139,14 +139,19 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     json(200, &json!({ "projects": items }))
 }
 
-/// `GET /api/projects/:id`.
+/// `GET /api/projects/:id`, with the live version and why it is live (a build or a rollback),
+/// and a rollback in progress, from the event log.
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
     let row = Store::new(&ctx.db()?)
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    json(200, &json!({ "project": project_json(req, ctx, &row) }))
+    let state = service::load(&service::event_log(ctx)?, id, true).await?;
+    let mut project = project_json(req, ctx, &row);
+    project["live"] = crate::api::rollback::live_json(state.live.as_ref());
+    project["rollback"] = crate::api::rollback::pending_json(&state);
+    json(200, &json!({ "project": project }))
 }
 
 /// `PATCH /api/projects/:id {name}` (recorded as `ProjectRenamed`).

@@ -153,6 +153,16 @@ pub async fn read_json<T: DeserializeOwned>(
     req: &mut Request,
     limit: usize,
 ) -> Result<T, ApiError> {
+    read_optional_json(req, limit)
+        .await?
+        .ok_or_else(|| ApiError::InvalidJson("request body is empty; send a JSON object".into()))
+}
+
+/// Like [`read_json`], but an empty body is `None` (for endpoints whose body is optional).
+pub async fn read_optional_json<T: DeserializeOwned>(
+    req: &mut Request,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
     if let Some(len) = req.headers().get("content-length")? {
         if len
             .trim()
@@ -182,11 +192,9 @@ pub async fn read_json<T: DeserializeOwned>(
         return Err(ApiError::PayloadTooLarge { limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::InvalidJson(
-            "request body is empty; send a JSON object".into(),
-        ));
+        return Ok(None);
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         ApiError::InvalidJson(format!(
             "request body is not valid JSON for this endpoint: {e}"
         ))

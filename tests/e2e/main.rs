@@ -34,6 +34,7 @@ mod model;
 mod model_server;
 mod openapi;
 mod projects;
+mod rollback;
 mod tokens;
 mod teardown;
 mod ui;
@@ -135,6 +136,7 @@ fn main() {
         dispatch::scenarios(),
         limits::scenarios(),
         model::scenarios(),
+        rollback::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
     ]

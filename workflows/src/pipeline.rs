@@ -251,6 +251,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_steps_a_replay_may_start_from_are_the_pipeline_steps() {
+        let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, events::decide::REPLAY_STEPS);
+    }
+
+    #[test]
     fn steps_run_in_the_documented_order_and_names_round_trip() {
         let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(

@@ -17,6 +17,8 @@ pub fn requested(build: &str) -> Vec<Event> {
         build_id: build.into(),
         prompt: "a todo app".into(),
         idempotency_key: Some("k1".into()).filter(|_| build == "b1"),
+        replay_of: None,
+        from_step: None,
     }]
 }
 
@@ -873,4 +875,30 @@ fn recording_a_model_call_needs_a_running_build_and_a_step() {
     given(running())
         .when(model_call("", 1, 1))
         .then_reject(Rejection::Empty { field: "step" });
+}
+
+#[test]
+fn a_replay_reuses_plan_and_code_before_its_from_step_and_nothing_after_codegen() {
+    let replay = |from_step: Option<&str>| {
+        let mut b = events::BuildState::default();
+        b.apply(&Event::BuildRequested {
+            build_id: "b2".into(),
+            prompt: "a todo app".into(),
+            idempotency_key: None,
+            replay_of: Some("b1".into()),
+            from_step: from_step.map(str::to_owned),
+        });
+        ["plan", "codegen", "validate", "deploy"]
+            .into_iter()
+            .filter(|s| b.reuses(s))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(replay(None), ["plan", "codegen"]);
+    assert_eq!(replay(Some("validate")), ["plan", "codegen"]);
+    assert_eq!(replay(Some("codegen")), ["plan"]);
+    assert!(replay(Some("plan")).is_empty());
+    assert!(
+        !events::BuildState::default().reuses("plan"),
+        "not a replay"
+    );
 }

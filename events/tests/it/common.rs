@@ -36,13 +36,22 @@ pub fn event() -> impl Strategy<Value = Event> {
             role,
             content
         }),
-        (build_id(), text(), o(text())).prop_map(|(build_id, prompt, idempotency_key)| {
-            Event::BuildRequested {
-                build_id,
-                prompt,
-                idempotency_key,
-            }
-        }),
+        (
+            build_id(),
+            text(),
+            o(text()),
+            proptest::option::of(build_id()),
+            proptest::option::of(step())
+        )
+            .prop_map(
+                |(build_id, prompt, idempotency_key, replay_of, from_step)| Event::BuildRequested {
+                    build_id,
+                    prompt,
+                    idempotency_key,
+                    replay_of,
+                    from_step,
+                }
+            ),
         build_id().prop_map(|build_id| Event::BuildStarted { build_id }),
         (build_id(), step(), any::<u32>()).prop_map(|(build_id, step, attempt)| {
             Event::StepStarted {
@@ -149,8 +158,24 @@ pub fn event() -> impl Strategy<Value = Event> {
             step,
             reason
         }),
-        any::<u32>().prop_map(|to_version| Event::RollbackRequested { to_version }),
-        any::<u32>().prop_map(|to_version| Event::RolledBack { to_version }),
+        (any::<u32>(), o(text()), proptest::option::of(any::<u32>())).prop_map(
+            |(to_version, rollback_id, from_version)| Event::RollbackRequested {
+                to_version,
+                rollback_id,
+                from_version,
+            }
+        ),
+        (any::<u32>(), o(text())).prop_map(|(to_version, rollback_id)| Event::RolledBack {
+            to_version,
+            rollback_id
+        }),
+        (text(), any::<u32>(), text()).prop_map(|(rollback_id, to_version, reason)| {
+            Event::RollbackFailed {
+                rollback_id,
+                to_version,
+                reason,
+            }
+        }),
         (text(), any::<u16>())
             .prop_map(|(webhook_id, status)| Event::WebhookDelivered { webhook_id, status }),
         Just(Event::ProjectDeleted {}),
@@ -222,6 +247,8 @@ pub fn one_of_each() -> Vec<Event> {
             build_id: b(),
             prompt: "A todo app with login".into(),
             idempotency_key: Some("req-42".into()),
+            replay_of: Some("b0".into()),
+            from_step: Some("codegen".into()),
         },
         Event::BuildStarted { build_id: b() },
         Event::StepStarted {
@@ -306,8 +333,21 @@ pub fn one_of_each() -> Vec<Event> {
             step: "validate".into(),
             reason: "repair attempts exhausted".into(),
         },
-        Event::RollbackRequested { to_version: 1 },
-        Event::RolledBack { to_version: 1 },
+        Event::RollbackRequested {
+            to_version: 1,
+            rollback_id: Some("r1".into()),
+            from_version: Some(2),
+        },
+        Event::RolledBack {
+            to_version: 1,
+            rollback_id: Some("r1".into()),
+        },
+        Event::RollbackFailed {
+            rollback_id: "r2".into(),
+            to_version: 1,
+            reason: "version 1 needs column tasks.title, which migration 0003_rebuild.sql drops"
+                .into(),
+        },
         Event::WebhookDelivered {
             webhook_id: "wh1".into(),
             status: 204,

@@ -213,6 +213,8 @@ fn request(build: &str, key: Option<&str>) -> Command {
         build_id: build.into(),
         prompt: "a todo app".into(),
         idempotency_key: key.map(str::to_owned),
+        replay_of: None,
+        from_step: None,
     }
 }
 
@@ -224,6 +226,8 @@ fn requesting_a_build_records_it() {
             build_id: "b1".into(),
             prompt: "a todo app".into(),
             idempotency_key: Some("k1".into()),
+            replay_of: None,
+            from_step: None,
         }]);
 }
 
@@ -259,17 +263,32 @@ fn requesting_a_build_on_a_deleted_project_is_rejected() {
         .then_reject(Rejection::ProjectDeleted);
 }
 
+fn rollback(to_version: u32) -> Command {
+    Command::RequestRollback {
+        to_version,
+        rollback_id: "r1".into(),
+    }
+}
+
+fn requested(to_version: u32) -> Event {
+    Event::RollbackRequested {
+        to_version,
+        rollback_id: Some("r1".into()),
+        from_version: Some(2),
+    }
+}
+
 #[test]
 fn requesting_a_rollback_to_an_earlier_live_version_records_it() {
     given(two_live_versions())
-        .when(Command::RequestRollback { to_version: 1 })
-        .then_expect(vec![Event::RollbackRequested { to_version: 1 }]);
+        .when(rollback(1))
+        .then_expect(vec![requested(1)]);
 }
 
 #[test]
 fn requesting_a_rollback_to_a_missing_version_is_rejected() {
     let rejection = given(two_live_versions())
-        .when(Command::RequestRollback { to_version: 7 })
+        .when(rollback(7))
         .result
         .unwrap_err();
     assert_eq!(rejection, Rejection::VersionNotFound { version: 7 });
@@ -279,35 +298,102 @@ fn requesting_a_rollback_to_a_missing_version_is_rejected() {
 #[test]
 fn requesting_a_rollback_to_the_live_version_is_rejected() {
     given(two_live_versions())
-        .when(Command::RequestRollback { to_version: 2 })
+        .when(rollback(2))
         .then_reject(Rejection::VersionAlreadyLive { version: 2 });
 }
 
 #[test]
+fn requesting_a_rollback_without_an_id_is_rejected() {
+    given(two_live_versions())
+        .when(Command::RequestRollback {
+            to_version: 1,
+            rollback_id: " ".into(),
+        })
+        .then_reject(Rejection::Empty {
+            field: "rollback id",
+        });
+}
+
+#[test]
 fn requesting_a_second_rollback_while_one_is_pending_is_rejected() {
-    given(with(
-        two_live_versions(),
-        [Event::RollbackRequested { to_version: 1 }],
-    ))
-    .when(Command::RequestRollback { to_version: 1 })
-    .then_reject(Rejection::RollbackInProgress { to_version: 1 });
+    given(with(two_live_versions(), [requested(1)]))
+        .when(Command::RequestRollback {
+            to_version: 1,
+            rollback_id: "r2".into(),
+        })
+        .then_reject(Rejection::RollbackInProgress { to_version: 1 });
+}
+
+#[test]
+fn requesting_a_build_while_a_rollback_is_pending_is_rejected() {
+    given(with(two_live_versions(), [requested(1)]))
+        .when(request("b9", None))
+        .then_reject(Rejection::RollbackInProgress { to_version: 1 });
 }
 
 #[test]
 fn completing_a_requested_rollback_records_it() {
-    given(with(
-        two_live_versions(),
-        [Event::RollbackRequested { to_version: 1 }],
-    ))
-    .when(Command::CompleteRollback { to_version: 1 })
-    .then_expect(vec![Event::RolledBack { to_version: 1 }]);
+    given(with(two_live_versions(), [requested(1)]))
+        .when(Command::CompleteRollback {
+            to_version: 1,
+            rollback_id: "r1".into(),
+        })
+        .then_expect(vec![Event::RolledBack {
+            to_version: 1,
+            rollback_id: Some("r1".into()),
+        }]);
 }
 
 #[test]
 fn completing_a_rollback_nobody_requested_is_rejected() {
     given(two_live_versions())
-        .when(Command::CompleteRollback { to_version: 1 })
+        .when(Command::CompleteRollback {
+            to_version: 1,
+            rollback_id: "r1".into(),
+        })
         .then_reject(Rejection::NoRollbackRequested { to_version: 1 });
+}
+
+#[test]
+fn completing_another_rollback_than_the_pending_one_is_rejected() {
+    given(with(two_live_versions(), [requested(1)]))
+        .when(Command::CompleteRollback {
+            to_version: 1,
+            rollback_id: "r0".into(),
+        })
+        .then_reject(Rejection::RollbackNotPending {
+            rollback_id: "r0".into(),
+        });
+}
+
+#[test]
+fn failing_the_pending_rollback_records_why_and_clears_it() {
+    let failed = Event::RollbackFailed {
+        rollback_id: "r1".into(),
+        to_version: 1,
+        reason: "version 1 needs column tasks.title".into(),
+    };
+    let outcome = given(with(two_live_versions(), [requested(1)])).when(Command::FailRollback {
+        rollback_id: "r1".into(),
+        reason: "version 1 needs column tasks.title".into(),
+    });
+    assert_eq!(outcome.result, Ok(vec![failed.clone()]));
+    let state = given(with(two_live_versions(), [requested(1), failed])).state;
+    assert_eq!(state.pending_rollback, None);
+    assert_eq!(state.live_version, Some(2));
+    assert_eq!(state.live.unwrap().reason, events::LiveReason::Build);
+}
+
+#[test]
+fn failing_a_rollback_that_is_not_pending_is_rejected() {
+    given(two_live_versions())
+        .when(Command::FailRollback {
+            rollback_id: "r1".into(),
+            reason: "no".into(),
+        })
+        .then_reject(Rejection::RollbackNotPending {
+            rollback_id: "r1".into(),
+        });
 }
 
 #[test]
@@ -338,8 +424,11 @@ fn a_rollback_moves_the_live_version_and_keeps_history() {
     let state = given(with(
         two_live_versions(),
         [
-            Event::RollbackRequested { to_version: 1 },
-            Event::RolledBack { to_version: 1 },
+            requested(1),
+            Event::RolledBack {
+                to_version: 1,
+                rollback_id: Some("r1".into()),
+            },
         ],
     ))
     .state;
@@ -347,6 +436,15 @@ fn a_rollback_moves_the_live_version_and_keeps_history() {
     assert_eq!(state.versions.iter().copied().collect::<Vec<_>>(), [1, 2]);
     assert_eq!(state.pending_rollback, None);
     assert_eq!(state.builds.len(), 2);
+    let live = state.live.expect("a live version");
+    assert_eq!(live.version, 1);
+    assert_eq!(live.reason, events::LiveReason::Rollback);
+    assert_eq!(live.rollback_id.as_deref(), Some("r1"));
+    assert_eq!(
+        live.build_id.as_deref(),
+        state.builds[0].build_id.as_str().into(),
+        "the build that deployed version 1 originally"
+    );
 }
 
 #[test]
@@ -395,4 +493,136 @@ fn saving_a_version_out_of_order_or_from_an_unknown_parent_is_rejected() {
         bytes: 1,
     })
     .then_reject(Rejection::VersionNotFound { version: 5 });
+}
+
+fn replay(replay_of: &str, from_step: Option<&str>) -> Command {
+    Command::RequestBuild {
+        build_id: "b9".into(),
+        prompt: "a todo app".into(),
+        idempotency_key: None,
+        replay_of: Some(replay_of.into()),
+        from_step: from_step.map(str::to_owned),
+    }
+}
+
+/// Two live versions, and build `b1`'s plan on record.
+fn planned_history() -> Vec<Event> {
+    let mut events = two_live_versions();
+    events.push(Event::PlanProposed {
+        build_id: "b1".into(),
+        plan_hash: "ab12".into(),
+        summary: "A todo app".into(),
+    });
+    events
+}
+
+#[test]
+fn requesting_a_replay_of_a_recorded_build_links_it() {
+    given(planned_history())
+        .when(replay("b1", None))
+        .then_expect(vec![Event::BuildRequested {
+            build_id: "b9".into(),
+            prompt: "a todo app".into(),
+            idempotency_key: None,
+            replay_of: Some("b1".into()),
+            from_step: None,
+        }]);
+}
+
+#[test]
+fn requesting_a_fork_from_codegen_records_the_step() {
+    let state = given(planned_history()).state;
+    let events = state.handle(replay("b1", Some("codegen"))).unwrap();
+    assert!(matches!(
+        &events[0],
+        Event::BuildRequested { from_step: Some(s), .. } if s == "codegen"
+    ));
+}
+
+#[test]
+fn requesting_a_replay_of_an_unknown_build_is_rejected() {
+    given(planned_history())
+        .when(replay("b7", None))
+        .then_reject(Rejection::BuildNotFound {
+            build_id: "b7".into(),
+        });
+}
+
+#[test]
+fn requesting_a_replay_from_a_step_that_does_not_exist_is_rejected() {
+    let rejection = given(planned_history())
+        .when(replay("b1", Some("polish")))
+        .result
+        .unwrap_err();
+    assert_eq!(
+        rejection,
+        Rejection::InvalidFromStep {
+            step: "polish".into()
+        }
+    );
+    assert!(rejection.to_string().contains("plan, codegen, validate"));
+}
+
+#[test]
+fn a_from_step_without_a_build_to_replay_is_rejected() {
+    given(planned_history())
+        .when(Command::RequestBuild {
+            build_id: "b9".into(),
+            prompt: "a todo app".into(),
+            idempotency_key: None,
+            replay_of: None,
+            from_step: Some("codegen".into()),
+        })
+        .then_reject(Rejection::FromStepWithoutReplay {
+            step: "codegen".into(),
+        });
+}
+
+#[test]
+fn a_replay_reusing_a_plan_that_was_never_recorded_is_rejected() {
+    // b2 has code but no recorded plan.
+    given(planned_history())
+        .when(replay("b2", Some("codegen")))
+        .then_reject(Rejection::NotReplayable {
+            build_id: "b2".into(),
+            missing: "plan",
+        });
+}
+
+#[test]
+fn a_replay_reusing_code_that_never_passed_validation_is_rejected() {
+    let mut events = planned_history();
+    events.extend([
+        Event::BuildRequested {
+            build_id: "b3".into(),
+            prompt: "a todo app".into(),
+            idempotency_key: None,
+            replay_of: None,
+            from_step: None,
+        },
+        Event::BuildStarted {
+            build_id: "b3".into(),
+        },
+        Event::PlanProposed {
+            build_id: "b3".into(),
+            plan_hash: "cd34".into(),
+            summary: "A todo app".into(),
+        },
+        Event::BuildFailed {
+            build_id: "b3".into(),
+            step: "codegen".into(),
+            reason: "the model gave up".into(),
+        },
+    ]);
+    given(events.clone())
+        .when(replay("b3", None))
+        .then_reject(Rejection::NotReplayable {
+            build_id: "b3".into(),
+            missing: "code that passed validation",
+        });
+    // From codegen on, only the plan is reused: that works.
+    assert!(given(events)
+        .when(replay("b3", Some("codegen")))
+        .result
+        .is_ok());
 }

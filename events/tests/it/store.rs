@@ -246,6 +246,8 @@ fn a_whole_build_through_the_store_rebuilds_to_the_same_state() {
             build_id: "b1".into(),
             prompt: "todo app".into(),
             idempotency_key: Some("k1".into()),
+            replay_of: None,
+            from_step: None,
         },
         Command::StartBuild {
             build_id: "b1".into(),

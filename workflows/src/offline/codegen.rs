@@ -7,6 +7,8 @@
 //! and a model can later edit it file by file, while the sensitive parts stay in reviewed code.
 //! Output is a pure function of the plan: no clock, no randomness, stable ordering.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use sha2::{Digest, Sha256};
 
 use super::words::singular;
@@ -471,11 +473,29 @@ fn migration_sql(model: &Model) -> String {
 /// column without a default to a table with rows; the app's input validation enforces
 /// `required`), booleans get `NOT NULL DEFAULT 0`.
 pub fn upgrade_migration(old: &Plan, new: &ValidPlan) -> Option<String> {
+    upgrade_migration_over(old, new, &BTreeMap::new())
+}
+
+/// [`upgrade_migration`] for a database that may have more than `old`'s schema: tables and
+/// columns in `existing` (lowercase table → lowercase columns, as its migrations left it) are not
+/// created again. That is the case after a rollback, when the live plan is older than the
+/// database: a column a later version added is already there.
+pub fn upgrade_migration_over(
+    old: &Plan,
+    new: &ValidPlan,
+    existing: &BTreeMap<String, BTreeSet<String>>,
+) -> Option<String> {
     let mut statements = Vec::new();
     let old_entity = |name: &str| old.entities.iter().find(|e| e.name == name);
     for e in &new.plan().entities {
-        match old_entity(&e.name) {
-            None => {
+        let in_db = existing.get(&e.name.to_ascii_lowercase());
+        let known = old_entity(&e.name).is_some() || in_db.is_some();
+        let has = |field: &str| {
+            old_entity(&e.name).is_some_and(|b| b.fields.iter().any(|f| f.name == field))
+                || in_db.is_some_and(|c| c.contains(&field.to_ascii_lowercase()))
+        };
+        match known {
+            false => {
                 let mut table = format!("CREATE TABLE {} (\n", e.name);
                 table.push_str("  id INTEGER PRIMARY KEY AUTOINCREMENT,\n");
                 table.push_str(
@@ -497,9 +517,9 @@ pub fn upgrade_migration(old: &Plan, new: &ValidPlan) -> Option<String> {
                     ));
                 }
             }
-            Some(before) => {
+            true => {
                 for f in &e.fields {
-                    if before.fields.iter().any(|b| b.name == f.name) {
+                    if has(&f.name) {
                         continue;
                     }
                     let column = Field {
@@ -768,5 +788,28 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains("ADD COLUMN owner_name TEXT;"), "{sql}");
+    }
+
+    #[test]
+    fn an_upgrade_over_a_database_ahead_of_the_live_plan_adds_only_what_is_missing() {
+        // Live plan: v1's tasks (after a rollback); the database already has tasks.priority
+        // from v2. A new plan with a priority and projects adds only projects.
+        let old = crate::offline::plan_from_prompt("a task manager with tasks").unwrap();
+        let new = crate::offline::plan_from_prompt(
+            "a task manager with tasks with priority and projects",
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let existing: BTreeMap<String, BTreeSet<String>> = [(
+            "tasks".to_string(),
+            ["id", "title", "priority"].map(String::from).into(),
+        )]
+        .into();
+        let plain = upgrade_migration(&old, &new).unwrap();
+        assert!(plain.contains("ADD COLUMN priority"), "{plain}");
+        let over = upgrade_migration_over(&old, &new, &existing).unwrap();
+        assert!(!over.contains("priority"), "{over}");
+        assert!(over.contains("CREATE TABLE projects"), "{over}");
     }
 }

@@ -22,6 +22,6 @@ mod planner;
 mod runtime;
 mod words;
 
-pub use codegen::{generate, upgrade_migration};
+pub use codegen::{generate, upgrade_migration, upgrade_migration_over};
 pub use planner::{plan_from_prompt, PromptError, MAX_PROMPT_CHARS};
 pub use runtime::runtime_files;

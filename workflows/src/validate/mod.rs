@@ -78,6 +78,7 @@ use crate::generate::files::{check_path, MAX_FILES, MAX_FILE_BYTES};
 use crate::generate::{Diagnostic, DiagnosticKind};
 use crate::offline::runtime_files;
 
+pub mod compat;
 pub(crate) mod depth;
 mod guard;
 mod imports;

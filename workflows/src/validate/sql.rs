@@ -57,7 +57,7 @@ impl Finding {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     /// A keyword or a bare name.
     Word,
     /// `"name"`, `` `name` ``, `[name]`.
@@ -73,28 +73,28 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Token<'a> {
-    kind: Kind,
-    text: &'a str,
-    line: usize,
+pub(super) struct Token<'a> {
+    pub(super) kind: Kind,
+    pub(super) text: &'a str,
+    pub(super) line: usize,
 }
 
 impl Token<'_> {
     /// The keyword, uppercased, if this is a bare word.
-    fn word(&self) -> Option<String> {
+    pub(super) fn word(&self) -> Option<String> {
         (self.kind == Kind::Word).then(|| self.text.to_ascii_uppercase())
     }
 
-    fn is_word(&self, keyword: &str) -> bool {
+    pub(super) fn is_word(&self, keyword: &str) -> bool {
         self.kind == Kind::Word && self.text.eq_ignore_ascii_case(keyword)
     }
 
-    fn is(&self, punct: &str) -> bool {
+    pub(super) fn is(&self, punct: &str) -> bool {
         self.kind == Kind::Punct && self.text == punct
     }
 
     /// The name this token spells, unquoted, if it is a bare or quoted name.
-    fn name(&self) -> Option<String> {
+    pub(super) fn name(&self) -> Option<String> {
         match self.kind {
             Kind::Word => Some(self.text.to_string()),
             Kind::Quoted => {
@@ -111,7 +111,7 @@ impl Token<'_> {
 }
 
 /// Splits `sql` into tokens, dropping whitespace and comments.
-fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, Finding> {
+pub(super) fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, Finding> {
     let bytes = sql.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -264,7 +264,7 @@ fn tokenize(sql: &str) -> Result<Vec<Token<'_>>, Finding> {
 }
 
 /// Splits tokens into statements at `;`, keeping a trigger's `BEGIN … END` body whole.
-fn statements<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+pub(super) fn statements<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut in_body = false;
@@ -452,7 +452,7 @@ fn reserved_name(statement: &[Token<'_>], keyword: &str) -> Option<Finding> {
 }
 
 /// Index of the first token after `IF [NOT] EXISTS` at `i`, if present.
-fn skip_if_exists(statement: &[Token<'_>], mut i: usize) -> usize {
+pub(super) fn skip_if_exists(statement: &[Token<'_>], mut i: usize) -> usize {
     if statement.get(i).is_some_and(|t| t.is_word("IF")) {
         i += 1;
         if statement.get(i).is_some_and(|t| t.is_word("NOT")) {
@@ -467,7 +467,7 @@ fn skip_if_exists(statement: &[Token<'_>], mut i: usize) -> usize {
 
 /// The object name at `i` (`name` or `schema.name`) and the index after it. The schema is kept
 /// only when it is not `main`: `archive.todos` is not the app's `todos`.
-fn object_name(statement: &[Token<'_>], i: usize) -> Option<(String, usize)> {
+pub(super) fn object_name(statement: &[Token<'_>], i: usize) -> Option<(String, usize)> {
     let first = statement.get(i)?.name()?;
     if statement.get(i + 1).is_some_and(|t| t.is(".")) {
         let second = statement.get(i + 2)?.name()?;
