@@ -18,6 +18,7 @@ pub mod resume;
 pub mod service;
 pub mod steps;
 pub mod teardown;
+pub mod webhooks;
 
 use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 

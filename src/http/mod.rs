@@ -44,6 +44,8 @@ impl Ctx {
                 .iter()
                 .filter_map(|name| Some((name.to_string(), text(name)?)))
                 .collect(),
+            allow_private_webhooks: text("ALLOW_PRIVATE_WEBHOOKS"),
+            webhook_retry_scale: text("WEBHOOK_RETRY_SCALE"),
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })

@@ -32,8 +32,8 @@ mod limits;
 mod model;
 mod model_server;
 mod projects;
-mod tokens;
 mod teardown;
+mod tokens;
 mod versions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

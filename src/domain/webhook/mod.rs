@@ -132,7 +132,10 @@ impl EventFilter {
 
     /// Reads the stored form (unknown names, from a newer version, are skipped).
     pub fn from_stored(stored: &str) -> Self {
-        let mut types: Vec<EventType> = stored.split_whitespace().filter_map(EventType::parse).collect();
+        let mut types: Vec<EventType> = stored
+            .split_whitespace()
+            .filter_map(EventType::parse)
+            .collect();
         types.sort();
         types.dedup();
         EventFilter(types)
@@ -254,13 +257,21 @@ mod tests {
     fn an_unknown_event_type_is_refused_naming_the_valid_ones() {
         let err = EventFilter::parse(Some(&["build.done".into()])).unwrap_err();
         assert!(err.contains("'build.done'"), "{err}");
-        assert!(err.contains("'build.succeeded'") && err.contains("'project.deleted'"), "{err}");
+        assert!(
+            err.contains("'build.succeeded'") && err.contains("'project.deleted'"),
+            "{err}"
+        );
         assert!(EventFilter::parse(Some(&[])).is_err());
     }
 
     #[test]
     fn filters_round_trip_through_their_stored_form() {
-        let f = EventFilter::parse(Some(&["build.failed".into(), "build.requested".into(), "build.failed".into()])).unwrap();
+        let f = EventFilter::parse(Some(&[
+            "build.failed".into(),
+            "build.requested".into(),
+            "build.failed".into(),
+        ]))
+        .unwrap();
         assert_eq!(f.names(), vec!["build.requested", "build.failed"]);
         assert_eq!(EventFilter::from_stored(&f.to_stored()), f);
         assert!(f.contains(EventType::BuildFailed) && !f.contains(EventType::BuildStarted));

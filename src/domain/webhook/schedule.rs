@@ -68,7 +68,10 @@ mod tests {
     fn a_longer_retry_after_wins_up_to_twelve_hours() {
         assert_eq!(after_failure(1, Some(60), 1.0), Next::RetryIn(60));
         assert_eq!(after_failure(2, Some(60), 1.0), Next::RetryIn(300));
-        assert_eq!(after_failure(1, Some(999_999), 1.0), Next::RetryIn(MAX_DELAY_SECS));
+        assert_eq!(
+            after_failure(1, Some(999_999), 1.0),
+            Next::RetryIn(MAX_DELAY_SECS)
+        );
         assert_eq!(parse_retry_after(" 120 "), Some(120));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }

@@ -123,7 +123,9 @@ mod tests {
     #[test]
     fn public_http_and_https_urls_are_accepted_and_normalised() {
         assert_eq!(
-            WebhookUrl::parse(" https://Example.COM/hooks?x=1 ", false).unwrap().as_str(),
+            WebhookUrl::parse(" https://Example.COM/hooks?x=1 ", false)
+                .unwrap()
+                .as_str(),
             "https://example.com/hooks?x=1"
         );
         assert!(WebhookUrl::parse("http://8.8.8.8:8080/h", false).is_ok());
