@@ -20,8 +20,9 @@ use crate::{scenarios, webhook_scenarios, Kiln, Scenario};
 /// The webhook session's settings.
 pub const SETTINGS: &[(&str, &str)] = &[
     ("ALLOW_PRIVATE_WEBHOOKS", "1"),
-    // 5 s → 0 s, 5 min → 3 s, 30 min → 18 s: a few retries take seconds.
-    ("WEBHOOK_RETRY_SCALE", "0.01"),
+    // Every retry at once: the whole eight-attempt schedule runs in about a second (the delays
+    // themselves are unit-tested in `domain::webhook::schedule`).
+    ("WEBHOOK_RETRY_SCALE", "0"),
 ];
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -34,6 +35,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_builds_callbacks_arrive_signed_in_pipeline_order_and_deletion_is_announced,
         a_receiver_failing_twice_gets_one_webhook_id_three_times_and_a_redelivery,
         a_410_disables_the_endpoint_until_it_is_enabled_again,
+        a_receiver_that_always_fails_gets_eight_attempts_then_the_give_up_is_logged,
         a_hanging_receiver_does_not_slow_a_build_down,
     ]);
     all
@@ -484,6 +486,44 @@ fn a_410_disables_the_endpoint_until_it_is_enabled_again(k: &Kiln) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["enabled"], true);
     assert!(r.json()["disabled_reason"].is_null());
+}
+
+fn a_receiver_that_always_fails_gets_eight_attempts_then_the_give_up_is_logged(k: &Kiln) {
+    let rx = Receiver::start();
+    rx.always("/down", Reply::Status(500));
+    let token = k.api.new_user();
+    let id = new_project(k, &token, "Down Receiver");
+    let hook = create_hook(
+        k,
+        &token,
+        &id,
+        json!({ "url": rx.url("/down"), "events": ["build.requested"] }),
+    );
+    request_build(k, &token, &id, "a todo list", &[]);
+    let log = wait_deliveries(k, &token, &id, hook["id"].as_str().unwrap(), |d| {
+        d.iter().any(|d| d["outcome"] == "dead")
+    });
+    let got = rx.received("/down");
+    assert_eq!(got.len(), 8, "eight attempts, then the dead-letter queue");
+    assert!(got
+        .iter()
+        .all(|c| c.header("webhook-id") == got[0].header("webhook-id")));
+    let attempts: Vec<(i64, &str)> = log
+        .iter()
+        .map(|d| {
+            (
+                d["attempt"].as_i64().unwrap(),
+                d["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(i64, &str)> = (1..=8).map(|n| (n, "failed")).collect();
+    expected.push((8, "dead"));
+    assert_eq!(attempts, expected, "{log:#?}");
+    assert!(log[8]["error"]
+        .as_str()
+        .unwrap()
+        .contains("gave up after 8 attempts"));
 }
 
 fn a_hanging_receiver_does_not_slow_a_build_down(k: &Kiln) {
