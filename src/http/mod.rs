@@ -128,7 +128,7 @@ async fn authenticate_api_token(req: &Request, ctx: &Ctx, token: &str) -> Result
         .filter(|r| r.expires_at.is_none_or(|at| at > now))
         .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
     let scopes = Scopes::from_stored(&row.scopes);
-    let needed = Scope::needed_for(&req.method().to_string());
+    let needed = Scope::needed_for(req.method().as_ref());
     if !scopes.allows(needed) {
         return Err(ApiError::Forbidden(format!(
             "this API token lacks the '{}' scope that {} requests need; create a token with scopes [\"read\", \"write\"]",
