@@ -22,6 +22,10 @@ pub struct RawConfig {
     pub model: Vec<(String, String)>,
     /// The rate-limit and quota vars ([`LIMIT_SETTINGS`]) that are set.
     pub limits: Vec<(String, String)>,
+    /// `ALLOW_PRIVATE_WEBHOOKS` var.
+    pub allow_private_webhooks: Option<String>,
+    /// `WEBHOOK_RETRY_SCALE` var.
+    pub webhook_retry_scale: Option<String>,
 }
 
 /// The rate-limit and quota settings read from the environment.
@@ -75,6 +79,58 @@ pub struct Config {
     pub model: ModelSettings,
     /// Rate limits and quotas.
     pub limits: Limits,
+    /// Webhook delivery settings.
+    pub webhooks: WebhookSettings,
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebhookSettings {
+    /// `ALLOW_PRIVATE_WEBHOOKS=1`: private, loopback and link-local receivers are accepted (local
+    /// development and tests only).
+    pub allow_private: bool,
+    /// `WEBHOOK_RETRY_SCALE`: multiplies every retry delay (1 in production; tests shrink the
+    /// schedule to seconds).
+    pub retry_scale: f64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_scale: 1.0,
+        }
+    }
+}
+
+fn parse_webhooks(
+    allow: Option<String>,
+    scale: Option<String>,
+) -> Result<WebhookSettings, ApiError> {
+    let allow_private = match allow.as_deref().map(str::trim).unwrap_or("") {
+        "" | "0" | "false" => false,
+        "1" | "true" => true,
+        other => {
+            return Err(ApiError::Misconfigured(format!(
+                "setting ALLOW_PRIVATE_WEBHOOKS must be 1 or 0, got '{other}'"
+            )))
+        }
+    };
+    let retry_scale = match scale.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => 1.0,
+        Some(s) => match s.parse::<f64>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => x,
+            _ => {
+                return Err(ApiError::Misconfigured(format!(
+                    "setting WEBHOOK_RETRY_SCALE must be a number from 0 to 1, got '{s}'"
+                )))
+            }
+        },
+    };
+    Ok(WebhookSettings {
+        allow_private,
+        retry_scale,
+    })
 }
 
 /// Defaults, also documented in the README's configuration table.
@@ -119,6 +175,7 @@ impl TryFrom<RawConfig> for Config {
         })
         .map_err(|e| ApiError::Misconfigured(e.to_string()))?;
         let limits = parse_limits(&raw.limits)?;
+        let webhooks = parse_webhooks(raw.allow_private_webhooks, raw.webhook_retry_scale)?;
         Ok(Self {
             auth_secret,
             apps_domain,
@@ -126,6 +183,7 @@ impl TryFrom<RawConfig> for Config {
             max_body_bytes,
             model,
             limits,
+            webhooks,
         })
     }
 }
@@ -271,6 +329,33 @@ mod tests {
                 "{}",
                 e.message()
             );
+        }
+    }
+
+    #[test]
+    fn webhook_settings_default_to_public_targets_and_the_full_schedule() {
+        let c = Config::try_from(raw()).unwrap();
+        assert_eq!(c.webhooks, WebhookSettings::default());
+        let c = Config::try_from(RawConfig {
+            allow_private_webhooks: Some("1".into()),
+            webhook_retry_scale: Some("0.01".into()),
+            ..raw()
+        })
+        .unwrap();
+        assert!(c.webhooks.allow_private);
+        assert_eq!(c.webhooks.retry_scale, 0.01);
+        for (allow, scale, name) in [
+            (Some("yes"), None, "ALLOW_PRIVATE_WEBHOOKS"),
+            (None, Some("2"), "WEBHOOK_RETRY_SCALE"),
+            (None, Some("fast"), "WEBHOOK_RETRY_SCALE"),
+        ] {
+            let e = Config::try_from(RawConfig {
+                allow_private_webhooks: allow.map(Into::into),
+                webhook_retry_scale: scale.map(Into::into),
+                ..raw()
+            })
+            .unwrap_err();
+            assert!(e.message().contains(name), "{}", e.message());
         }
     }
 

@@ -2,7 +2,10 @@
 //! - `kiln-builds`: each `BuildJob` message becomes a `BuildWorkflow` instance whose id is the
 //!   build id (below);
 //! - `kiln-teardown`: each [`TeardownJob`] runs [`teardown::process`], and is retried by the Queue
-//!   until the teardown is complete (see [`crate::teardown`]).
+//!   until the teardown is complete (see [`crate::teardown`]);
+//! - `kiln-webhooks` and `kiln-webhooks-dlq`: each [`crate::webhooks::WebhookJob`] is one
+//!   delivery attempt, retried on the Standard Webhooks schedule, and logged when it is given up
+//!   (see [`crate::webhooks`]).
 //!
 //! A message can be delivered more than once, and the local Workflows engine does not reject a
 //! duplicate instance id (production does), so starting is deduplicated here: a create-only R2
@@ -19,6 +22,7 @@ use worker::{Conditional, Env, MessageBatch, MessageExt};
 use crate::error::ApiError;
 use crate::pipeline::BuildJob;
 use crate::teardown::{self, TeardownJob};
+use crate::webhooks;
 
 /// What handling one message did (the consumer acks either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +94,14 @@ pub async fn start(env: &Env, job: &BuildJob) -> Result<Outcome, ApiError> {
 /// The batch type names the build message because the Worker has one queue handler; teardown
 /// batches are read raw and decoded here.
 pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<()> {
-    if batch.queue() == teardown::QUEUE {
+    let queue = batch.queue();
+    if queue == teardown::QUEUE {
         handle_teardowns(&batch, &env).await;
+        return Ok(());
+    }
+    if queue == webhooks::QUEUE || queue == webhooks::DEAD_LETTER_QUEUE {
+        let messages = batch.raw_iter().collect();
+        webhooks::handle(messages, &env, queue == webhooks::DEAD_LETTER_QUEUE).await;
         return Ok(());
     }
     for message in batch.messages()? {

@@ -19,6 +19,7 @@ pub mod rollback;
 pub mod service;
 pub mod steps;
 pub mod teardown;
+pub mod webhooks;
 
 use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 

@@ -97,6 +97,7 @@ pub async fn execute(
             .await
         {
             Ok(stored) => {
+                let slug = state.slug.clone();
                 let mut next = state;
                 for e in &stored {
                     next.apply(e);
@@ -105,6 +106,8 @@ pub async fn execute(
                     log.put_snapshot(stream, bytes).await;
                 }
                 projections::apply(&db, &stored).await?;
+                // Callbacks go on a Queue here, the one place every event passes through.
+                crate::webhooks::fan_out(ctx, &slug, &stored).await;
                 return Ok(stored);
             }
             Err(StoreError::Conflict { actual, .. }) => {

@@ -6,11 +6,13 @@
 pub mod api_tokens;
 pub mod app_admin;
 pub mod code_store;
-pub mod idempotency;
 pub mod event_log;
+pub mod idempotency;
 pub mod model;
 pub mod projections;
 pub mod rate_counter;
 pub mod sessions;
 pub mod store;
 pub mod webcrypto;
+pub mod webhook_http;
+pub mod webhooks;

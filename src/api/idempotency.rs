@@ -134,7 +134,7 @@ pub async fn begin(mut req: Request, ctx: &Ctx) -> Result<Begun, ApiError> {
             init.with_method(Method::Post)
                 .with_headers(req.headers().clone())
                 .with_body(Some(JsValue::from(js_sys::Uint8Array::from(body.as_slice()))));
-            let rebuilt = Request::new_with_init(&req.url()?.to_string(), &init)?;
+            let rebuilt = Request::new_with_init(req.url()?.as_ref(), &init)?;
             Ok(Begun::Run(rebuilt, Pending { scope, key }))
         }
     }

@@ -16,6 +16,7 @@ pub mod projects;
 pub mod rollback;
 pub mod tokens;
 pub mod versions;
+pub mod webhooks;
 
 use worker::{Method, Request, Response};
 
@@ -98,6 +99,29 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         },
         ["api", "projects", id, "rollback"] => match method {
             Method::Post => rollback::create(&mut req, ctx, id).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "projects", id, "webhooks"] => match method {
+            Method::Get => webhooks::list(&req, ctx, id).await,
+            Method::Post => webhooks::create(&mut req, ctx, id).await,
+            _ => Err(not_allowed("GET, POST")),
+        },
+        ["api", "projects", id, "webhooks", wid] => match method {
+            Method::Get => webhooks::get(&req, ctx, id, wid).await,
+            Method::Patch => webhooks::update(&mut req, ctx, id, wid).await,
+            Method::Delete => webhooks::delete(&req, ctx, id, wid).await,
+            _ => Err(not_allowed("GET, PATCH, DELETE")),
+        },
+        ["api", "projects", id, "webhooks", wid, "rotate-secret"] => match method {
+            Method::Post => webhooks::rotate_secret(&req, ctx, id, wid).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "projects", id, "webhooks", wid, "deliveries"] => match method {
+            Method::Get => webhooks::deliveries(&req, ctx, id, wid).await,
+            _ => Err(not_allowed("GET")),
+        },
+        ["api", "projects", id, "webhooks", wid, "deliveries", did, "redeliver"] => match method {
+            Method::Post => webhooks::redeliver(&req, ctx, id, wid, did).await,
             _ => Err(not_allowed("POST")),
         },
         ["api", "builds", build_id] => match method {

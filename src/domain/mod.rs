@@ -11,6 +11,7 @@ pub mod password;
 pub mod project;
 pub mod slug;
 pub mod token;
+pub mod webhook;
 
 pub use email::Email;
 pub use password::{Password, PasswordHash};

@@ -44,6 +44,8 @@ impl Ctx {
                 .iter()
                 .filter_map(|name| Some((name.to_string(), text(name)?)))
                 .collect(),
+            allow_private_webhooks: text("ALLOW_PRIVATE_WEBHOOKS"),
+            webhook_retry_scale: text("WEBHOOK_RETRY_SCALE"),
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })
@@ -126,7 +128,7 @@ async fn authenticate_api_token(req: &Request, ctx: &Ctx, token: &str) -> Result
         .filter(|r| r.expires_at.is_none_or(|at| at > now))
         .ok_or_else(|| ApiError::Unauthorized(UNAUTHORIZED.into()))?;
     let scopes = Scopes::from_stored(&row.scopes);
-    let needed = Scope::needed_for(&req.method().to_string());
+    let needed = Scope::needed_for(req.method().as_ref());
     if !scopes.allows(needed) {
         return Err(ApiError::Forbidden(format!(
             "this API token lacks the '{}' scope that {} requests need; create a token with scopes [\"read\", \"write\"]",

@@ -269,7 +269,13 @@ fn a_build_beyond_the_hourly_limit_is_refused_and_nothing_is_recorded(k: &Kiln) 
     let again = post_build(k, &token, &id, &[("idempotency-key", "hourly-0")]);
     assert_eq!(again.status, 202, "{}", again.body);
     assert_eq!(again.json()["build_id"], first.as_str());
-    assert_eq!(again.json()["created"], false);
+    // The first answer, replayed (ADR 0016), not a new build.
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{}",
+        again.body
+    );
 
     let types = event_types(k, &token, &id);
     assert_eq!(count(&types, "BuildRequested"), 3, "{types:?}");

@@ -35,10 +35,12 @@ mod model_server;
 mod openapi;
 mod projects;
 mod rollback;
-mod tokens;
 mod teardown;
+mod tokens;
 mod ui;
 mod versions;
+mod webhook_receiver;
+mod webhooks;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -64,6 +66,8 @@ pub enum Run {
     Limits(fn(&Kiln)),
     /// Runs on the model session, with the scripted model server its Worker calls.
     Model(fn(&Kiln, &ModelServer)),
+    /// Runs on the webhooks session (private targets allowed, retry delays shrunk).
+    Webhooks(fn(&Kiln)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -84,6 +88,17 @@ macro_rules! limits_scenarios {
         vec![$($crate::Scenario {
             name: concat!(module_path!(), "::", stringify!($f)),
             run: $crate::Run::Limits($f),
+        }),*]
+    };
+}
+
+/// Lists webhook-session scenario functions `fn(&Kiln)` with their names.
+#[macro_export]
+macro_rules! webhook_scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::Webhooks($f),
         }),*]
     };
 }
@@ -135,6 +150,7 @@ fn main() {
         teardown::scenarios(),
         dispatch::scenarios(),
         limits::scenarios(),
+        webhooks::scenarios(),
         model::scenarios(),
         rollback::scenarios(),
         hostile::scenarios(),
@@ -158,6 +174,7 @@ fn main() {
     let plain = on(|r| matches!(r, Run::Plain(_)));
     let limited = on(|r| matches!(r, Run::Limits(_)));
     let model = on(|r| matches!(r, Run::Model(_)));
+    let hooked = on(|r| matches!(r, Run::Webhooks(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -194,6 +211,25 @@ fn main() {
         let f = run_all(&limited, |s| match s.run {
             Run::Limits(run) => run(&k),
             _ => unreachable!("only limits scenarios run on the limits session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
+    if !hooked.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_with(webhooks::SETTINGS);
+        println!(
+            "e2e: webhooks session ready at {} in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            hooked.len()
+        );
+        let f = run_all(&hooked, |s| match s.run {
+            Run::Webhooks(run) => run(&k),
+            _ => unreachable!("only webhook scenarios run on the webhooks session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
