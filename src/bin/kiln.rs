@@ -8,6 +8,7 @@
 //! kiln chat PROJECT MESSAGE [--wait] post a chat message that changes the app
 //! kiln logs PROJECT [BUILD]          follow a build live (SSE), a progress line per step
 //! kiln open PROJECT                  print the live app's URL and open it
+//! kiln rollback PROJECT VERSION [--wait]  make an earlier version live again
 //! ```
 //!
 //! Options: `--json` (machine-readable output), `--url URL` (default `$KILN_URL` or
@@ -46,6 +47,7 @@ commands:
   chat PROJECT MESSAGE [--wait]  post a chat message that changes the app
   logs PROJECT [BUILD]           follow a build live, a line per step
   open PROJECT                   print the live app's URL and open it
+  rollback PROJECT VERSION [--wait]  make an earlier version live again (data and schema stay)
 environment: KILN_URL, KILN_TOKEN (an API token)";
 
     /// The pipeline's steps, in order (the progress view has a line for each).
@@ -348,8 +350,57 @@ environment: KILN_URL, KILN_TOKEN (an API token)";
                 }
                 Ok(0)
             }
+            "rollback" => {
+                let api = Api::new(o, Some(token()?));
+                let p = project(&api, arg(o, 1, "PROJECT")?)?;
+                let version: u32 = arg(o, 2, "VERSION")?
+                    .trim_start_matches('v')
+                    .parse()
+                    .map_err(|_| Exit::Usage("VERSION is a number, e.g. 1 or v1".into()))?;
+                let id = p["id"].as_str().unwrap_or_default().to_string();
+                let answer = api.call(
+                    "POST",
+                    &format!("/api/projects/{id}/rollback"),
+                    Some(&json!({ "version": version })),
+                )?;
+                if answer["status"] == "unchanged" || !o.wait {
+                    print(o, &answer, || {
+                        answer["message"]
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("rollback to v{version} requested"))
+                    });
+                    return Ok(0);
+                }
+                wait_for_rollback(o, &api, &id, version)
+            }
             other => Err(Exit::Usage(format!("unknown command '{other}'"))),
         }
+    }
+
+    /// Waits until `version` is live (0), or the rollback ended without it (1).
+    fn wait_for_rollback(o: &Opts, api: &Api, project: &str, version: u32) -> Result<i32, Exit> {
+        for _ in 0..600 {
+            let p = api.call("GET", &format!("/api/projects/{project}"), None)?;
+            let p = &p["project"];
+            if p["live"]["version"] == version {
+                print(o, &p["live"], || {
+                    format!(
+                        "v{version} is live again at {}",
+                        p["url"].as_str().unwrap_or("")
+                    )
+                });
+                return Ok(0);
+            }
+            if p["rollback"].is_null() {
+                eprintln!("the rollback to v{version} did not complete; see `kiln logs` or the project's activity");
+                return Ok(1);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(Exit::Failed(format!(
+            "v{version} was not live after two minutes"
+        )))
     }
 
     fn login(o: &Opts) -> Result<i32, Exit> {

@@ -96,6 +96,21 @@ fn the_cli_builds_a_prompt_to_a_live_app_and_exits_by_outcome(k: &Kiln) {
         text(&failed)
     );
 
+    // Rolling back to the version that is live already changes nothing, and says so.
+    let same = kiln(k, &env, &["rollback", &slug, "v1", "--wait"], None);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(
+        String::from_utf8_lossy(&same.stdout).contains("already live"),
+        "{}",
+        text(&same)
+    );
+    assert_eq!(
+        kiln(k, &env, &["rollback", &slug, "latest"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+
     let listed = kiln(k, &env, &["--json", "projects"], None);
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
     let projects: Value = serde_json::from_slice(&listed.stdout).unwrap();

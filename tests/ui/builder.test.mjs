@@ -178,6 +178,20 @@ try {
   await expect(page.getByText("Build succeeded: version 2 is live")).toBeVisible();
   await shot("11-activity");
 
+  section("restore an earlier version");
+  await page.getByRole("tab", { name: "Versions" }).click();
+  await page.getByRole("button", { name: "Restore v1" }).click();
+  await shot("20-restore-confirm");
+  await page.getByRole("button", { name: "Yes, restore v1" }).click();
+  // The rollback is a durable workflow; its RolledBack event arrives on the stream and the page
+  // shows v1 as live, in the header and in the list, and the preview serves v1 again.
+  await expect(page.locator(".crumbs .badge")).toHaveText("Live · v1", { timeout: BUILD_TIMEOUT });
+  await expect(page.locator(".version", { hasText: "v1" }).locator(".badge")).toHaveText("Live");
+  await expect(page.getByRole("button", { name: "Restore v2" })).toBeVisible();
+  await page.getByRole("tab", { name: "Preview" }).click();
+  await expect(frame.getByText("Sign in to continue.")).toBeVisible({ timeout: 30_000 });
+  await shot("21-restored");
+
   section("small screens and dark mode");
   await page.setViewportSize({ width: 360, height: 760 });
   await page.getByRole("tab", { name: "Chat" }).click();

@@ -220,6 +220,12 @@ export const api = {
   manifest: (id: string, n: number) => request<{ manifest: Manifest }>("GET", `/api/projects/${id}/versions/${n}`),
   file: (id: string, n: number, path: string) =>
     requestText(`/api/projects/${id}/versions/${n}/files/${path.split("/").map(encodeURIComponent).join("/")}`),
+  rollback: (id: string, version: number) =>
+    request<{ rollback_id?: string; to_version?: number; status?: string; message?: string }>(
+      "POST",
+      `/api/projects/${id}/rollback`,
+      { version },
+    ),
   diff: (id: string, a: number, b: number) =>
     request<{ files: FileDiff[]; added: string[]; removed: string[]; modified: string[] }>(
       "GET",

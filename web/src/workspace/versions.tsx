@@ -10,6 +10,24 @@ export function Versions({ project, builds, generation }: { project: Project; bu
   const [error, setError] = useState<unknown>(null);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
+  // Restoring an earlier version: which one is being confirmed, which one was asked for, and a
+  // refusal from the API (shown as its message).
+  const [confirming, setConfirming] = useState<number | null>(null);
+  const [restoring, setRestoring] = useState<number | null>(null);
+  const [restoreError, setRestoreError] = useState<unknown>(null);
+  useEffect(() => {
+    if (restoring != null && project.live_version === restoring) setRestoring(null);
+  }, [project.live_version, restoring]);
+
+  const restore = (version: number) => {
+    setConfirming(null);
+    setRestoreError(null);
+    setRestoring(version);
+    api.rollback(project.id, version).catch((e) => {
+      setRestoring(null);
+      setRestoreError(e);
+    });
+  };
 
   const load = () => {
     setError(null);
@@ -31,6 +49,7 @@ export function Versions({ project, builds, generation }: { project: Project; bu
 
   return (
     <div class="versions">
+      {restoreError != null && <ErrorBox error={restoreError} />}
       <ol class="version-list" aria-label="Versions">
         {[...versions].reverse().map((v) => {
           const build = v.build_id ? builds[v.build_id] : undefined;
@@ -46,6 +65,35 @@ export function Versions({ project, builds, generation }: { project: Project; bu
               </div>
               <p class="version-prompt">{build ? `“${build.prompt}”` : v.build_id ? "" : "Uploaded through the API"}</p>
               {v.build_id && <span class="muted small mono">build {v.build_id.slice(0, 8)}</span>}
+              {build?.status === "succeeded" && v.version !== project.live_version && (
+                <div class="version-actions">
+                  {restoring === v.version ? (
+                    <span class="muted small" role="status">
+                      Restoring v{v.version}…
+                    </span>
+                  ) : confirming === v.version ? (
+                    <>
+                      <span class="small">Make v{v.version} live again? Your data stays.</span>
+                      <button type="button" class="btn btn-primary btn-small" onClick={() => restore(v.version)}>
+                        Yes, restore v{v.version}
+                      </button>
+                      <button type="button" class="btn btn-ghost btn-small" onClick={() => setConfirming(null)}>
+                        Cancel
+                      </button>
+                    </>
+                  ) : (
+                    <button
+                      type="button"
+                      class="btn btn-small"
+                      disabled={restoring != null}
+                      onClick={() => setConfirming(v.version)}
+                      aria-label={`Restore v${v.version}`}
+                    >
+                      Restore
+                    </button>
+                  )}
+                </div>
+              )}
             </li>
           );
         })}

@@ -110,6 +110,8 @@ export function Workspace({ id }: { id: string }) {
         case "BuildSucceeded":
         case "BuildFailed":
         case "VersionSaved":
+        case "RolledBack":
+        case "RollbackFailed":
           update((d) => ({ ...d, generation: d.generation + 1 }));
           refreshProject();
           break;
