@@ -56,6 +56,9 @@ pub enum ApiError {
     /// A setting is missing or wrong. The message names the setting (never its value when it is a
     /// secret) and is shown, so an operator sees the fix at once.
     Misconfigured(String),
+    /// A dependency (a Queue, a binding) is not available right now and nothing was done, or what
+    /// was done is recorded; the message says what to do.
+    Unavailable(String),
     /// A binding or platform failure; the detail is logged, not returned.
     Internal(String),
 }
@@ -88,6 +91,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => 415,
             Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -110,6 +114,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::Misconfigured(_) => "misconfigured",
             Self::Internal(_) => "internal",
+            Self::Unavailable(_) => "unavailable",
         }
     }
 
@@ -126,6 +131,7 @@ impl ApiError {
             | Self::ContentTooLarge(m)
             | Self::QuotaExceeded(m)
             | Self::Forbidden(m)
+            | Self::Unavailable(m)
             | Self::RateLimited { message: m, .. }
             | Self::UnsupportedMediaType(m) => m.clone(),
             Self::InvalidField { message, .. } => message.clone(),

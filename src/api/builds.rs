@@ -235,13 +235,45 @@ async fn new_build(
             None
         },
     };
-    ctx.env
-        .queue("BUILD_QUEUE")?
-        .send(&job)
-        .await
-        .map_err(|e| ApiError::internal(format!("queue send: {e}")))?;
+    // Test hook: the Queue refuses every send of this request.
+    let refuse = hooks && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("queue");
+    let queue = ctx.env.queue("BUILD_QUEUE")?;
+    let mut sent = Err(String::from("the queue refused the message (test hook)"));
+    // One immediate retry: a send that fails is most often a passing hiccup.
+    for _ in 0..2 {
+        if refuse {
+            break;
+        }
+        sent = queue.send(&job).await.map_err(|e| e.to_string());
+        if sent.is_ok() {
+            break;
+        }
+    }
+    if let Err(e) = sent {
+        // The request is in the log but will never start: record that it failed at intake, so
+        // the project is free for the next build instead of holding one that never ends.
+        worker::console_error!("build {build_id}: queue send failed: {e}");
+        service::execute(
+            ctx,
+            id,
+            Metadata::new(webcrypto::now_ms(), user).correlated(&build_id),
+            Command::FailBuild {
+                build_id: build_id.clone(),
+                step: INTAKE_STEP.into(),
+                reason: "the build could not be queued, so nothing was built; request it again"
+                    .into(),
+            },
+        )
+        .await?;
+        return Err(ApiError::Unavailable(
+            "the build could not be queued and was recorded as failed; request it again".into(),
+        ));
+    }
     Ok((build_id, true))
 }
+
+/// The step a build fails at when it never reached the pipeline (its Queue message was not sent).
+pub const INTAKE_STEP: &str = "intake";
 
 fn accepted(project: &str, build_id: &str, created: bool) -> Result<Response, ApiError> {
     json(

@@ -13,6 +13,7 @@ pub fn scenarios() -> Vec<Scenario> {
         the_same_build_message_delivered_twice_starts_one_build,
         a_retryable_deploy_failure_is_retried_and_recorded,
         a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
+        a_build_that_cannot_be_queued_is_recorded_as_failed_and_frees_the_project,
         bad_build_requests_are_clear_errors,
         two_apps_are_isolated_tokens_rows_and_files,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
@@ -740,4 +741,41 @@ fn the_full_plan_of_a_build_is_readable_by_its_owner_only(k: &Kiln) {
             .status,
         405
     );
+}
+
+/// Regression: a build whose Queue message could not be sent stayed "requested" for ever and held
+/// the project's one build slot. Now it is recorded as failed at intake, the caller gets a 503
+/// saying so, and the next request builds.
+fn a_build_that_cannot_be_queued_is_recorded_as_failed_and_frees_the_project(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Unqueued");
+    let id = p["id"].as_str().unwrap();
+    let r = k.api.send(
+        "POST",
+        &format!("/api/projects/{id}/builds"),
+        Some(&token),
+        &[
+            ("content-type", "application/json"),
+            ("x-kiln-intake-fault", "queue"),
+        ],
+        Some(
+            json!({ "prompt": "a reading list" })
+                .to_string()
+                .into_bytes(),
+        ),
+        None,
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.error_code(), "unavailable");
+    assert!(r.error_message().contains("request it again"), "{}", r.body);
+    let builds = k
+        .api
+        .get(&format!("/api/projects/{id}/builds"), Some(&token))
+        .json()["builds"]
+        .clone();
+    assert_eq!(builds.as_array().unwrap().len(), 1, "{builds}");
+    assert_eq!(builds[0]["status"], "failed", "{builds}");
+    assert_eq!(builds[0]["error"]["step"], "intake", "{builds}");
+    let again = request_build(k, &token, id, "a reading list", &[]);
+    assert_eq!(wait_for_build(k, &token, &again)["status"], "succeeded");
 }
