@@ -1,6 +1,8 @@
 //! The Queue consumer. One Worker consumes two Queues, told apart by the batch's queue name:
 //! - `kiln-builds`: each `BuildJob` message becomes a `BuildWorkflow` instance whose id is the
 //!   build id (below);
+//! - `kiln-builds-dlq`: a build whose message could not start a workflow after every retry is
+//!   recorded as failed at `intake`, so the project is free for the next build;
 //! - `kiln-teardown`: each [`TeardownJob`] runs [`teardown::process`], and is retried by the Queue
 //!   until the teardown is complete (see [`crate::teardown`]);
 //! - `kiln-webhooks` and `kiln-webhooks-dlq`: each [`crate::webhooks::WebhookJob`] is one
@@ -104,8 +106,22 @@ pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<(
         webhooks::handle(messages, &env, queue == webhooks::DEAD_LETTER_QUEUE).await;
         return Ok(());
     }
+    if queue == BUILDS_DEAD_LETTER_QUEUE {
+        for message in batch.messages()? {
+            give_up(&env, message.body()).await;
+            message.ack();
+        }
+        return Ok(());
+    }
     for message in batch.messages()? {
-        match start(&env, message.body()).await {
+        let started = if message.body().refuse_start && test_hooks(&env) {
+            Err(ApiError::internal(
+                "the workflow was not started (test hook)",
+            ))
+        } else {
+            start(&env, message.body()).await
+        };
+        match started {
             Ok(outcome) => {
                 worker::console_log!("build {}: {outcome:?}", message.body().build_id);
                 message.ack();
@@ -117,6 +133,59 @@ pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<(
         }
     }
     Ok(())
+}
+
+/// The build Queue's dead-letter queue.
+pub const BUILDS_DEAD_LETTER_QUEUE: &str = "kiln-builds-dlq";
+
+fn test_hooks(env: &Env) -> bool {
+    env.var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false)
+}
+
+/// Records that `job` never started: every delivery of its message failed to create the workflow.
+/// A build that did start meanwhile (or already ended) is left alone: the rules refuse to fail a
+/// finished build, and a started one has its own steps to fail.
+async fn give_up(env: &Env, job: &BuildJob) {
+    let outcome = async {
+        let ctx = crate::http::Ctx::new(env.clone())?;
+        let state = crate::service::load(&crate::service::event_log(&ctx)?, &job.project_id, true).await?;
+        match state.build(&job.build_id) {
+            Some(b) if !b.is_finished() && b.steps.is_empty() => {
+                let meta = events::envelope::Metadata::new(crate::adapters::webcrypto::now_ms(), "kiln:intake")
+                    .correlated(&job.build_id);
+                crate::service::execute(
+                    &ctx,
+                    &job.project_id,
+                    meta,
+                    events::Command::FailBuild {
+                        build_id: job.build_id.clone(),
+                        step: crate::api::builds::INTAKE_STEP.into(),
+                        reason: "the build could not be started after every retry, so nothing was built; request it again".into(),
+                    },
+                )
+                .await?;
+                Ok::<_, ApiError>(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(true) => worker::console_error!(
+            "build {}: never started; recorded as failed at intake",
+            job.build_id
+        ),
+        Ok(false) => worker::console_log!(
+            "build {}: dead-lettered but already under way or over",
+            job.build_id
+        ),
+        Err(e) => worker::console_error!(
+            "build {}: dead-lettered and could not be recorded: {e}",
+            job.build_id
+        ),
+    }
 }
 
 /// Handles a batch of teardown jobs: acked when the teardown is complete, retried otherwise.

@@ -41,6 +41,10 @@ pub struct BuildJob {
     /// accepted only with `KILN_TEST_HOOKS=1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// Test-only: the consumer refuses to start this build, so its message ends in the
+    /// dead-letter queue; accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refuse_start: bool,
 }
 
 /// The system actor recorded on pipeline events.

@@ -100,6 +100,7 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
                     build_id: row.id,
                     faults: None,
                     plan: None,
+                    refuse_start: false,
                 };
                 consumer::start(env, &job).await?;
                 touched += 1;

@@ -138,6 +138,7 @@ pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Respo
         build_id: build_id.to_string(),
         faults: None,
         plan: None,
+        refuse_start: false,
     };
     let outcome = crate::consumer::start(&ctx.env, &job).await?;
     json(

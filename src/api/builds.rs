@@ -234,6 +234,8 @@ async fn new_build(
         } else {
             None
         },
+        refuse_start: hooks
+            && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("start"),
     };
     // Test hook: the Queue refuses every send of this request.
     let refuse = hooks && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("queue");

@@ -14,6 +14,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_retryable_deploy_failure_is_retried_and_recorded,
         a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         a_build_that_cannot_be_queued_is_recorded_as_failed_and_frees_the_project,
+        a_build_that_never_starts_is_failed_by_the_dead_letter_consumer,
         bad_build_requests_are_clear_errors,
         two_apps_are_isolated_tokens_rows_and_files,
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
@@ -776,6 +777,33 @@ fn a_build_that_cannot_be_queued_is_recorded_as_failed_and_frees_the_project(k: 
     assert_eq!(builds.as_array().unwrap().len(), 1, "{builds}");
     assert_eq!(builds[0]["status"], "failed", "{builds}");
     assert_eq!(builds[0]["error"]["step"], "intake", "{builds}");
+    let again = request_build(k, &token, id, "a reading list", &[]);
+    assert_eq!(wait_for_build(k, &token, &again)["status"], "succeeded");
+}
+
+/// A build whose message cannot start a workflow (every delivery fails; a test hook here) ends in
+/// the dead-letter queue, whose consumer records it as failed at intake: the project is free.
+fn a_build_that_never_starts_is_failed_by_the_dead_letter_consumer(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Never Started");
+    let id = p["id"].as_str().unwrap();
+    let build = request_build(
+        k,
+        &token,
+        id,
+        "a reading list",
+        &[("x-kiln-intake-fault", "start")],
+    );
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "failed", "{b:#}");
+    assert_eq!(b["error"]["step"], "intake", "{b:#}");
+    assert!(
+        b["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be started"),
+        "{b:#}"
+    );
     let again = request_build(k, &token, id, "a reading list", &[]);
     assert_eq!(wait_for_build(k, &token, &again)["status"], "succeeded");
 }
