@@ -25,10 +25,6 @@ fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
 
-fn opt(s: Option<&str>) -> JsValue {
-    s.map(JsValue::from_str).unwrap_or(JsValue::NULL)
-}
-
 fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
     Ok(db.prepare(sql).bind(args)?)
 }
@@ -97,10 +93,12 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
             &[text(&e.id), p, text(build_id), num(*version), t],
         )?],
+        // A rollback deploys no build: its row has no build id (the envelope's correlation is
+        // the rollback id since RolledBack v2).
         Event::RolledBack { to_version, .. } => vec![s(
             "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
-            &[text(&e.id), p, opt(e.correlation.as_deref()), num(*to_version), t],
+             SELECT ?1, ?2, NULL, ?3, ?4 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(&e.id), p, num(*to_version), t],
         )?],
         _ => Vec::new(),
     })
