@@ -23,8 +23,6 @@ mod client;
 mod harness;
 
 use std::fs;
-use std::io::Read;
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use client::{Api, Reply};
-use harness::Kiln;
+use harness::{free_port, random_hex, root, Kiln};
 
 const PROMPT: &str = "a book tracker with books";
 const WARM_UP: usize = 20;
@@ -41,26 +39,6 @@ const N: usize = 300;
 const COUNTED: usize = 50;
 const ROWS: [&str; 3] = ["Middlemarch", "The Dispossessed", "Bleak House"];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free local port")
-}
-
-fn random_hex(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .expect("read /dev/urandom");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The repo's wrangler with the environment of `scripts/env.sh`, run from `dir`.
 fn wrangler(dir: &Path) -> Command {
     let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
     cmd.current_dir(dir)

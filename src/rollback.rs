@@ -247,12 +247,7 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
         .map(|b| b.build_id.clone());
     let pointer = json!({ "project": job.project_id, "version": job.to_version, "build_id": build_id, "rollback_id": job.rollback_id });
     let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
-    bucket
-        .put(
-            format!("apps/{}.json", st.slug),
-            pointer.to_string().into_bytes(),
-        )
-        .execute()
+    crate::steps::move_live_pointer(&bucket, &st.slug, &pointer)
         .await
         .map_err(step_err_js)?;
     // The same race as the deploy step: a deletion seen after the write undoes it.

@@ -737,12 +737,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             write_bundle(ctx, &job.project_id, &m).await?;
             let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
             let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
-            bucket
-                .put(
-                    format!("apps/{}.json", st.slug),
-                    pointer.to_string().into_bytes(),
-                )
-                .execute()
+            move_live_pointer(&bucket, &st.slug, &pointer)
                 .await
                 .map_err(retryable)?;
             // A delete may have landed since `st` was read. Checking again after the write closes
@@ -866,6 +861,24 @@ pub async fn ensure_app_secret(ctx: &Ctx, project: &str) -> Result<(), ApiError>
         .execute()
         .await?;
     Ok(())
+}
+
+/// Points `<slug>.<APPS_DOMAIN>` at the version `pointer` names: the one write that makes a version
+/// live, for deploys and rollbacks alike (`apps/<slug>.json`, read by the dispatch Worker on
+/// every request).
+pub async fn move_live_pointer(
+    bucket: &worker::Bucket,
+    slug: &str,
+    pointer: &Value,
+) -> worker::Result<()> {
+    bucket
+        .put(
+            format!("apps/{slug}.json"),
+            pointer.to_string().into_bytes(),
+        )
+        .execute()
+        .await
+        .map(|_| ())
 }
 
 /// A failed app database call: refusals are terminal, the rest retryable.

@@ -66,6 +66,16 @@ fn opt(v: Option<i64>) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// Whether a statement changed a row.
+fn changed(out: &worker::D1Result) -> bool {
+    out.meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+        > 0
+}
+
 /// Typed access to `api_tokens`.
 pub struct ApiTokens<'a> {
     db: &'a D1Database,
@@ -101,13 +111,7 @@ impl<'a> ApiTokens<'a> {
             .run()
             .await
             .map_err(|e| d1_err("insert token", e))?;
-        Ok(out
-            .meta()
-            .ok()
-            .flatten()
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-            > 0)
+        Ok(changed(&out))
     }
 
     /// The owner's tokens, newest first.
@@ -144,13 +148,7 @@ impl<'a> ApiTokens<'a> {
             .run()
             .await
             .map_err(|e| d1_err("revoke token", e))?;
-        Ok(out
-            .meta()
-            .ok()
-            .flatten()
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-            > 0)
+        Ok(changed(&out))
     }
 
     /// Records a use, unless one was recorded in the last [`TOUCH_EVERY_MS`].

@@ -37,18 +37,21 @@ pub struct Kiln {
     log: PathBuf,
 }
 
-fn root() -> PathBuf {
+/// The repository root.
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
+/// A free local TCP port.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free local port")
 }
 
-fn random_hex(n: usize) -> String {
+/// `n` random bytes as hex.
+pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
