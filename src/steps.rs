@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::Conditional;
 use workflows::codestore::{blob_key, save_version, CodeStore, FilePath, Manifest};
+use workflows::generate::plan_diff;
 use workflows::generate::session::{self, CallRecord, GenError, Session};
 use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
 use workflows::pipeline::{Step, StepError};
@@ -512,6 +513,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             // The live app (plan and files), read once: edit mode and migrations both need it.
             let live_plan = current_plan(ctx, job, &st).await?;
             let live = live_files(ctx, job, &st).await?;
+            let mut code_mode: Option<Value> = None;
             let (files, prompt_hash, parser_notes) = match connect(ctx)? {
                 None => {
                     let files: Vec<(String, String)> = workflows::offline::generate(&valid)
@@ -525,24 +527,43 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     (files, None, 0)
                 }
                 Some(provider) => {
-                    // A request that leaves the live app's plan as it is changes its code in
-                    // place (edit mode); otherwise the app's files are written from the plan.
-                    let editing = live
-                        .as_ref()
-                        .filter(|_| live_plan.as_ref() == Some(valid.plan()));
+                    // A live app's code is changed, never started over: a request that keeps
+                    // the plan's structure is sent alone (edit mode); one that changes it is sent
+                    // with the plan changes (revise mode). Either way the model answers with
+                    // edits of the live files, so earlier changes survive. Only an app without a
+                    // live version is written from the plan.
+                    let editing = live.as_ref().zip(live_plan.as_ref());
+                    let mode = match editing {
+                        None => "generate",
+                        Some((_, old)) if plan_diff::same_structure(old, valid.plan()) => "edit",
+                        Some(_) => "revise",
+                    };
                     let mut session = session(ctx, &provider);
                     let (result, template) = match editing {
-                        Some(files) => {
+                        Some((files, old)) => {
                             let build = st.build(&job.build_id).ok_or_else(|| {
                                 StepError::Terminal("build is not in the log".into())
                             })?;
-                            (session.edit(&build.prompt, files).await, prompts::EDIT)
+                            let result = if mode == "edit" {
+                                session.edit(&build.prompt, files).await
+                            } else {
+                                session.revise(&build.prompt, files, old, &valid).await
+                            };
+                            (result, prompts::EDIT)
                         }
                         None => (session.code(&valid).await, prompts::CODEGEN),
                     };
                     record_calls(ctx, job, step, &provider, &session.calls).await?;
                     let generated = result.map_err(gen_error)?;
+                    code_mode = Some(json!({
+                        "mode": mode,
+                        "no_change": generated.no_change,
+                        "plan_changes": editing
+                            .map(|(_, old)| plan_diff::changes(old, valid.plan()))
+                            .unwrap_or_default(),
+                    }));
                     let mut app_files: BTreeMap<String, String> = editing
+                        .map(|(files, _)| files)
                         .into_iter()
                         .flatten()
                         .filter(|(p, _)| !is_runtime(p))
@@ -561,6 +582,11 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             let (value, commands) = save_files(ctx, job, &st, files, prompt_hash).await?;
             let mut value = value;
             value["parser_notes"] = json!(parser_notes);
+            if let Some(Value::Object(m)) = code_mode {
+                for (k, v) in m {
+                    value[k] = v;
+                }
+            }
             Ok((value, commands))
         }
         Step::Validate => {

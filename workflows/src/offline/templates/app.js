@@ -6,7 +6,7 @@
 // or edit a record and a list of the signed-in user's records (plus a files page when the plan
 // stores files).
 import { h, render } from "/_kiln/vendor/preact.mjs";
-import { useState, useEffect, useCallback } from "/_kiln/vendor/hooks.mjs";
+import { useState, useEffect } from "/_kiln/vendor/hooks.mjs";
 import htm from "/_kiln/vendor/htm.mjs";
 
 const html = htm.bind(h);
@@ -341,7 +341,7 @@ function FilesPage({ title }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
 
-  const load = useCallback(async () => {
+  const load = async () => {
     try {
       setItems(await files.list());
       setError("");
@@ -349,10 +349,10 @@ function FilesPage({ title }) {
       setError(e.message);
       setItems((old) => old || []);
     }
-  }, []);
+  };
   useEffect(() => {
     load();
-  }, [load]);
+  }, []);
 
   const upload = async (event) => {
     const file = event.currentTarget.files[0];
@@ -431,7 +431,7 @@ function EntityPage({ entity, title }) {
   const [error, setError] = useState("");
   const plural = entity.label.toLowerCase();
 
-  const load = useCallback(async () => {
+  const load = async () => {
     try {
       const parents = [...new Set(entity.fields.filter((f) => f.kind === "reference").map((f) => f.references))];
       const [rows, ...parentRows] = await Promise.all([records.list(entity), ...parents.map((t) => records.list(ENTITY[t]))]);
@@ -442,11 +442,11 @@ function EntityPage({ entity, title }) {
       setError(e.message);
       setItems((old) => old || []);
     }
-  }, [entity]);
+  };
 
   useEffect(() => {
     load();
-  }, [load]);
+  }, [entity]);
 
   const save = async (values) => {
     if (editing) await records.update(entity, editing.id, values);
