@@ -30,9 +30,12 @@ pub struct Kiln {
     pub api: Api,
     child: Mutex<Child>,
     env_file: PathBuf,
-    /// The dispatch Worker's config: `dispatch/wrangler.toml`, or a copy of it with this
-    /// session's `APP_*` vars (see [`dispatch_config`]), removed with the session.
-    dispatch_config: PathBuf,
+    /// The Workers' configs, in `wrangler dev -c` order: the platform's, the dispatch Worker's
+    /// (`dispatch/wrangler.toml`, or a copy of it with this session's `APP_*` vars, see
+    /// [`dispatch_config`]) and, for a Workers AI session, the stand-in binding's.
+    configs: Vec<PathBuf>,
+    /// Session copies of configs, removed with the session.
+    written: Vec<PathBuf>,
     state: PathBuf,
     log: PathBuf,
 }
@@ -78,7 +81,16 @@ impl Kiln {
     /// Worker as vars, like secrets in `.dev.vars`). Each session has its own port, inspector
     /// port and state dir, so several can run at once.
     pub fn start_with(extra_env: &[(&str, &str)]) -> Self {
-        let kiln = Self::start_serving(extra_env);
+        let kiln = Self::start_serving(extra_env, None);
+        kiln.wait_healthy(Duration::from_secs(120));
+        kiln
+    }
+
+    /// Like [`Kiln::start_with`], with the Workers AI binding stand-in (`tests/ai-binding/`)
+    /// started beside the platform and bound to it as `AI`; the stand-in asks the OpenAI-compatible
+    /// server at `model_server` (with bearer `key`) what to answer.
+    pub fn start_with_ai_binding(extra_env: &[(&str, &str)], model_server: &str, key: &str) -> Self {
+        let kiln = Self::start_serving(extra_env, Some((model_server, key)));
         kiln.wait_healthy(Duration::from_secs(120));
         kiln
     }
@@ -86,12 +98,12 @@ impl Kiln {
     /// Like [`Kiln::start_with`], but waits only until `/api/health` answers at all (any status):
     /// for sessions that are meant to be misconfigured.
     pub fn start_answering(extra_env: &[(&str, &str)]) -> Self {
-        let kiln = Self::start_serving(extra_env);
+        let kiln = Self::start_serving(extra_env, None);
         kiln.wait_for(Duration::from_secs(120), |status| status.is_some());
         kiln
     }
 
-    fn start_serving(extra_env: &[(&str, &str)]) -> Self {
+    fn start_serving(extra_env: &[(&str, &str)], ai_binding: Option<(&str, &str)>) -> Self {
         for built in [
             "build/index.js",
             "dispatch/build/index.js",
@@ -118,6 +130,17 @@ impl Kiln {
         }
         fs::write(&env_file, env).expect("write env file");
         let dispatch_config = dispatch_config(extra_env, &state);
+        let mut written = Vec::new();
+        if dispatch_config != Path::new("dispatch/wrangler.toml") {
+            written.push(dispatch_config.clone());
+        }
+        let mut configs = vec![PathBuf::from("wrangler.toml"), dispatch_config];
+        if let Some((url, key)) = ai_binding {
+            let (platform, standin) = ai_binding_configs(&state, url, key);
+            configs[0] = platform.clone();
+            configs.push(standin.clone());
+            written.extend([platform, standin]);
+        }
 
         let migrate = wrangler()
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
@@ -133,7 +156,7 @@ impl Kiln {
 
         let port = free_port();
         let log = state.join("wrangler.log");
-        let child = spawn(&state, &env_file, &dispatch_config, &log, port);
+        let child = spawn(&state, &env_file, &configs, &log, port);
         let base = format!("http://127.0.0.1:{port}");
         Kiln {
             api: Api::new(&base, port),
@@ -143,7 +166,8 @@ impl Kiln {
             operator_token,
             child: Mutex::new(child),
             env_file,
-            dispatch_config,
+            configs,
+            written,
             state,
             log,
         }
@@ -156,7 +180,7 @@ impl Kiln {
         let child = spawn(
             &self.state,
             &self.env_file,
-            &self.dispatch_config,
+            &self.configs,
             &self.log,
             self.port,
         );
@@ -251,8 +275,8 @@ impl Kiln {
 impl Drop for Kiln {
     fn drop(&mut self) {
         self.stop(libc::SIGTERM);
-        if self.dispatch_config != Path::new("dispatch/wrangler.toml") {
-            let _ = fs::remove_file(root().join(&self.dispatch_config));
+        for config in &self.written {
+            let _ = fs::remove_file(root().join(config));
         }
         if std::env::var_os("KILN_E2E_KEEP_STATE").is_none() {
             let _ = fs::remove_dir_all(&self.state);
@@ -285,22 +309,40 @@ fn dispatch_config(extra_env: &[(&str, &str)], state: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn spawn(state: &Path, env_file: &Path, dispatch: &Path, log: &Path, port: u16) -> Child {
+/// Session copies of the platform's config with the Workers AI stand-in bound as `AI` (a service
+/// binding to its `AiBinding` entrypoint), and of the stand-in's config with the model server's
+/// URL and key. Both are written beside their originals (paths in them are relative) and removed
+/// with the session.
+fn ai_binding_configs(state: &Path, model_server: &str, key: &str) -> (PathBuf, PathBuf) {
+    let tag = state.file_name().unwrap().to_string_lossy().to_string();
+    let platform = fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
+    let platform = format!(
+        "{platform}\n# e2e: the Workers AI binding stand-in (tests/ai-binding/).\n[[services]]\nbinding = \"AI\"\nservice = \"kiln-ai-binding\"\nentrypoint = \"AiBinding\"\n"
+    );
+    let platform_path = PathBuf::from(format!("wrangler.e2e-{tag}.toml"));
+    fs::write(root().join(&platform_path), platform).expect("write the session's platform config");
+    let original = "tests/ai-binding/wrangler.toml";
+    let standin = fs::read_to_string(root().join(original)).expect("read the stand-in's config");
+    let standin = standin
+        .replace("\"http://127.0.0.1:9/v1\"", &format!("{model_server:?}"))
+        .replace("\"unset\"", &format!("{key:?}"));
+    let standin_path = PathBuf::from(format!("tests/ai-binding/wrangler.e2e-{tag}.toml"));
+    fs::write(root().join(&standin_path), standin).expect("write the stand-in's session config");
+    (platform_path, standin_path)
+}
+
+fn spawn(state: &Path, env_file: &Path, configs: &[PathBuf], log: &Path, port: u16) -> Child {
     let log_file = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("open log");
-    wrangler()
-        .args([
-            "dev",
-            "-c",
-            "wrangler.toml",
-            "-c",
-            dispatch.to_str().expect("utf-8 path"),
-            "--ip",
-            "127.0.0.1",
-        ])
+    let mut cmd = wrangler();
+    cmd.arg("dev");
+    for config in configs {
+        cmd.arg("-c").arg(config);
+    }
+    cmd.args(["--ip", "127.0.0.1"])
         .args([
             "--port",
             &port.to_string(),

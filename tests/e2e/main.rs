@@ -18,6 +18,11 @@
 //! low ([`limits::SETTINGS`]), so they are reached in a few requests, while the default session
 //! keeps the defaults.
 //!
+//! Scenarios that build through the `workers-ai` provider take `(k: &Kiln, m: &ModelServer)` and
+//! are listed with `workers_ai_scenarios!` (see `workers_ai.rs`). Their session binds the Workers
+//! AI binding stand-in (`tests/ai-binding/`) to the platform as `AI`; the stand-in answers from a
+//! scripted [`ModelServer`] of its own.
+//!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
 mod auth;
@@ -41,6 +46,7 @@ mod ui;
 mod versions;
 mod webhook_receiver;
 mod webhooks;
+mod workers_ai;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -68,6 +74,9 @@ pub enum Run {
     Model(fn(&Kiln, &ModelServer)),
     /// Runs on the webhooks session (private targets allowed, retry delays shrunk).
     Webhooks(fn(&Kiln)),
+    /// Runs on the Workers AI session (provider `workers-ai`, the binding stand-in bound as
+    /// `AI`, answering from the scripted model server).
+    WorkersAi(fn(&Kiln, &ModelServer)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -110,6 +119,17 @@ macro_rules! model_scenarios {
         vec![$($crate::Scenario {
             name: concat!(module_path!(), "::", stringify!($f)),
             run: $crate::Run::Model($f),
+        }),*]
+    };
+}
+
+/// Lists Workers AI session scenario functions `fn(&Kiln, &ModelServer)` with their names.
+#[macro_export]
+macro_rules! workers_ai_scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::WorkersAi($f),
         }),*]
     };
 }
@@ -158,6 +178,7 @@ fn main() {
         limits::scenarios(),
         webhooks::scenarios(),
         model::scenarios(),
+        workers_ai::scenarios(),
         rollback::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
@@ -181,6 +202,7 @@ fn main() {
     let limited = on(|r| matches!(r, Run::Limits(_)));
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
+    let workers_ai = on(|r| matches!(r, Run::WorkersAi(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -265,6 +287,34 @@ fn main() {
         let f = run_all(&model, |s| match s.run {
             Run::Model(run) => run(&k, &server),
             _ => unreachable!("only model scenarios run on the model session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+            println!("---- model server requests (method path kind status) ----");
+            print!("{}", server.summary());
+        }
+        failed.extend(f);
+        drop(k);
+        drop(server);
+    }
+    if !workers_ai.is_empty() {
+        let server = ModelServer::start();
+        let started = Instant::now();
+        let k = Kiln::start_with_ai_binding(
+            &[("KILN_MODEL_PROVIDER", "workers-ai")],
+            &server.base_url(),
+            model_server::DEFAULT_KEY,
+        );
+        println!(
+            "e2e: Workers AI session ready at {} (binding stand-in over model server {}) in {:.1}s; running {} scenarios",
+            k.base,
+            server.base_url(),
+            started.elapsed().as_secs_f64(),
+            workers_ai.len()
+        );
+        let f = run_all(&workers_ai, |s| match s.run {
+            Run::WorkersAi(run) => run(&k, &server),
+            _ => unreachable!("only Workers AI scenarios run on the Workers AI session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);

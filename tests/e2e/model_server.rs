@@ -130,7 +130,13 @@ pub enum Behaviour {
     /// Wait this long (holding the connection open, sending nothing), then answer correctly: a
     /// provider that hangs, for the caller's per-call timeout.
     Stall(std::time::Duration),
+    /// A reasoning model that spent the whole output budget thinking: [`THOUGHT`] as
+    /// `reasoning_content`, no content, `finish_reason: "length"`.
+    ThinkOnly,
 }
+
+/// The reasoning of [`Behaviour::ThinkOnly`].
+pub const THOUGHT: &str = "The user wants an app. Let me think about the entities first, then the routes, then the pages. ";
 
 /// One request the server received.
 #[derive(Debug, Clone)]
@@ -867,8 +873,13 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         }
         other => (other, state),
     };
+    let mut reasoning = String::new();
     let (content, finish) = match behaviour {
         Behaviour::Status(status) => return (Some(kind), scripted_status(status)),
+        Behaviour::ThinkOnly => {
+            reasoning = THOUGHT.repeat(40);
+            (String::new(), "length")
+        }
         Behaviour::Garbage => (GARBAGE.to_string(), "stop"),
         Behaviour::Raw(text) => (text, "stop"),
         Behaviour::Append { .. } => match answer(&mut state, kind, &msgs, structured, &behaviour) {
@@ -924,7 +935,7 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
     // (prompt: all message texts; completion: the answer).
     let prompt_chars: usize = msgs.iter().map(|(_, t)| t.chars().count()).sum();
     let prompt_tokens = prompt_chars.div_ceil(4);
-    let completion_tokens = content.chars().count().div_ceil(4);
+    let completion_tokens = (content.chars().count() + reasoning.chars().count()).div_ceil(4);
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -939,7 +950,11 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": content },
+                "message": if reasoning.is_empty() {
+                    json!({ "role": "assistant", "content": content })
+                } else {
+                    json!({ "role": "assistant", "content": null, "reasoning_content": reasoning })
+                },
                 "logprobs": null,
                 "finish_reason": finish,
             }],
@@ -974,6 +989,14 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         format!("data: {c}\n\n")
     };
     let mut events = Vec::new();
+    if !reasoning.is_empty() {
+        for piece in pieces(&reasoning, CHUNK_CHARS) {
+            events.push(chunk(
+                json!([{ "index": 0, "delta": { "reasoning_content": piece }, "logprobs": null, "finish_reason": null }]),
+                Value::Null,
+            ));
+        }
+    }
     for (i, piece) in pieces(&content, CHUNK_CHARS).into_iter().enumerate() {
         let delta = if i == 0 {
             json!({ "role": "assistant", "content": piece })

@@ -575,6 +575,7 @@ pub fn plan_schema() -> Value {
                 "required": ["path"]
             }},
             "features": { "type": "array", "items": { "type": "string" } },
+            "auth": { "type": "boolean" },
             "file_storage": { "type": "boolean" }
         },
         "required": ["app_name", "entities"]
