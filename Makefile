@@ -60,6 +60,7 @@ bench: build
 	cargo run -p workflows --release --example bench_parser
 	cargo run -p workflows --release --example bench_tokens
 	cargo run -p workflows --release --features validate --example bench_validate
+	cargo run -p workflows --release --features validate --example bench_model_path
 	$(ENV) cargo bench -p kiln --bench platform
 	$(ENV) cargo bench -p kiln --bench dispatch
 
