@@ -21,6 +21,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_provider_that_hangs_is_abandoned_after_the_timeout_and_retried,
         a_request_that_keeps_the_plan_edits_the_live_code_in_place,
         an_edit_survives_a_later_schema_change,
+        an_app_written_like_a_model_with_its_slips_is_built,
     ]
 }
 
@@ -573,4 +574,62 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
         list.as_array().unwrap().iter().any(|t| t["title"] == "Ship it"),
         "rows survive: {list}"
     );
+}
+
+/// A whole app written the way a model writes it (`tests/fixtures/model-apps/reading-list/`:
+/// prose, fences, a trailing comma, page paths with `_` and capitals, a missing end marker, a
+/// package import) goes live through the model path: the plan is read and normalised without a
+/// plan repair, one repair round fixes the import, and the app behaves as the contract says.
+fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer) {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            crate::harness::root().join("tests/fixtures/model-apps/reading-list").join(name),
+        )
+        .unwrap()
+    };
+    m.reset();
+    m.script(Kind::Plan, vec![Behaviour::Raw(fixture("plan.txt"))]);
+    m.script(Kind::Codegen, vec![Behaviour::Raw(fixture("codegen.txt"))]);
+    m.script(Kind::Repair, vec![Behaviour::Raw(fixture("repair.txt"))]);
+    let (token, project, slug) = new_project(k, "Model Reading List");
+    let build = request_build(k, &token, &project, "a reading list with shelves", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
+    assert_eq!(b["repairs"], 1, "{b:#}");
+    assert_eq!(m.requests_of(Kind::Plan).len(), 1, "no plan repair round");
+    let plan = k.api.get(&format!("/api/builds/{build}/plan"), Some(&token)).json();
+    let paths: Vec<&str> = plan["plan"]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/my-books", "/shelves"]);
+
+    // The app follows the contract the prompt states.
+    let user = app_user(k, &slug, &crate::client::unique_email());
+    let shelf = app_post(k, &slug, "/api/shelves", Some(&user), &json!({ "name": "Novels" }));
+    assert_eq!(shelf.status, 201, "{}", shelf.body);
+    let shelf_id = shelf.json()["id"].clone();
+    let book = app_post(
+        k,
+        &slug,
+        "/api/books",
+        Some(&user),
+        &json!({ "title": "Middlemarch", "author": "George Eliot", "shelf_id": shelf_id, "finished": true, "rating": 5 }),
+    );
+    assert_eq!(book.status, 201, "{}", book.body);
+    assert_eq!(book.json()["finished"], true);
+    let missing = app_send(k, &slug, "GET", "/api/books/999999", Some(&user), None);
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let gone = app_send(k, &slug, "DELETE", &format!("/api/shelves/{shelf_id}"), Some(&user), None);
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let books = app_send(k, &slug, "GET", "/api/books", Some(&user), None).json();
+    assert_eq!(books[0]["title"], "Middlemarch");
+    assert_eq!(books[0]["shelf_id"], Value::Null, "referencedBy cleared the reference");
+    let deep = k.api.get_app(&slug, "/my-books");
+    assert_eq!(deep.status, 200);
+    assert!(deep.body.contains("/app.js"), "deep links get index.html");
+    let app = k.api.get_app(&slug, "/app.js");
+    assert!(app.body.starts_with("import { h, render } from \"/_kiln/vendor/preact.mjs\";"));
 }
