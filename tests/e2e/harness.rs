@@ -89,7 +89,11 @@ impl Kiln {
     /// Like [`Kiln::start_with`], with the Workers AI binding stand-in (`tests/ai-binding/`)
     /// started beside the platform and bound to it as `AI`; the stand-in asks the OpenAI-compatible
     /// server at `model_server` (with bearer `key`) what to answer.
-    pub fn start_with_ai_binding(extra_env: &[(&str, &str)], model_server: &str, key: &str) -> Self {
+    pub fn start_with_ai_binding(
+        extra_env: &[(&str, &str)],
+        model_server: &str,
+        key: &str,
+    ) -> Self {
         let kiln = Self::start_serving(extra_env, Some((model_server, key)));
         kiln.wait_healthy(Duration::from_secs(120));
         kiln

@@ -511,14 +511,20 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
     // 1. Prose only: the planner adds a feature line, the structure stays → edit mode.
     let mut plan = workflows::offline::plan_from_prompt("a task manager with tasks").unwrap();
     plan.features.push("A welcome line at the top".into());
-    m.script(Kind::Plan, vec![Behaviour::Raw(serde_json::to_string(&plan).unwrap())]);
+    m.script(
+        Kind::Plan,
+        vec![Behaviour::Raw(serde_json::to_string(&plan).unwrap())],
+    );
     chat("Add a welcome line at the top");
     assert_eq!(m.requests_of(Kind::Codegen).len(), 1, "{}", m.summary());
     let edits = m.requests_of(Kind::Edit);
     assert_eq!(edits.len(), 1, "{}", m.summary());
     let ask = edits[0].body["messages"][1]["content"].as_str().unwrap();
     assert!(!ask.contains("Plan changes:"), "{ask}");
-    let mark = format!("{}Add a welcome line at the top\n", crate::model_server::EDIT_MARK);
+    let mark = format!(
+        "{}Add a welcome line at the top\n",
+        crate::model_server::EDIT_MARK
+    );
     assert!(k.api.get_app(&slug, "/app.js").body.starts_with(&mark));
 
     // 2. A schema change: a new field on tasks → the live files and the plan diff go to the
@@ -530,7 +536,10 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
         kind: workflows::plan::FieldKind::Integer,
         required: false,
     });
-    m.script(Kind::Plan, vec![Behaviour::Raw(serde_json::to_string(&plan).unwrap())]);
+    m.script(
+        Kind::Plan,
+        vec![Behaviour::Raw(serde_json::to_string(&plan).unwrap())],
+    );
     let third = chat("Add an estimate in hours to tasks");
     assert_eq!(
         m.requests_of(Kind::Codegen).len(),
@@ -545,7 +554,10 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
         "{ask}"
     );
     assert!(ask.contains("\nNew plan:\n{"), "{ask}");
-    assert!(ask.contains(&format!("=== FILE: public/app.js ===\n{mark}")), "the edited file is sent");
+    assert!(
+        ask.contains(&format!("=== FILE: public/app.js ===\n{mark}")),
+        "the edited file is sent"
+    );
     assert!(!ask.contains("=== FILE: migrations/"), "{ask}");
 
     let log = events(k, &token, &project);
@@ -557,7 +569,11 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
 
     // The edit survived, the new column works, the old row is still there.
     let app = k.api.get_app(&slug, "/app.js");
-    assert!(app.body.starts_with(&mark), "{}", &app.body[..200.min(app.body.len())]);
+    assert!(
+        app.body.starts_with(&mark),
+        "{}",
+        &app.body[..200.min(app.body.len())]
+    );
     assert!(app.body.contains("estimate_hours"));
     let created = app_post(
         k,
@@ -571,7 +587,10 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
     let tasks = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
     let list = tasks.json();
     assert!(
-        list.as_array().unwrap().iter().any(|t| t["title"] == "Ship it"),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["title"] == "Ship it"),
         "rows survive: {list}"
     );
 }
@@ -583,7 +602,9 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
 fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer) {
     let fixture = |name: &str| {
         std::fs::read_to_string(
-            crate::harness::root().join("tests/fixtures/model-apps/reading-list").join(name),
+            crate::harness::root()
+                .join("tests/fixtures/model-apps/reading-list")
+                .join(name),
         )
         .unwrap()
     };
@@ -597,7 +618,10 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
     assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
     assert_eq!(b["repairs"], 1, "{b:#}");
     assert_eq!(m.requests_of(Kind::Plan).len(), 1, "no plan repair round");
-    let plan = k.api.get(&format!("/api/builds/{build}/plan"), Some(&token)).json();
+    let plan = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&token))
+        .json();
     let paths: Vec<&str> = plan["plan"]["pages"]
         .as_array()
         .unwrap()
@@ -608,7 +632,13 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
 
     // The app follows the contract the prompt states.
     let user = app_user(k, &slug, &crate::client::unique_email());
-    let shelf = app_post(k, &slug, "/api/shelves", Some(&user), &json!({ "name": "Novels" }));
+    let shelf = app_post(
+        k,
+        &slug,
+        "/api/shelves",
+        Some(&user),
+        &json!({ "name": "Novels" }),
+    );
     assert_eq!(shelf.status, 201, "{}", shelf.body);
     let shelf_id = shelf.json()["id"].clone();
     let book = app_post(
@@ -622,14 +652,27 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
     assert_eq!(book.json()["finished"], true);
     let missing = app_send(k, &slug, "GET", "/api/books/999999", Some(&user), None);
     assert_eq!(missing.status, 404, "{}", missing.body);
-    let gone = app_send(k, &slug, "DELETE", &format!("/api/shelves/{shelf_id}"), Some(&user), None);
+    let gone = app_send(
+        k,
+        &slug,
+        "DELETE",
+        &format!("/api/shelves/{shelf_id}"),
+        Some(&user),
+        None,
+    );
     assert_eq!(gone.status, 200, "{}", gone.body);
     let books = app_send(k, &slug, "GET", "/api/books", Some(&user), None).json();
     assert_eq!(books[0]["title"], "Middlemarch");
-    assert_eq!(books[0]["shelf_id"], Value::Null, "referencedBy cleared the reference");
+    assert_eq!(
+        books[0]["shelf_id"],
+        Value::Null,
+        "referencedBy cleared the reference"
+    );
     let deep = k.api.get_app(&slug, "/my-books");
     assert_eq!(deep.status, 200);
     assert!(deep.body.contains("/app.js"), "deep links get index.html");
     let app = k.api.get_app(&slug, "/app.js");
-    assert!(app.body.starts_with("import { h, render } from \"/_kiln/vendor/preact.mjs\";"));
+    assert!(app
+        .body
+        .starts_with("import { h, render } from \"/_kiln/vendor/preact.mjs\";"));
 }

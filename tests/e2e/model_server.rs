@@ -1109,8 +1109,9 @@ fn revise_files(msgs: &[(String, String)]) -> Result<Vec<(String, String)>, Stri
     let line = lines
         .next()
         .ok_or("the plan-change prompt has no plan after `New plan:`")?;
-    let plan: Plan = serde_json::from_str(line.trim())
-        .map_err(|e| format!("the line after `New plan:` is not a plan as one line of JSON: {e}"))?;
+    let plan: Plan = serde_json::from_str(line.trim()).map_err(|e| {
+        format!("the line after `New plan:` is not a plan as one line of JSON: {e}")
+    })?;
     let valid = plan
         .validate()
         .map_err(|_| "the plan in the plan-change prompt is invalid".to_string())?;

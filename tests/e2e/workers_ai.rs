@@ -23,7 +23,10 @@ pub fn scenarios() -> Vec<Scenario> {
 
 fn events(k: &Kiln, token: &str, project: &str, build: &str, kind: &str) -> Vec<Value> {
     k.api
-        .get(&format!("/api/projects/{project}/events?limit=1000"), Some(token))
+        .get(
+            &format!("/api/projects/{project}/events?limit=1000"),
+            Some(token),
+        )
         .json()["events"]
         .as_array()
         .unwrap()
@@ -43,7 +46,13 @@ fn build_task_manager(k: &Kiln, m: &ModelServer, name: &str) -> (String, String,
     let b = wait_for_build(k, &token, &build);
     assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
     let user = app_user(k, &slug, &crate::client::unique_email());
-    let created = app_post(k, &slug, "/api/tasks", Some(&user), &json!({ "title": "Ship it" }));
+    let created = app_post(
+        k,
+        &slug,
+        "/api/tasks",
+        Some(&user),
+        &json!({ "title": "Ship it" }),
+    );
     assert_eq!(created.status, 201, "{}", created.body);
     let list = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
     assert_eq!(list.json()[0]["title"], "Ship it");
@@ -66,20 +75,36 @@ fn a_prompt_becomes_a_live_app_through_the_workers_ai_binding_streamed(k: &Kiln,
     // The input follows the binding's contract: messages, budget, stream, thinking off.
     let plan = &binding_input(m, Kind::Plan)[0];
     assert_eq!(plan["stream"], true, "{plan}");
-    assert_eq!(plan["chat_template_kwargs"]["enable_thinking"], false, "{plan}");
+    assert_eq!(
+        plan["chat_template_kwargs"]["enable_thinking"], false,
+        "{plan}"
+    );
     assert!(plan["max_tokens"].as_u64().unwrap() > 0, "{plan}");
     assert_eq!(plan["messages"][0]["role"], "system");
     assert_eq!(plan["messages"][1]["content"], "a task manager with tasks");
-    assert!(plan.get("response_format").is_none(), "JSON mode is off for workers-ai by default");
-    assert_eq!(m.requests_of(Kind::Continue).len(), 1, "the cut-off stream was continued");
+    assert!(
+        plan.get("response_format").is_none(),
+        "JSON mode is off for workers-ai by default"
+    );
+    assert_eq!(
+        m.requests_of(Kind::Continue).len(),
+        1,
+        "the cut-off stream was continued"
+    );
 
     let calls = events(k, &token, &project, &build, "ModelCalled");
-    let templates: Vec<&str> = calls.iter().map(|e| e["data"]["template"].as_str().unwrap()).collect();
+    let templates: Vec<&str> = calls
+        .iter()
+        .map(|e| e["data"]["template"].as_str().unwrap())
+        .collect();
     assert_eq!(templates, ["plan", "codegen", "continue"]);
     for c in &calls {
         assert_eq!(c["data"]["provider"], "workers-ai", "{c}");
         assert_eq!(c["data"]["model"], GLM, "{c}");
-        assert_eq!(c["data"]["estimated"], false, "usage came from the stream: {c}");
+        assert_eq!(
+            c["data"]["estimated"], false,
+            "usage came from the stream: {c}"
+        );
         assert!(c["data"]["output_tokens"].as_u64().unwrap() > 0, "{c}");
     }
     assert_eq!(calls[1]["data"]["finish_reason"], "length");
@@ -88,13 +113,22 @@ fn a_prompt_becomes_a_live_app_through_the_workers_ai_binding_streamed(k: &Kiln,
 fn an_answer_spent_on_thinking_and_a_capacity_error_are_retried(k: &Kiln, m: &ModelServer) {
     m.reset();
     m.script(Kind::Plan, vec![Behaviour::ThinkOnly, Behaviour::Correct]);
-    m.script(Kind::Codegen, vec![Behaviour::Status(429), Behaviour::Correct]);
+    m.script(
+        Kind::Codegen,
+        vec![Behaviour::Status(429), Behaviour::Correct],
+    );
     let (token, project, build) = build_task_manager(k, m, "Thinking Tasks");
     let calls = events(k, &token, &project, &build, "ModelCalled");
     let plan = calls.iter().find(|e| e["data"]["step"] == "plan").unwrap();
     assert_eq!(plan["data"]["retries"], 1, "{plan}");
-    let codegen = calls.iter().find(|e| e["data"]["step"] == "codegen").unwrap();
-    assert_eq!(codegen["data"]["retries"], 1, "the binding's capacity error (3040) is retried: {codegen}");
+    let codegen = calls
+        .iter()
+        .find(|e| e["data"]["step"] == "codegen")
+        .unwrap();
+    assert_eq!(
+        codegen["data"]["retries"], 1,
+        "the binding's capacity error (3040) is retried: {codegen}"
+    );
     assert_eq!(m.requests_of(Kind::Plan).len(), 2);
 }
 
@@ -111,11 +145,16 @@ fn a_whole_answer_through_the_binding_builds_the_same_app(_k: &Kiln, m: &ModelSe
         crate::model_server::DEFAULT_KEY,
     );
     let (token, project, build) = build_task_manager(&k, m, "Whole Tasks");
-    assert!(binding_input(m, Kind::Codegen).iter().all(|i| i["stream"] == false));
+    assert!(binding_input(m, Kind::Codegen)
+        .iter()
+        .all(|i| i["stream"] == false));
     let calls = events(&k, &token, &project, &build, "ModelCalled");
     assert_eq!(calls.len(), 2, "{calls:?}");
     for c in &calls {
         assert_eq!(c["data"]["provider"], "workers-ai", "{c}");
-        assert_eq!(c["data"]["estimated"], false, "usage came from the object: {c}");
+        assert_eq!(
+            c["data"]["estimated"], false,
+            "usage came from the object: {c}"
+        );
     }
 }

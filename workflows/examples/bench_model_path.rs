@@ -26,7 +26,9 @@ use std::task::{Context, Poll, Waker};
 use workflows::generate::files::FileParser;
 use workflows::generate::plan_diff;
 use workflows::generate::session::{assemble, Session, MODEL_FILES};
-use workflows::model::{CallError, ChatModel, ChatRequest, Reply, DEFAULT_CALL_RETRY, GLM_47_FLASH_PRICING};
+use workflows::model::{
+    CallError, ChatModel, ChatRequest, Reply, DEFAULT_CALL_RETRY, GLM_47_FLASH_PRICING,
+};
 use workflows::offline::{generate, plan_from_prompt, upgrade_migration};
 use workflows::plan::{Field, FieldKind, Plan, ValidPlan};
 use workflows::validate::{validate_app, Limits};
@@ -161,8 +163,14 @@ impl ChatModel for Scripted {
             for (path, content) in generate(&plan) {
                 if MODEL_FILES.contains(&path.as_str()) {
                     let slip = *self.slip.borrow() == Slip::PackageImport && path == "worker.js";
-                    let head = if slip { "import { nanoid } from \"nanoid\";\n" } else { "" };
-                    text.push_str(&format!("=== FILE: {path} ===\n{head}{content}=== END FILE ===\n"));
+                    let head = if slip {
+                        "import { nanoid } from \"nanoid\";\n"
+                    } else {
+                        ""
+                    };
+                    text.push_str(&format!(
+                        "=== FILE: {path} ===\n{head}{content}=== END FILE ===\n"
+                    ));
                 }
             }
             text
@@ -180,9 +188,17 @@ impl ChatModel for Scripted {
                 if path == "worker.js" || path == "public/app.js" {
                     let marks: String = current
                         .file(&path)
-                        .map(|f| f.content.lines().take_while(|l| l.starts_with(MARK)).map(|l| format!("{l}\n")).collect())
+                        .map(|f| {
+                            f.content
+                                .lines()
+                                .take_while(|l| l.starts_with(MARK))
+                                .map(|l| format!("{l}\n"))
+                                .collect()
+                        })
                         .unwrap_or_default();
-                    text.push_str(&format!("=== FILE: {path} ===\n{marks}{content}=== END FILE ===\n"));
+                    text.push_str(&format!(
+                        "=== FILE: {path} ===\n{marks}{content}=== END FILE ===\n"
+                    ));
                 }
             }
             text
@@ -226,8 +242,16 @@ fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 fn diagnostics(plan: &ValidPlan, files: &BTreeMap<String, String>) -> Vec<String> {
-    let tables: Vec<&str> = plan.plan().entities.iter().map(|e| e.name.as_str()).collect();
-    let pairs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    let tables: Vec<&str> = plan
+        .plan()
+        .entities
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
     validate_app(&pairs, &tables, &Limits::default())
         .diagnostics
         .iter()
@@ -240,7 +264,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let (mut builds, mut all_calls, mut all_in, mut all_out) = (0u64, 0u64, 0u64, 0u64);
     for entry in corpus() {
-        let first = plan_from_prompt(entry.prompt).expect("plan").validate().expect("valid");
+        let first = plan_from_prompt(entry.prompt)
+            .expect("plan")
+            .validate()
+            .expect("valid");
         let model = Scripted {
             plan: RefCell::new(first.plan().clone()),
             slip: RefCell::new(entry.slip),
@@ -262,14 +289,27 @@ fn main() {
             let mut session = Session::new(&model, 8192, false, DEFAULT_CALL_RETRY, |_| {
                 std::future::ready(())
             });
-            let plan = block_on(session.plan(request, live.as_ref().map(|(p, _)| p))).expect("plan");
+            let plan =
+                block_on(session.plan(request, live.as_ref().map(|(p, _)| p))).expect("plan");
             // Slipped page paths were normalised, not sent back for a plan repair.
-            assert!(plan.plan().pages.iter().all(|p| !p.path.contains('_') && p.path == p.path.to_lowercase()));
+            assert!(plan
+                .plan()
+                .pages
+                .iter()
+                .all(|p| !p.path.contains('_') && p.path == p.path.to_lowercase()));
             let (mode, changed, generated) = match &live {
-                None => ("codegen", "-".to_string(), block_on(session.code(&plan)).expect("code")),
+                None => (
+                    "codegen",
+                    "-".to_string(),
+                    block_on(session.code(&plan)).expect("code"),
+                ),
                 Some((old, files)) if plan_diff::same_structure(old, plan.plan()) => {
                     let g = block_on(session.edit(request, files)).expect("edit");
-                    (if g.no_change { "no change" } else { "edit" }, "no".into(), g)
+                    (
+                        if g.no_change { "no change" } else { "edit" },
+                        "no".into(),
+                        g,
+                    )
                 }
                 Some((old, files)) => (
                     "revise",
@@ -285,7 +325,10 @@ fn main() {
                 .filter(|(p, _)| !p.starts_with("_kiln/") && !p.starts_with("public/_kiln/"))
                 .collect();
             app.extend(generated.files);
-            if let Some(sql) = live.as_ref().and_then(|(old, _)| upgrade_migration(old, &plan)) {
+            if let Some(sql) = live
+                .as_ref()
+                .and_then(|(old, _)| upgrade_migration(old, &plan))
+            {
                 let next = app.keys().filter(|p| p.starts_with("migrations/")).count() + 1;
                 app.insert(format!("migrations/{next:04}_update.sql"), sql);
             }
@@ -296,7 +339,11 @@ fn main() {
                 if found.is_empty() {
                     break;
                 }
-                assert!(repairs < 2, "{}: still failing after 2 repairs: {found:?}", entry.prompt);
+                assert!(
+                    repairs < 2,
+                    "{}: still failing after 2 repairs: {found:?}",
+                    entry.prompt
+                );
                 repairs += 1;
                 let affected: BTreeMap<String, String> = files
                     .iter()
@@ -309,7 +356,11 @@ fn main() {
             let input: u64 = session.calls.iter().map(|c| c.input_tokens).sum();
             let output: u64 = session.calls.iter().map(|c| c.output_tokens).sum();
             let cost = GLM_47_FLASH_PRICING.cost_nano_usd(input, output) as f64 / 1e9;
-            let label = if n == 0 { "build".to_string() } else { format!("iteration {n}: {request}") };
+            let label = if n == 0 {
+                "build".to_string()
+            } else {
+                format!("iteration {n}: {request}")
+            };
             println!(
                 "| {} | {label} | {mode} | {changed} | {} | {repairs} | {input} | {output} | {cost:.5} |",
                 entry.prompt,

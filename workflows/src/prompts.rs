@@ -259,7 +259,12 @@ mod tests {
         );
         assert_eq!(
             CODEGEN.placeholders(),
-            vec!["max_tokens", "storage_binding", "storage_routes", "contract"]
+            vec![
+                "max_tokens",
+                "storage_binding",
+                "storage_routes",
+                "contract"
+            ]
         );
         assert_eq!(REPAIR.placeholders(), vec!["max_tokens", "contract"]);
         assert_eq!(EDIT.placeholders(), vec!["max_tokens", "contract"]);

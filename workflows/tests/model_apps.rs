@@ -15,7 +15,10 @@ const CODEGEN: &str = include_str!("../../tests/fixtures/model-apps/reading-list
 const REPAIR: &str = include_str!("../../tests/fixtures/model-apps/reading-list/repair.txt");
 
 fn diagnostics(tables: &[&str], files: &BTreeMap<String, String>) -> Vec<String> {
-    let pairs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
     validate_app(&pairs, tables, &Limits::default())
         .diagnostics
         .iter()
@@ -27,7 +30,11 @@ fn diagnostics(tables: &[&str], files: &BTreeMap<String, String>) -> Vec<String>
 fn the_reading_list_written_like_a_model_validates_after_one_repair() {
     let plan = read_plan(PLAN).expect("the plan reads, slips and all");
     let paths: Vec<&str> = plan.plan().pages.iter().map(|p| p.path.as_str()).collect();
-    assert_eq!(paths, ["/my-books", "/shelves"], "page paths are normalised");
+    assert_eq!(
+        paths,
+        ["/my-books", "/shelves"],
+        "page paths are normalised"
+    );
     assert!(plan.plan().auth);
 
     let parsed = FileParser::parse(CODEGEN);
@@ -47,7 +54,10 @@ fn the_reading_list_written_like_a_model_validates_after_one_repair() {
     let tables = ["shelves", "books"];
     let found = diagnostics(&tables, &app);
     assert_eq!(found.len(), 1, "{found:#?}");
-    assert!(found[0].starts_with("public/app.js:1: import \"preact\""), "{found:#?}");
+    assert!(
+        found[0].starts_with("public/app.js:1: import \"preact\""),
+        "{found:#?}"
+    );
 
     let repair = FileParser::parse(REPAIR);
     assert_eq!(repair.edits.len(), 1);

@@ -21,7 +21,10 @@ const APP_HEADERS: &str = include_str!("../../dispatch/src/headers.rs");
 fn code_prompts() -> Vec<(&'static str, String)> {
     vec![
         ("codegen", prompts::codegen_system(8192, false).unwrap()),
-        ("codegen+files", prompts::codegen_system(8192, true).unwrap()),
+        (
+            "codegen+files",
+            prompts::codegen_system(8192, true).unwrap(),
+        ),
         ("edit", prompts::edit_system(8192).unwrap()),
         ("repair", prompts::repair_system(8192).unwrap()),
     ]
@@ -62,15 +65,16 @@ fn stylesheet_classes() -> BTreeSet<String> {
     let mut rest = STYLES;
     while let Some(start) = rest.find("/*") {
         css.push_str(&rest[..start]);
-        rest = rest[start..].find("*/").map_or("", |end| &rest[start + end + 2..]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
     }
     css.push_str(rest);
     let mut classes = BTreeSet::new();
     // Selectors are the text before each `{`, after the previous `}` or `{`.
     for block in css.split('}') {
         for selector in block.split('{').rev().skip(1) {
-            let mut chars = selector.char_indices().peekable();
-            while let Some((i, c)) = chars.next() {
+            for (i, c) in selector.char_indices() {
                 if c != '.' {
                     continue;
                 }
@@ -91,8 +95,19 @@ fn stylesheet_classes() -> BTreeSet<String> {
 #[test]
 fn the_parsers_of_the_sources_find_what_they_should() {
     let exports = runtime_exports();
-    for name in ["Router", "json", "defineEntity", "list", "notFound", "MAX_TEXT", "putFile"] {
-        assert!(exports.iter().any(|e| e == name), "{name} not found in {exports:?}");
+    for name in [
+        "Router",
+        "json",
+        "defineEntity",
+        "list",
+        "notFound",
+        "MAX_TEXT",
+        "putFile",
+    ] {
+        assert!(
+            exports.iter().any(|e| e == name),
+            "{name} not found in {exports:?}"
+        );
     }
     let classes = stylesheet_classes();
     for name in ["card", "topbar", "record-actions", "center", "checkbox"] {
@@ -108,7 +123,10 @@ fn every_runtime_export_is_documented_in_every_code_prompt() {
             .into_iter()
             .filter(|e| !has_word(&text, e))
             .collect();
-        assert!(missing.is_empty(), "the {name} prompt does not document {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "the {name} prompt does not document {missing:?}"
+        );
     }
 }
 
@@ -119,7 +137,10 @@ fn every_class_of_the_stylesheet_is_named_in_every_code_prompt() {
             .into_iter()
             .filter(|c| !has_word(&text, c))
             .collect();
-        assert!(missing.is_empty(), "the {name} prompt does not name {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "the {name} prompt does not name {missing:?}"
+        );
     }
 }
 
@@ -127,7 +148,9 @@ fn every_class_of_the_stylesheet_is_named_in_every_code_prompt() {
 fn the_content_security_policy_of_app_pages_is_stated() {
     // The directives of `csp()` in the dispatch Worker's headers, except `frame-ancestors`
     // (about who may frame the app, nothing the app's code can break).
-    let start = APP_HEADERS.find("\"default-src").expect("the policy literal");
+    let start = APP_HEADERS
+        .find("\"default-src")
+        .expect("the policy literal");
     let end = APP_HEADERS[start..].find("frame-ancestors").unwrap() + start;
     let policy = APP_HEADERS[start + 1..end].replace("\\\n", " ");
     let directives: Vec<String> = policy
@@ -140,8 +163,15 @@ fn the_content_security_policy_of_app_pages_is_stated() {
         for d in &directives {
             assert!(text.contains(d.as_str()), "the {name} prompt lacks `{d}`");
         }
-        for consequence in ["no inline <script>", "no style=\"\" attribute", "no <style> element"] {
-            assert!(text.contains(consequence), "the {name} prompt lacks `{consequence}`");
+        for consequence in [
+            "no inline <script>",
+            "no style=\"\" attribute",
+            "no <style> element",
+        ] {
+            assert!(
+                text.contains(consequence),
+                "the {name} prompt lacks `{consequence}`"
+            );
         }
     }
 }
@@ -166,9 +196,9 @@ fn rule_phrases(kind: DiagnosticKind) -> Vec<String> {
             MAX_FILE_BYTES / (1024 * 1024)
         )],
         // About the transport and the parser's tolerance, nothing a model can follow.
-        DiagnosticKind::DroppedText | DiagnosticKind::MalformedEvent | DiagnosticKind::InvalidUtf8 => {
-            Vec::new()
-        }
+        DiagnosticKind::DroppedText
+        | DiagnosticKind::MalformedEvent
+        | DiagnosticKind::InvalidUtf8 => Vec::new(),
         DiagnosticKind::SyntaxError => s(&["no JSX", "SQLite"]),
         DiagnosticKind::Contract => s(&["export default", "Every plan table must be created"]),
         DiagnosticKind::BadImport => s(&[
@@ -184,8 +214,17 @@ fn rule_phrases(kind: DiagnosticKind) -> Vec<String> {
         ]),
         DiagnosticKind::UnknownRoute => s(&["must be served by a route in worker.js"]),
         DiagnosticKind::ForbiddenSql => s(&[
-            "PRAGMA", "ATTACH", "DETACH", "VACUUM", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
-            "DROP TABLE of a plan table", "DELETE without WHERE", "? placeholders",
+            "PRAGMA",
+            "ATTACH",
+            "DETACH",
+            "VACUUM",
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "SAVEPOINT",
+            "DROP TABLE of a plan table",
+            "DELETE without WHERE",
+            "? placeholders",
         ]),
         DiagnosticKind::Unguarded => s(&["__kiln", "(a+)+", "new RegExp(x)"]),
         DiagnosticKind::PlatformInternal => s(&["JWT_SECRET", "_kiln_*.js"]),
@@ -280,7 +319,10 @@ fn the_plan_prompt_states_every_plan_rule() {
         assert!(text.contains(phrase), "the plan prompt lacks `{phrase}`");
     }
     for column in AUTOMATIC_COLUMNS.iter().chain(RESERVED_TABLES.iter()) {
-        assert!(has_word(&text, column), "the plan prompt does not name {column}");
+        assert!(
+            has_word(&text, column),
+            "the plan prompt does not name {column}"
+        );
     }
     for limit in [
         format!("At most {MAX_ENTITIES} entities, {MAX_FIELDS} fields each, {MAX_PAGES} pages, {MAX_FEATURES} features"),
@@ -290,8 +332,20 @@ fn the_plan_prompt_states_every_plan_rule() {
     ] {
         assert!(text.contains(&limit), "the plan prompt lacks `{limit}`");
     }
-    for kind in ["text", "long_text", "integer", "number", "boolean", "date", "rating", "reference"] {
-        assert!(text.contains(&format!("\"{kind}\"")), "the plan prompt lacks the kind {kind}");
+    for kind in [
+        "text",
+        "long_text",
+        "integer",
+        "number",
+        "boolean",
+        "date",
+        "rating",
+        "reference",
+    ] {
+        assert!(
+            text.contains(&format!("\"{kind}\"")),
+            "the plan prompt lacks the kind {kind}"
+        );
     }
 }
 
@@ -299,11 +353,16 @@ fn the_plan_prompt_states_every_plan_rule() {
 fn the_edit_prompt_allows_an_explicit_no_change_and_states_plan_changes() {
     let text = prompts::edit_system(8192).unwrap();
     assert!(text.contains("\n=== NO CHANGE ===\n"));
-    assert!(workflows::generate::files::says_no_change("=== NO CHANGE ==="));
+    assert!(workflows::generate::files::says_no_change(
+        "=== NO CHANGE ==="
+    ));
     assert!(text.contains("Never invent a change"));
     assert!(text.contains("\"Plan changes:\""));
     for (name, text) in code_prompts() {
-        assert!(text.contains("holds at most 8192 tokens"), "the {name} prompt has no budget");
+        assert!(
+            text.contains("holds at most 8192 tokens"),
+            "the {name} prompt has no budget"
+        );
     }
 }
 
@@ -315,7 +374,11 @@ fn imports(source: &str) -> Vec<(String, Vec<String>)> {
         .filter_map(|l| l.trim().strip_prefix("import "))
         .filter_map(|rest| {
             let (names, module) = rest.split_once(" from ")?;
-            let module = module.trim().trim_end_matches(';').trim_matches('"').to_string();
+            let module = module
+                .trim()
+                .trim_end_matches(';')
+                .trim_matches('"')
+                .to_string();
             let names = names
                 .trim()
                 .trim_start_matches('{')
@@ -355,8 +418,14 @@ fn the_offline_generator_follows_the_prompts_own_rules() {
                 .find(|(m, _)| *m == module)
                 .unwrap_or_else(|| panic!("{prompt}: app.js imports {module}"));
             for n in names {
-                assert!(allowed.1.contains(&n.as_str()), "{prompt}: app.js imports {n} from {module}");
-                assert!(contract.contains(&n), "{prompt}: the prompt does not offer {n}");
+                assert!(
+                    allowed.1.contains(&n.as_str()),
+                    "{prompt}: app.js imports {n} from {module}"
+                );
+                assert!(
+                    contract.contains(&n),
+                    "{prompt}: the prompt does not offer {n}"
+                );
             }
         }
         for (module, names) in imports(&files["worker.js"]) {
@@ -367,18 +436,32 @@ fn the_offline_generator_follows_the_prompts_own_rules() {
         }
         for page in ["public/index.html", "public/app.js"] {
             let text = &files[page];
-            assert!(!text.contains("style=\""), "{prompt}: {page} has a style attribute");
-            assert!(!text.contains("<style"), "{prompt}: {page} has a style element");
+            assert!(
+                !text.contains("style=\""),
+                "{prompt}: {page} has a style attribute"
+            );
+            assert!(
+                !text.contains("<style"),
+                "{prompt}: {page} has a style element"
+            );
         }
         let html = &files["public/index.html"];
         for script in html.split("<script").skip(1) {
-            assert!(script.contains("src="), "{prompt}: index.html has an inline script");
+            assert!(
+                script.contains("src="),
+                "{prompt}: index.html has an inline script"
+            );
         }
         let sql = &files["migrations/0001_init.sql"];
         for line in sql.lines().map(str::trim) {
-            let statement_start = line.starts_with("CREATE ") || line.starts_with("--") || line.is_empty()
+            let statement_start = line.starts_with("CREATE ")
+                || line.starts_with("--")
+                || line.is_empty()
                 || !line.chars().next().is_some_and(|c| c.is_ascii_uppercase());
-            assert!(statement_start || line.starts_with(")"), "{prompt}: migration line {line}");
+            assert!(
+                statement_start || line.starts_with(")"),
+                "{prompt}: migration line {line}"
+            );
         }
         for p in &plan.plan().pages {
             assert!(!p.path.contains('_'), "{prompt}: page path {}", p.path);

@@ -217,7 +217,12 @@ mod tests {
         new.pages[0].name = "Reads".into();
         assert!(same_structure(&old, &new));
         let lines = changes(&old, &new);
-        assert!(lines.iter().any(|l| l.starts_with("new feature line: Show a welcome")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("new feature line: Show a welcome")),
+            "{lines:?}"
+        );
         assert!(lines.iter().any(|l| l.contains("app name")), "{lines:?}");
     }
 
@@ -260,13 +265,22 @@ mod tests {
         new.pages[0].path = "/reading".into();
         assert!(!same_structure(&old, &new));
         let lines = changes(&old, &new);
-        assert!(lines.iter().any(|l| l.starts_with("new page /reading")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("new page /reading")),
+            "{lines:?}"
+        );
         assert!(lines.iter().any(|l| l.ends_with("is removed")), "{lines:?}");
 
-        let (tasks, more) = (plan("a task manager with tasks"), plan("a task manager with tasks and projects"));
+        let (tasks, more) = (
+            plan("a task manager with tasks"),
+            plan("a task manager with tasks and projects"),
+        );
         assert!(!same_structure(&tasks, &more));
         let lines = changes(&tasks, &more);
-        assert!(lines.iter().any(|l| l.starts_with("new entity projects")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("new entity projects")),
+            "{lines:?}"
+        );
         assert!(changes(&old, &old).is_empty());
     }
 }

@@ -920,10 +920,19 @@ mod tests {
         assert_eq!(got.files.keys().collect::<Vec<_>>(), vec!["worker.js"]);
         let req = &m.requests.borrow()[0];
         let user = &req.messages[1].content;
-        assert!(user.starts_with("Request:\nadd notes to books\n\nPlan changes:\n- entity "), "{user}");
-        assert!(user.contains(": new field shelf_note (long_text)\n"), "{user}");
+        assert!(
+            user.starts_with("Request:\nadd notes to books\n\nPlan changes:\n- entity "),
+            "{user}"
+        );
+        assert!(
+            user.contains(": new field shelf_note (long_text)\n"),
+            "{user}"
+        );
         assert!(user.contains("New plan:\n{\"app_name\""), "{user}");
-        assert!(user.contains("=== FILE: public/app.js ===\n// Welcome!\n"), "the edited file is sent");
+        assert!(
+            user.contains("=== FILE: public/app.js ===\n// Welcome!\n"),
+            "the edited file is sent"
+        );
         assert!(!user.contains("=== FILE: migrations/"));
         assert!(req.messages[0].content.contains("Plan changes:"));
         assert_eq!(s.calls[0].template, "edit");
@@ -949,7 +958,11 @@ mod tests {
         // Three answers: two cut off at the token limit, the last one finishing.
         let cuts: Vec<usize> = [full.len() / 3, full.len() * 2 / 3]
             .iter()
-            .map(|c| (*c..full.len()).find(|i| full.is_char_boundary(*i)).unwrap())
+            .map(|c| {
+                (*c..full.len())
+                    .find(|i| full.is_char_boundary(*i))
+                    .unwrap()
+            })
             .collect();
         let part = |a: usize, b: usize, cut: bool| {
             Ok(Reply {

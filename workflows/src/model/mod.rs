@@ -231,7 +231,9 @@ where
     let attempts = policy.attempts.max(1);
     for attempt in 1..=attempts {
         let outcome = match model.complete(request).await {
-            Ok(reply) if reply.content.trim().is_empty() => Err(no_content(model.provider(), &reply)),
+            Ok(reply) if reply.content.trim().is_empty() => {
+                Err(no_content(model.provider(), &reply))
+            }
             other => other,
         };
         match outcome {
@@ -470,23 +472,53 @@ mod tests {
             })
         };
         let m = Scripted::new(vec![thought(), answer("done")]);
-        let (result, failures) =
-            block_on(complete_with_retries(&m, &request(), DEFAULT_CALL_RETRY, no_sleep));
+        let (result, failures) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
         assert_eq!(result.unwrap().content, "done");
         assert_eq!(failures.len(), 1);
-        assert!(failures[0].message().contains("4000 characters of reasoning"), "{}", failures[0].message());
+        assert!(
+            failures[0]
+                .message()
+                .contains("4000 characters of reasoning"),
+            "{}",
+            failures[0].message()
+        );
 
-        let m = Scripted::new((0..DEFAULT_CALL_RETRY.attempts).map(|_| thought()).collect());
-        let (result, _) =
-            block_on(complete_with_retries(&m, &request(), DEFAULT_CALL_RETRY, no_sleep));
+        let m = Scripted::new(
+            (0..DEFAULT_CALL_RETRY.attempts)
+                .map(|_| thought())
+                .collect(),
+        );
+        let (result, _) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
         let e = result.unwrap_err();
         assert!(e.is_retryable());
-        assert!(e.message().starts_with("scripted answered with no content"), "{}", e.message());
-        assert!(e.message().contains("enable_thinking = false"), "{}", e.message());
+        assert!(
+            e.message().starts_with("scripted answered with no content"),
+            "{}",
+            e.message()
+        );
+        assert!(
+            e.message().contains("enable_thinking = false"),
+            "{}",
+            e.message()
+        );
 
         let m = Scripted::new(vec![answer("  \n"), answer("ok")]);
-        let (result, failures) =
-            block_on(complete_with_retries(&m, &request(), DEFAULT_CALL_RETRY, no_sleep));
+        let (result, failures) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
         assert_eq!(result.unwrap().content, "ok");
         assert_eq!(
             failures[0].message(),

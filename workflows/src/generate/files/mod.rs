@@ -226,8 +226,13 @@ pub fn says_no_change(answer: &str) -> bool {
         if t.len() - rest.len() < 2 {
             return false;
         }
-        let body = rest.trim_end_matches(|c: char| c == '=' || c.is_whitespace()).trim();
-        let words: Vec<&str> = body.split([' ', '_', '-']).filter(|w| !w.is_empty()).collect();
+        let body = rest
+            .trim_end_matches(|c: char| c == '=' || c.is_whitespace())
+            .trim();
+        let words: Vec<&str> = body
+            .split([' ', '_', '-'])
+            .filter(|w| !w.is_empty())
+            .collect();
         words.len() == 2
             && words[0].eq_ignore_ascii_case("no")
             && (words[1].eq_ignore_ascii_case("change") || words[1].eq_ignore_ascii_case("changes"))
