@@ -617,7 +617,13 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
     let b = wait_for_build(k, &token, &build);
     assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
     assert_eq!(b["repairs"], 1, "{b:#}");
-    assert_eq!(m.requests_of(Kind::Plan).len(), 1, "no plan repair round");
+    // Counted by this build's request: a stalled call of an earlier scenario may be recorded late.
+    let plans = m
+        .requests_of(Kind::Plan)
+        .into_iter()
+        .filter(|r| r.body["messages"][1]["content"] == "a reading list with shelves")
+        .count();
+    assert_eq!(plans, 1, "no plan repair round");
     let plan = k
         .api
         .get(&format!("/api/builds/{build}/plan"), Some(&token))
