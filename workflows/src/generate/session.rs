@@ -492,11 +492,64 @@ pub fn read_plan(answer: &str) -> Result<ValidPlan, Vec<String>> {
     let value = plan_json::extract(answer).map_err(|e| vec![e.to_string()])?;
     let mut plan: Plan = serde_json::from_value(value)
         .map_err(|e| vec![format!("the plan does not match the schema: {e}")])?;
-    for page in &mut plan.pages {
-        page.path = normalise_page_path(&page.path);
-    }
+    normalise_plan(&mut plan);
     plan.validate()
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+}
+
+/// Fixes what a model commonly misspells in a plan and what has exactly one right spelling:
+/// table and column names in another case or with spaces or `-` (`Tasks`, `Due Date`,
+/// `check-ins`) become snake_case, everywhere they are used (references, pages), and page paths
+/// are normalised ([`normalise_page_path`]). A name that would still be invalid, or that would
+/// collide with another, is left for validation to report.
+pub fn normalise_plan(plan: &mut Plan) {
+    use crate::plan::{is_identifier, FieldKind};
+    let snake = |name: &str| -> Option<String> {
+        if is_identifier(name) {
+            return None;
+        }
+        let fixed: String = name
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        is_identifier(&fixed).then_some(fixed)
+    };
+    let mut tables = BTreeMap::new();
+    for entity in &plan.entities {
+        if let Some(fixed) = snake(&entity.name) {
+            if !plan.entities.iter().any(|e| e.name == fixed) {
+                tables.insert(entity.name.clone(), fixed);
+            }
+        }
+    }
+    for entity in &mut plan.entities {
+        if let Some(fixed) = tables.get(&entity.name) {
+            entity.name = fixed.clone();
+        }
+        let names: Vec<String> = entity.fields.iter().map(|f| f.name.clone()).collect();
+        for field in &mut entity.fields {
+            if let Some(fixed) = snake(&field.name) {
+                if !names.contains(&fixed) {
+                    field.name = fixed;
+                }
+            }
+            if let FieldKind::Reference(target) = &mut field.kind {
+                if let Some(fixed) = tables.get(target.as_str()) {
+                    *target = fixed.clone();
+                }
+            }
+        }
+    }
+    for page in &mut plan.pages {
+        if let Some(fixed) = page.entity.as_ref().and_then(|e| tables.get(e)) {
+            page.entity = Some(fixed.clone());
+        }
+        page.path = normalise_page_path(&page.path);
+    }
 }
 
 /// A page path as the plan rules want it, when only its spelling is off: page paths are usually
@@ -945,6 +998,23 @@ mod tests {
         let plan = read_plan(text).unwrap();
         let paths: Vec<&str> = plan.plan().pages.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["/check-ins", "/my-log"]);
+        // Names in another case or with spaces become snake_case wherever they are used.
+        let text = r#"{"app_name": "Trips", "entities": [
+            {"name": "Trips", "fields": [{"name": "Start Date", "kind": "date"}]},
+            {"name": "check-ins", "fields": [{"name": "trip_id", "kind": {"reference": "Trips"}}, {"name": "Note", "kind": "text"}]}],
+            "pages": [{"path": "/Trips", "entity": "Trips"}, {"path": "/check_ins", "entity": "check-ins"}]}"#;
+        let plan = read_plan(text).unwrap();
+        let p = plan.plan();
+        assert_eq!(p.entities[0].name, "trips");
+        assert_eq!(p.entities[0].fields[0].name, "start_date");
+        assert_eq!(p.entities[1].name, "check_ins");
+        assert_eq!(
+            p.entities[1].fields[0].kind,
+            crate::plan::FieldKind::Reference("trips".into())
+        );
+        assert_eq!(p.entities[1].fields[1].name, "note");
+        assert_eq!(p.pages[0].entity.as_deref(), Some("trips"));
+        assert_eq!(p.pages[1].path, "/check-ins");
         // What cannot be normalised is still reported.
         let bad = r#"{"app_name": "X", "entities": [{"name": "items", "fields": [{"name": "title", "kind": "text"}]}], "pages": [{"path": "/api/items", "entity": "items"}]}"#;
         let errors = read_plan(bad).unwrap_err();
