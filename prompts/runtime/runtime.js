@@ -867,7 +867,7 @@ export async function deleteRow(db, entity, user, id) {
  *   crud(api, "/api/tasks", tasks);
  */
 export function crud(router, path, entity) {
-  if (typeof path !== "string" || !/^\/api(\/[a-z0-9_-]+)+$/.test(path)) {
+  if (typeof path !== "string" || !/^\/api\/[a-z0-9_/-]+$/.test(path) || path.includes("//") || path.endsWith("/")) {
     throw new Error(`crud path ${JSON.stringify(path)} must look like "/api/${entity && entity.table}"`);
   }
   if (!entity || !entity.table || !entity.visibility) throw new Error(`crud(${path}) needs an entity made by defineEntity`);
