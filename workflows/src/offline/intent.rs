@@ -306,8 +306,12 @@ pub(super) fn theme_from_prompt(prompt: &str) -> Option<Theme> {
             theme.background.get_or_insert_with(|| hex.to_string());
         } else if is(&ACCENT_WORDS) {
             theme.accent.get_or_insert_with(|| hex.to_string());
-        } else {
+        } else if i >= 1 && words[i - 1] == "in" {
+            // "in teal": the app's colour. A colour elsewhere ("red wines") describes records.
             loose.push(hex);
+        } else {
+            i += len;
+            continue;
         }
         said = true;
         i += len;
@@ -344,6 +348,114 @@ pub(super) fn theme_from_prompt(prompt: &str) -> Option<Theme> {
         said = true;
     }
     said.then_some(theme)
+}
+
+/// Nouns that a colour before them makes part of the look ("indigo buttons").
+const STYLED: [&str; 18] = [
+    "background",
+    "backgrounds",
+    "backdrop",
+    "components",
+    "component",
+    "buttons",
+    "button",
+    "accent",
+    "accents",
+    "links",
+    "highlights",
+    "theme",
+    "colour",
+    "colours",
+    "color",
+    "colors",
+    "mode",
+    "text",
+];
+/// Words that describe the look wherever they are.
+const LOOK: [&str; 4] = ["dark", "compact", "dense", "condensed"];
+
+fn is_colour_word(word: &str) -> bool {
+    COLOURS
+        .iter()
+        .any(|(name, _)| name.split(' ').any(|p| p == word))
+}
+
+/// The prompt without what only describes the look, so the planner does not read "indigo
+/// buttons" or "a lavender background" as records: colour names followed by what they colour
+/// (or after "in": "in teal"), that noun, "dark", "compact", a quoted tagline. Other words,
+/// "a sewing box with buttons" or "red wine", stay. Punctuation stays.
+pub(super) fn without_style(prompt: &str) -> String {
+    let mut text = prompt.to_string();
+    if let Some(tagline) = quoted_after(prompt, "tagline") {
+        if let Some(at) = text.to_lowercase().find("tagline") {
+            if let Some(i) = text[at..].find(&tagline) {
+                let mut end = (at + i + tagline.len() + 1).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(at..end, " ");
+            }
+        }
+    }
+    // Pieces: words and the text between them.
+    let mut pieces: Vec<(bool, &str)> = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        let word_end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .unwrap_or(rest.len());
+        if word_end > 0 {
+            pieces.push((true, &rest[..word_end]));
+            rest = &rest[word_end..];
+        } else {
+            pieces.push((false, &rest[..c.len_utf8()]));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    let words: Vec<(usize, String)> = pieces
+        .iter()
+        .enumerate()
+        .filter(|(_, (w, _))| *w)
+        .map(|(i, (_, t))| (i, t.to_lowercase()))
+        .collect();
+    let mut drop = vec![false; pieces.len()];
+    for (k, (i, word)) in words.iter().enumerate() {
+        if LOOK.contains(&word.as_str()) {
+            drop[*i] = true;
+            continue;
+        }
+        if !is_colour_word(word) {
+            continue;
+        }
+        // The colour phrase: this and following colour words, then what they colour.
+        let mut j = k;
+        while j + 1 < words.len() && is_colour_word(&words[j + 1].1) {
+            j += 1;
+        }
+        let after_in = k > 0 && words[k - 1].1 == "in";
+        let styled = words
+            .get(j + 1)
+            .is_some_and(|(_, w)| STYLED.contains(&w.as_str()));
+        let of_background =
+            k >= 2 && words[k - 1].1 == "of" && STYLED.contains(&words[k - 2].1.as_str());
+        if styled || after_in || of_background {
+            for (i2, _) in &words[k..=j] {
+                drop[*i2] = true;
+            }
+            if styled {
+                drop[words[j + 1].0] = true;
+            }
+            if of_background {
+                drop[words[k - 2].0] = true;
+            }
+        }
+    }
+    pieces
+        .iter()
+        .zip(drop)
+        .filter(|(_, d)| !d)
+        .map(|((_, t), _)| *t)
+        .collect()
 }
 
 /// The text in quotes after `keyword` (`tagline "Words that last"`), at most 120 characters.
@@ -478,7 +590,8 @@ mod tests {
             ThemeMode::Dark,
             "a dark background makes a dark theme"
         );
-        let t = theme_from_prompt("a dark green reading list").unwrap();
+        let t = theme_from_prompt("a reading list in dark green").unwrap();
+        assert_eq!(theme_from_prompt("a cellar of red wines"), None);
         assert_eq!(
             (t.mode, t.accent.as_deref()),
             (ThemeMode::Light, Some("#166534"))
@@ -501,6 +614,50 @@ mod tests {
                 .contains("theme accent 'indigo' is not a colour"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn style_words_are_not_read_as_records() {
+        assert_eq!(
+            without_style("a journal with a lavender background and indigo components."),
+            "a journal with a   and  ."
+        );
+        let plan = plan_from_prompt(
+            "a team wiki with pages, lavender background and indigo buttons, dark and compact",
+        )
+        .unwrap();
+        let names: Vec<&str> = plan.entities.iter().map(|e| e.name.as_str()).collect();
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("indigo") || n.contains("button")),
+            "{names:?}"
+        );
+        for e in &plan.entities {
+            assert!(
+                !e.fields
+                    .iter()
+                    .any(|f| ["background", "compact", "dark"].contains(&f.name.as_str())),
+                "{:?}",
+                e.fields
+            );
+        }
+        let theme = plan.theme.unwrap();
+        assert_eq!(theme.background.as_deref(), Some("#e6e6fa"));
+        assert_eq!(theme.accent.as_deref(), Some("#4f46e5"));
+        assert_eq!(
+            (theme.mode, theme.density),
+            (ThemeMode::Dark, Density::Compact)
+        );
+        // Words that merely contain a colour, and colours that describe records, stay.
+        for prompt in [
+            "a redwood tracker",
+            "a sewing box with buttons",
+            "a cellar of red wines",
+        ] {
+            assert_eq!(without_style(prompt), prompt);
+        }
+        assert_eq!(without_style("notes in teal, dark"), "notes in , ");
     }
 
     #[test]

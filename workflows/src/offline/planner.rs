@@ -56,7 +56,9 @@ pub fn plan_from_prompt(prompt: &str) -> Result<Plan, PromptError> {
         return Err(PromptError::Empty);
     }
     let mut reader = Reader::default();
-    reader.read(&merge_compounds(tokenize(prompt)));
+    reader.read(&merge_compounds(tokenize(&super::intent::without_style(
+        prompt,
+    ))));
     let mut plan = reader.into_plan();
     super::intent::apply(prompt, &mut plan);
     Ok(plan)
