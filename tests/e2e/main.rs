@@ -20,6 +20,7 @@
 //!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
+mod apps;
 mod auth;
 mod builds;
 mod cli;
@@ -161,6 +162,7 @@ fn main() {
         rollback::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
+        apps::scenarios(),
     ]
     .into_iter()
     .flatten()

@@ -7,8 +7,10 @@
 # (index.html, app.js, vendored Preact); then, when Chromium is installed, the front end itself in
 # headless Chromium (ui-check.mjs).
 #
-#   tests/generated-app/run.sh                      # the two reference prompts
+#   tests/generated-app/run.sh                      # the reference prompts
 #   tests/generated-app/run.sh "a habit tracker"    # any prompts
+#   tests/generated-app/run.sh path/to/app          # apps already written (a directory with plan.json
+#                                                   # and the generated and runtime files)
 #   KEEP=1 tests/generated-app/run.sh …             # keep the temp dir (apps, logs, state)
 #
 # Needs: cargo, node_modules (npm ci), curl, jq; optional: chromium (CHROMIUM=/path, or CHROMIUM=
@@ -36,8 +38,13 @@ node --test "$ROOT/tests/generated-app/runtime.test.mjs" >/dev/null 2>&1 ||
 
 CHROMIUM="${CHROMIUM-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
 
-cargo build -q -p workflows --example emit_app
 EMIT="$ROOT/target/debug/examples/emit_app"
+for arg in "$@"; do
+  if [ ! -f "$arg/plan.json" ]; then
+    cargo build -q -p workflows --example emit_app
+    break
+  fi
+done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kiln-generated-app-XXXXXX")"
 GROUPS_STARTED=()
@@ -115,8 +122,14 @@ expect_error() {
 run_app() {
   local prompt="$1" n="$2"
   local dir="$WORK/app-$n"
-  echo "== $prompt"
-  "$EMIT" "$dir" "$prompt" >/dev/null
+  if [ -f "$prompt/plan.json" ]; then
+    mkdir -p "$dir"
+    cp -R "$prompt/." "$dir"
+    echo "== $(jq -r .app_name "$dir/plan.json") ($prompt)"
+  else
+    echo "== $prompt"
+    "$EMIT" "$dir" "$prompt" >/dev/null
+  fi
   local plan="$dir/plan.json"
   echo "   entities: $(jq -r '[.entities[].name] | join(", ")' "$plan")"
 
