@@ -31,7 +31,10 @@ fn a_poetry_blog_that_visitors_read_serves_them_signed_out_and_its_first_user_mo
     assert_eq!(b["status"], "succeeded", "{b:#}");
 
     // The plan says who reads what, and the generated worker leaves it to the runtime.
-    let plan = k.api.get(&format!("/api/builds/{build}/plan"), Some(&owner)).json();
+    let plan = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&owner))
+        .json();
     let poems = plan["plan"]["entities"]
         .as_array()
         .unwrap()
@@ -71,7 +74,14 @@ fn a_poetry_blog_that_visitors_read_serves_them_signed_out_and_its_first_user_mo
     assert_eq!(admin_user["admin"], true, "the first account is the admin");
     assert_eq!(carol_user["admin"], false);
 
-    let poem = app_send(k, slug, "POST", "/api/poems", Some(&bob), Some(&body("Ode to rain")));
+    let poem = app_send(
+        k,
+        slug,
+        "POST",
+        "/api/poems",
+        Some(&bob),
+        Some(&body("Ode to rain")),
+    );
     assert_eq!(poem.status, 201, "{}", poem.body);
     let poem_id = poem.json()["id"].as_i64().unwrap();
 
@@ -92,13 +102,27 @@ fn a_poetry_blog_that_visitors_read_serves_them_signed_out_and_its_first_user_mo
     assert_eq!(found.json().as_array().unwrap().len(), 1, "{}", found.body);
     let none = app_send(k, slug, "GET", "/api/poems?q=snow", None, None);
     assert_eq!(none.json().as_array().unwrap().len(), 0, "{}", none.body);
-    let hostile = app_send(k, slug, "GET", "/api/poems?sort=id%3BDROP%20TABLE%20poems", None, None);
+    let hostile = app_send(
+        k,
+        slug,
+        "GET",
+        "/api/poems?sort=id%3BDROP%20TABLE%20poems",
+        None,
+        None,
+    );
     assert_eq!(hostile.status, 400, "{}", hostile.body);
     assert_eq!(hostile.json()["error"]["code"], "invalid_query");
 
     // Another member may not change Bob's poem; the admin may.
     let path = format!("/api/poems/{poem_id}");
-    let edit = app_send(k, slug, "PUT", &path, Some(&carol), Some(&json!({ &title: "defaced" })));
+    let edit = app_send(
+        k,
+        slug,
+        "PUT",
+        &path,
+        Some(&carol),
+        Some(&json!({ &title: "defaced" })),
+    );
     assert_eq!(edit.status, 403, "{}", edit.body);
     assert_eq!(edit.json()["error"]["code"], "forbidden");
     let delete = app_send(k, slug, "DELETE", &path, Some(&carol), None);

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::intent::luminance;
 use super::words::singular;
-use crate::plan::{humanize, Density, Entity, Field, FieldKind, Plan, ThemeMode, ValidPlan};
+use crate::plan::{humanize, Density, Entity, Field, FieldKind, Plan, Theme, ThemeMode, ValidPlan};
 
 /// The front end's generic part. `@@APP_NAME_COMMENT@@` and `@@MODEL@@` are filled in; the lines
 /// between `@@FILES_START@@` and `@@FILES_END@@` stay only for plans with file storage.
@@ -503,10 +503,7 @@ fn index_html(model: &Model) -> String {
     let theme = model.plan.theme.clone().unwrap_or_default();
     // The theme's mode and density as attributes that styles.css reads (the CSP allows no inline
     // styles); its colours are the variables at the top of styles.css.
-    let mode = match theme.mode {
-        ThemeMode::Light => "light",
-        ThemeMode::Dark => "dark",
-    };
+    let mode = if is_dark(&theme) { "dark" } else { "light" };
     let density = match theme.density {
         Density::Comfortable => "comfortable",
         Density::Compact => "compact",
@@ -580,12 +577,22 @@ fn app_js(model: &Model) -> String {
     )
 }
 
+/// Whether pages are dark: the background colour decides when the theme has one (light text on
+/// a light background would be unreadable), otherwise the theme's mode.
+fn is_dark(theme: &Theme) -> bool {
+    match &theme.background {
+        Some(background) => luminance(background) < 0.35,
+        None => theme.mode == ThemeMode::Dark,
+    }
+}
+
 /// The colour variables at the top of styles.css: the theme's accent and background (or an accent
 /// the app name picks, and the mode's background), the text colour on the accent (dark on light
 /// accents, white on dark ones), and the mode's card, text, muted and border colours.
 fn theme_variables(plan: &Plan) -> String {
     let theme = plan.theme.clone().unwrap_or_default();
     let digest = Sha256::digest(plan.app_name.as_bytes());
+    let dark = is_dark(&theme);
     let accent = theme
         .accent
         .unwrap_or_else(|| ACCENTS[usize::from(digest[0]) % ACCENTS.len()].to_string());
@@ -594,7 +601,6 @@ fn theme_variables(plan: &Plan) -> String {
     } else {
         "#ffffff"
     };
-    let dark = theme.mode == ThemeMode::Dark;
     let background = theme
         .background
         .unwrap_or_else(|| if dark { "#0f172a" } else { "#f6f7f9" }.to_string());
@@ -727,6 +733,46 @@ mod tests {
         assert!(sql.contains("stars INTEGER CHECK (stars BETWEEN 1 AND 5),"));
         assert!(sql.contains("list_id INTEGER NOT NULL,"));
         assert!(sql.contains("CREATE INDEX idx_list_items_list_id ON list_items (list_id);"));
+    }
+
+    #[test]
+    fn the_theme_becomes_css_variables_and_html_attributes_never_inline_styles() {
+        let mut p = plan();
+        let default = generate(&p.validate().unwrap());
+        assert!(default[4].1.contains("  --bg: #f6f7f9;\n"));
+        assert!(default[2]
+            .1
+            .contains("<html lang=\"en\" data-mode=\"light\" data-density=\"comfortable\">"));
+        p.theme = Some(Theme {
+            accent: Some("#E6E6FA".into()),
+            background: None,
+            mode: ThemeMode::Dark,
+            density: Density::Compact,
+            tagline: "Short & \"sweet\"".into(),
+        });
+        let files = generate(&p.validate().unwrap());
+        let css = &files[4].1;
+        assert!(
+            css.contains("  --accent: #e6e6fa;\n  --on-accent: #111827;\n"),
+            "{css}"
+        );
+        assert!(css.contains("  --bg: #0f172a;\n"), "{css}");
+        assert!(css.contains("color-scheme: dark;"), "{css}");
+        let html = &files[2].1;
+        assert!(
+            html.contains("data-mode=\"dark\" data-density=\"compact\""),
+            "{html}"
+        );
+        assert!(
+            !html.contains("style=") && !html.contains("<style"),
+            "the CSP forbids inline styles: {html}"
+        );
+        assert!(files[3].1.contains(r#"tagline: "Short & \"sweet\"""#));
+        // A light background wins over "dark": light text on it would be unreadable.
+        p.theme.as_mut().unwrap().background = Some("#e6e6fa".into());
+        let files = generate(&p.validate().unwrap());
+        assert!(files[2].1.contains("data-mode=\"light\""));
+        assert!(files[4].1.contains("  --bg: #e6e6fa;\n  --card: #ffffff;"));
     }
 
     #[test]
