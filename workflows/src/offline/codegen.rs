@@ -259,7 +259,18 @@ fn worker_js(model: &Model) -> String {
          // 404), shared rows are read by every signed-in user, public rows by anyone; only a row's\n\
          // author, or the app's admin (its first account) for shared and public rows, changes it.\n",
     );
-    let mut imports = vec!["Router", "register", "login", "me", "defineEntity", "crud"];
+    // json, readJson and requireUser are for routes of the app's own, added by later edits.
+    let mut imports = vec![
+        "Router",
+        "json",
+        "readJson",
+        "requireUser",
+        "register",
+        "login",
+        "me",
+        "defineEntity",
+        "crud",
+    ];
     if plan.file_storage {
         out.push_str(
             "// Bindings: DB (D1), JWT_SECRET (secret, >= 32 characters), ASSETS (the public/ files),\n\
