@@ -29,7 +29,8 @@ done
 
 if [ "$#" -eq 0 ]; then
   set -- "a task manager with projects and tasks" "a recipe book with ingredients and ratings" \
-    "a poetry blog with poems that visitors can read without signing in, in indigo"
+    "a poetry blog with poems that visitors can read without signing in, in indigo" \
+    "a team task board with projects and tasks shared with the team, dark and compact"
 fi
 
 # The runtime's own unit tests first: fast, and a clearer failure than an HTTP check.
