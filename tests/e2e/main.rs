@@ -25,6 +25,7 @@
 //!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
+mod apps;
 mod auth;
 mod builds;
 mod cli;
@@ -182,6 +183,7 @@ fn main() {
         rollback::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
+        apps::scenarios(),
     ]
     .into_iter()
     .flatten()

@@ -283,7 +283,10 @@ fn the_runtime_behaviour_a_model_would_otherwise_guess_is_stated() {
             "the updated row, or null",
             "true, or false when there was no row",
             // auth
-            "me answers {user}; user is {id, email, created_at}",
+            "me answers {user}; user is {id, email, created_at, admin}",
+            // visibility and the declarative routes
+            "403 forbidden for a row the user may read but not change",
+            "one line per entity",
             // references
             "named exactly as the plan's field (e.g. project_id)",
             "referencedBy lists every column of another table that references this one (required whenever one does)",
