@@ -109,7 +109,7 @@ fn connect(ctx: &Ctx) -> Result<Option<Provider>, StepError> {
     Provider::connect(&ctx.env, &ctx.config.model).map_err(api_err)
 }
 
-async fn sleep_ms(ms: u64) {
+pub(crate) async fn sleep_ms(ms: u64) {
     worker::Delay::from(std::time::Duration::from_millis(ms)).await;
 }
 
