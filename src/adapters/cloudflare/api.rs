@@ -135,7 +135,11 @@ impl<T: Transport> Client<T> {
     /// Creates a database.
     pub async fn d1_create(&self, name: &str) -> Result<D1Database, CfError> {
         let v = self
-            .call(Method::Post, "/d1/database", Body::Json(json!({ "name": name })))
+            .call(
+                Method::Post,
+                "/d1/database",
+                Body::Json(json!({ "name": name })),
+            )
             .await?;
         decode("created database", v)
     }
@@ -189,7 +193,11 @@ impl<T: Transport> Client<T> {
     /// Creates an R2 bucket; `false` when this account already has it.
     pub async fn r2_create_bucket(&self, name: &str) -> Result<bool, CfError> {
         match self
-            .call(Method::Post, "/r2/buckets", Body::Json(json!({ "name": name })))
+            .call(
+                Method::Post,
+                "/r2/buckets",
+                Body::Json(json!({ "name": name })),
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -307,9 +315,7 @@ impl<T: Transport> Client<T> {
                 },
             )
             .await?;
-        Ok(v.get("jwt")
-            .and_then(|j| j.as_str())
-            .map(Secret::new))
+        Ok(v.get("jwt").and_then(|j| j.as_str()).map(Secret::new))
     }
 
     /// Uploads (creates or replaces) a script in a dispatch namespace: the `metadata` part, then
@@ -422,7 +428,9 @@ mod tests {
         assert_eq!(db.uuid, "u1");
         let sent = c.transport().sent.borrow();
         assert_eq!(sent.len(), 1);
-        assert!(sent[0].url.ends_with("/d1/database?name=kiln-app-p1&per_page=100"));
+        assert!(sent[0]
+            .url
+            .ends_with("/d1/database?name=kiln-app-p1&per_page=100"));
     }
 
     #[test]
@@ -431,7 +439,10 @@ mod tests {
             ok(json!([])),
             ok(json!({"uuid": "u2", "name": "kiln-app-p2"})),
         ]);
-        assert_eq!(block(c.d1_find_or_create("kiln-app-p2")).unwrap().uuid, "u2");
+        assert_eq!(
+            block(c.d1_find_or_create("kiln-app-p2")).unwrap().uuid,
+            "u2"
+        );
         assert_eq!(body_text(&c, 1), r#"{"name":"kiln-app-p2"}"#);
 
         let c = client(vec![
@@ -439,7 +450,10 @@ mod tests {
             fail(400, 7502, "A database with that name already exists"),
             ok(json!([{"uuid": "u3", "name": "kiln-app-p3"}])),
         ]);
-        assert_eq!(block(c.d1_find_or_create("kiln-app-p3")).unwrap().uuid, "u3");
+        assert_eq!(
+            block(c.d1_find_or_create("kiln-app-p3")).unwrap().uuid,
+            "u3"
+        );
         assert_eq!(c.transport().sent.borrow().len(), 3);
     }
 
@@ -507,7 +521,13 @@ mod tests {
         assert_eq!(s.buckets.len(), 1);
         let body: Value = serde_json::from_str(&body_text(&c, 0)).unwrap();
         assert_eq!(body["manifest"]["/index.html"]["size"], 11);
-        assert_eq!(body["manifest"]["/index.html"]["hash"].as_str().unwrap().len(), 32);
+        assert_eq!(
+            body["manifest"]["/index.html"]["hash"]
+                .as_str()
+                .unwrap()
+                .len(),
+            32
+        );
         let done = block(c.assets_upload(
             &s.jwt,
             &[AssetFile {
@@ -519,17 +539,25 @@ mod tests {
         .unwrap();
         assert_eq!(done.unwrap().expose(), "completion-jwt");
         let sent = c.transport().sent.borrow();
-        assert!(sent[0]
+        assert!(sent[0].url.ends_with(
+            "/workers/dispatch/namespaces/kiln-apps/scripts/kiln-p1-v1/assets-upload-session"
+        ));
+        assert!(sent[1]
             .url
-            .ends_with("/workers/dispatch/namespaces/kiln-apps/scripts/kiln-p1-v1/assets-upload-session"));
-        assert!(sent[1].url.ends_with("/accounts/acc123/workers/assets/upload?base64=true"));
+            .ends_with("/accounts/acc123/workers/assets/upload?base64=true"));
         assert_eq!(sent[1].header("authorization"), Some("Bearer session-jwt"));
-        assert_ne!(sent[1].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_ne!(
+            sent[1].header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
         let text = body_text(&c, 1);
-        assert!(text.contains(&format!(
+        assert!(
+            text.contains(&format!(
             "name=\"{h}\"; filename=\"{h}\"\r\nContent-Type: text/html\r\n\r\nPGgxPmhpPC9oMT4=\r\n",
             h = asset_hash(b"<h1>hi</h1>")
-        )), "{text}");
+        )),
+            "{text}"
+        );
     }
 
     fn answer_201(result: Value) -> Result<super::super::client::HttpResponse, String> {

@@ -625,7 +625,14 @@ pub(crate) mod tests {
             (404, 7404, |e| matches!(e, CfError::NotFound(_))),
             (404, 10007, |e| matches!(e, CfError::NotFound(_))),
             (400, 1234, |e| {
-                matches!(e, CfError::Rejected { status: 400, code: 1234, .. })
+                matches!(
+                    e,
+                    CfError::Rejected {
+                        status: 400,
+                        code: 1234,
+                        ..
+                    }
+                )
             }),
         ];
         for (status, code, expected) in cases {

@@ -26,7 +26,8 @@ impl Transport for FetchTransport {
                 .map_err(|_| format!("header {n} is not valid"))?;
         }
         let mut init = RequestInit::new();
-        init.with_method(method(request.method)).with_headers(headers);
+        init.with_method(method(request.method))
+            .with_headers(headers);
         if !request.body.is_empty() {
             let array = js_sys::Uint8Array::from(request.body.as_slice());
             init.with_body(Some(array.into()));

@@ -53,7 +53,9 @@ pub fn form(parts: &[Part]) -> (String, Vec<u8>) {
 
 /// Quotes and line breaks cannot appear in a quoted field name (HTML's form encoding).
 fn escape(s: &str) -> String {
-    s.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 #[cfg(test)]
