@@ -292,7 +292,10 @@ export class DoubleAssets extends WorkerEntrypoint {
     const spec = await account(this.env).loadScript(ns, script);
     if (!spec) return new Response("not found", { status: 404 });
     const config = spec.metadata.assets?.config ?? {};
-    const served = await serveAsset(this.env, ns, script, spec.assets, config, request, true);
+    // The fallback page answers navigations and extension-less (page) paths; a missing file such
+    // as /missing.js stays a 404.
+    const page = isNavigation(request) || !/\.[^/]*$/.test(new URL(request.url).pathname);
+    const served = await serveAsset(this.env, ns, script, spec.assets, config, request, page);
     return served ?? new Response(null, { status: 404 });
   }
 }

@@ -328,7 +328,8 @@ var DoubleAssets = class extends WorkerEntrypoint {
     const spec = await account(this.env).loadScript(ns, script);
     if (!spec) return new Response("not found", { status: 404 });
     const config = spec.metadata.assets?.config ?? {};
-    const served = await serveAsset(this.env, ns, script, spec.assets, config, request, true);
+    const page = isNavigation(request) || !/\.[^/]*$/.test(new URL(request.url).pathname);
+    const served = await serveAsset(this.env, ns, script, spec.assets, config, request, page);
     return served ?? new Response(null, { status: 404 });
   }
 };
