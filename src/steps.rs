@@ -12,19 +12,19 @@ use events::{Command, ProjectState, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::Conditional;
-use workflows::codestore::{blob_key, save_version, CodeStore, FilePath, Manifest};
+use workflows::codestore::{save_version, CodeStore, FilePath, Manifest};
 use workflows::generate::session::{self, CallRecord, GenError, Session};
 use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
 use workflows::pipeline::{Step, StepError};
 use workflows::plan::{Plan, ValidPlan};
 use workflows::prompts;
-use workflows::sandbox;
 use workflows::validate::{compat, validate_app, Limits};
 
-use crate::adapters::app_admin::{self, AdminError};
+use crate::adapters::app_admin::AdminError;
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::model::Provider;
 use crate::adapters::webcrypto;
+use crate::deploy::{DeployTarget, Migration};
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
@@ -109,7 +109,7 @@ fn connect(ctx: &Ctx) -> Result<Option<Provider>, StepError> {
     Provider::connect(&ctx.env, &ctx.config.model).map_err(api_err)
 }
 
-async fn sleep_ms(ms: u64) {
+pub(crate) async fn sleep_ms(ms: u64) {
     worker::Delay::from(std::time::Duration::from_millis(ms)).await;
 }
 
@@ -648,7 +648,7 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             ensure_app_secret(ctx, &job.project_id)
                 .await
                 .map_err(api_err)?;
-            let database_id = format!("local:{}", job.project_id);
+            let database_id = DeployTarget::of(ctx)?.create_db(&job.project_id).await?;
             Ok((
                 json!({ "database_id": database_id }),
                 vec![Command::RecordDatabase {
@@ -659,6 +659,9 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
         }
         Step::Migrate => {
             let m = current_manifest(ctx, job, &st).await?;
+            let database_id = st.database_id.clone().ok_or_else(|| {
+                StepError::Terminal("the project has no database (create-db did not run)".into())
+            })?;
             let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
             let mut migrations = Vec::new();
             for (path, entry) in m
@@ -670,19 +673,20 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                     .get_blob(&job.project_id, &entry.hash)
                     .await
                     .map_err(retryable)?
-                    .unwrap_or_default();
-                let name = path.as_str().trim_start_matches("migrations/").to_string();
-                migrations.push(json!({ "name": name, "sql": String::from_utf8_lossy(&sql) }));
+                    .ok_or_else(|| {
+                        StepError::Terminal(format!(
+                            "{} is missing from the code store",
+                            path.as_str()
+                        ))
+                    })?;
+                migrations.push(Migration {
+                    name: path.as_str().trim_start_matches("migrations/").to_string(),
+                    sql: String::from_utf8_lossy(&sql).into_owned(),
+                });
             }
-            let reply = app_admin::migrate(&ctx.env, &job.project_id, &Value::Array(migrations))
-                .await
-                .map_err(admin_err)?;
-            let applied: Vec<String> = reply["applied"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
+            let applied = DeployTarget::of(ctx)?
+                .migrate(&job.project_id, &database_id, &migrations)
+                .await?;
             let fresh: Vec<String> = applied
                 .into_iter()
                 .filter(|n| !st.migrations.contains(n))
@@ -699,33 +703,13 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
         }
         Step::UploadAssets => {
             let m = current_manifest(ctx, job, &st).await?;
-            let assets: Vec<_> = m
-                .files
-                .iter()
-                .filter(|(p, _)| p.as_str().starts_with("public/"))
-                .collect();
-            let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
-            for (path, entry) in &assets {
-                if bucket
-                    .head(blob_key(&job.project_id, &entry.hash))
-                    .await
-                    .map_err(retryable)?
-                    .is_none()
-                {
-                    return Err(StepError::Terminal(format!(
-                        "asset {} is missing from the code store",
-                        path.as_str()
-                    )));
-                }
-            }
-            let bytes: u64 = assets.iter().map(|(_, e)| e.size).sum();
-            let count = assets.len() as u32;
+            let uploaded = DeployTarget::of(ctx)?.upload_assets(&m).await?;
             Ok((
-                json!({ "count": count, "bytes": bytes }),
+                json!({ "count": uploaded.count, "bytes": uploaded.bytes }),
                 vec![Command::RecordAssets {
                     build_id,
-                    count,
-                    bytes,
+                    count: uploaded.count,
+                    bytes: uploaded.bytes,
                 }],
             ))
         }
@@ -734,10 +718,14 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
                 return Err(deleted(job));
             }
             let m = current_manifest(ctx, job, &st).await?;
-            write_bundle(ctx, &job.project_id, &m).await?;
-            let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
+            let database_id = st.database_id.clone().ok_or_else(|| {
+                StepError::Terminal("the project has no database (create-db did not run)".into())
+            })?;
+            let pointer = DeployTarget::of(ctx)?
+                .deploy(&m, &database_id, &job.build_id)
+                .await?;
             let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
-            move_live_pointer(&bucket, &st.slug, &pointer)
+            move_live_pointer(&bucket, &st.slug, &pointer.to_value())
                 .await
                 .map_err(retryable)?;
             // A delete may have landed since `st` was read. Checking again after the write closes
@@ -887,62 +875,6 @@ pub fn admin_err(e: AdminError) -> StepError {
         AdminError::Refused(m) => StepError::Terminal(m),
         AdminError::Unavailable(m) => StepError::Retryable(m),
     }
-}
-
-/// Whether `path` is a worker module of the app (what runs in the app's isolate).
-fn is_worker_module(path: &str) -> bool {
-    !path.starts_with("public/")
-        && !path.starts_with("migrations/")
-        && (path.ends_with(".js") || path.ends_with(".mjs"))
-}
-
-/// Where the deploy bundle of `version` lives.
-pub(crate) fn bundle_key(project: &str, version: u32) -> String {
-    format!("deploys/{project}/{version:08}.json")
-}
-
-/// Writes the deploy bundle of the version: its worker modules as the app's isolate loads them
-/// (`deploys/<project>/<version:08>.json`, read once per version by the dispatch Worker). Same
-/// input, same bytes, so a retried deploy rewrites an identical object.
-pub(crate) async fn write_bundle(ctx: &Ctx, project: &str, m: &Manifest) -> Result<(), StepError> {
-    let store = R2CodeStore::new(ctx.env.bucket("STORE").map_err(retryable)?);
-    let mut modules = serde_json::Map::new();
-    for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
-        let code = store
-            .get_blob(project, &entry.hash)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| {
-                StepError::Terminal(format!("{} is missing from the code store", path.as_str()))
-            })?;
-        let code = String::from_utf8(code)
-            .map_err(|_| StepError::Terminal(format!("{} is not UTF-8", path.as_str())))?;
-        // The app's own modules get the budget checks; the reviewed runtime runs as shipped.
-        let code = if is_runtime(path.as_str()) {
-            code
-        } else {
-            sandbox::instrument(path.as_str(), &code)
-                .map_err(|e| StepError::Terminal(e.to_string()))?
-        };
-        modules.insert(path.as_str().to_string(), Value::String(code));
-    }
-    let bundle = json!({
-        "project": project,
-        "version": m.version,
-        "modules": modules,
-        "guard": sandbox::GUARD_MODULE,
-    });
-    ctx.env
-        .bucket("STORE")
-        .map_err(retryable)?
-        .put(
-            bundle_key(project, m.version),
-            bundle.to_string().into_bytes(),
-        )
-        .execute()
-        .await
-        .map_err(retryable)?;
-    Ok(())
 }
 
 /// The output of a step that already succeeded, derived from the log (after an eviction the

@@ -151,6 +151,11 @@ export class AppStorage extends WorkerEntrypoint {
 // ---------------------------------------------------------------------------------------------
 
 export class AppAdmin extends WorkerEntrypoint {
+  /** Creates and initialises the app's database (idempotent) → `{ok, value: {database_id}}`; the id is stable. */
+  async create(project) {
+    const r = await dbCall(this.env, project, "create", {});
+    return r.ok ? { ok: true, value: { ...r.value, database_id: `local:${project}` } } : r;
+  }
   /** Applies the migrations (`[{name, sql}]`) not applied yet → `{ok, value: {applied, already}}`. */
   migrate(project, migrations) { return dbCall(this.env, project, "migrate", migrations); }
   /** Deletes the app's whole database (idempotent). */

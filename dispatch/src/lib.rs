@@ -5,7 +5,8 @@
 //! - Everything that belongs to a version (its manifest, its files, its deploy bundle) is
 //!   immutable, so it is cached in this isolate keyed by project and version ([`cache`]): a warm
 //!   request costs one small R2 read.
-//! - Static files come from the code store: `public/<path>` of the version's manifest, with the
+//! - Static files come from the code store: `public/<path>` of the version's assets manifest
+//!   (written by the platform's upload-assets step), with the
 //!   manifest's content type, the blob hash as ETag (304 on a match), an SPA fallback to
 //!   `public/index.html` for page paths, and the app's security headers.
 //! - `/api/*` runs the app's own modules in an isolate per app version via the Worker Loader;
@@ -123,13 +124,19 @@ async fn live_app(env: &Env, slug: &str) -> Result<Option<LiveApp>> {
         .filter(|a| valid_project_id(&a.project)))
 }
 
-/// The manifest of a version, from this isolate's cache or R2.
+/// The public files of a version, from this isolate's cache or R2: the assets manifest its
+/// upload-assets step wrote (`deploys/<project>/<version:08>.assets.json`), or for a version
+/// deployed before assets manifests existed, its code-store manifest.
 async fn manifest(env: &Env, project: &str, version: u32) -> Result<Option<Rc<Manifest>>> {
     let key = VersionKey::new(project, version);
     if let Some(m) = cache::manifest(&key) {
         return Ok(Some(m));
     }
-    let stored = get_bytes(env, &format!("versions/{project}/{version:08}.json")).await?;
+    let stored =
+        match get_bytes(env, &format!("deploys/{project}/{version:08}.assets.json")).await? {
+            Some(b) => Some(b),
+            None => get_bytes(env, &format!("versions/{project}/{version:08}.json")).await?,
+        };
     let Some(m) = stored.and_then(|b| Manifest::from_json(&b).ok()) else {
         return Ok(None);
     };
