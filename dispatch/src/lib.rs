@@ -48,6 +48,13 @@ pub struct LiveApp {
     /// Build that deployed it.
     #[serde(default)]
     pub build_id: Option<String>,
+    /// Where the version runs: absent or `local` (this Worker) or `cloudflare` (a script in the
+    /// dispatch namespace, named by `script`).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The version's script in the dispatch namespace (`cloudflare` target).
+    #[serde(default)]
+    pub script: Option<String>,
 }
 
 fn apps_domain(env: &Env) -> String {
@@ -230,7 +237,8 @@ pub struct Apps;
 
 #[wasm_bindgen]
 impl Apps {
-    /// The live app of `host` as a JSON string `{project, version, slug}`, or `null` when the host
+    /// The live app of `host` as a JSON string `{project, version, slug, target, script}`, or
+    /// `null` when the host
     /// is not an app host or nothing is deployed there. One small R2 read.
     pub async fn live(host: String, env: JsValue) -> std::result::Result<JsValue, JsValue> {
         let env: Env = env.unchecked_into();
@@ -241,7 +249,13 @@ impl Apps {
         let Some(app) = live_app(&env, &slug).await.map_err(err)? else {
             return Ok(JsValue::NULL);
         };
-        let live = json!({ "project": app.project, "version": app.version, "slug": slug });
+        let live = json!({
+            "project": app.project,
+            "version": app.version,
+            "slug": slug,
+            "target": app.target,
+            "script": app.script,
+        });
         Ok(JsValue::from_str(&live.to_string()))
     }
 

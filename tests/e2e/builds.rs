@@ -102,7 +102,7 @@ pub fn app_send(
     )
 }
 
-fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Kiln) {
+pub fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Kiln) {
     let token = k.api.new_user();
     let p = k.api.create_project(&token, "Task Manager");
     let (id, slug) = (p["id"].as_str().unwrap(), p["slug"].as_str().unwrap());
@@ -294,7 +294,7 @@ fn the_same_idempotency_key_twice_gives_one_build(k: &Kiln) {
     assert_eq!(builds["builds"].as_array().unwrap().len(), 1);
 }
 
-fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
+pub fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
     let token = k.api.new_user();
     let id = k.api.create_project(&token, "Recipe Book")["id"]
         .as_str()
@@ -339,7 +339,7 @@ fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
     assert_eq!(failed, 2);
 }
 
-fn a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version(k: &Kiln) {
+pub fn a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version(k: &Kiln) {
     let token = k.api.new_user();
     let p = k.api.create_project(&token, "Bakery Inventory");
     let (id, slug) = (
@@ -605,7 +605,7 @@ fn a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan(k: &Kiln) {
     assert_eq!(plan_attempts, 1, "a terminal error is not retried");
 }
 
-fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps(
+pub fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps(
     k: &Kiln,
 ) {
     let token = k.api.new_user();

@@ -18,12 +18,19 @@
 //! low ([`limits::SETTINGS`]), so they are reached in a few requests, while the default session
 //! keeps the defaults.
 //!
+//! Scenarios listed in `cloudflare.rs` run on a session whose deploy target is `cloudflare`: it
+//! starts the local Cloudflare API double (its own `wrangler dev`, own process group) and points
+//! the platform and the dispatch Worker at it. The build scenarios listed there run under both
+//! targets: once on the default session (`builds::…`) and once there (`cloudflare::builds::…`).
+//!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
 mod auth;
 mod builds;
 mod cli;
 mod client;
+mod cloudflare;
+mod cloudflare_double;
 mod dispatch;
 mod events;
 mod harness;
@@ -46,7 +53,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub use client::{Api, Reply};
-pub use harness::Kiln;
+pub use harness::{Kiln, Target};
 pub use model_server::ModelServer;
 
 /// A named end-to-end check.
@@ -68,6 +75,9 @@ pub enum Run {
     Model(fn(&Kiln, &ModelServer)),
     /// Runs on the webhooks session (private targets allowed, retry delays shrunk).
     Webhooks(fn(&Kiln)),
+    /// Runs on the cloudflare session (`DEPLOY_TARGET=cloudflare` against the Cloudflare API
+    /// double, which the session starts and stops).
+    Cloudflare(fn(&Kiln)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -161,6 +171,7 @@ fn main() {
         rollback::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
+        cloudflare::scenarios(),
     ]
     .into_iter()
     .flatten()
@@ -181,6 +192,7 @@ fn main() {
     let limited = on(|r| matches!(r, Run::Limits(_)));
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
+    let on_cloudflare = on(|r| matches!(r, Run::Cloudflare(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -236,6 +248,26 @@ fn main() {
         let f = run_all(&hooked, |s| match s.run {
             Run::Webhooks(run) => run(&k),
             _ => unreachable!("only webhook scenarios run on the webhooks session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
+    if !on_cloudflare.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_on(Target::Cloudflare, PLAIN_SESSION);
+        println!(
+            "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
+            k.base,
+            k.double().url,
+            started.elapsed().as_secs_f64(),
+            on_cloudflare.len()
+        );
+        let f = run_all(&on_cloudflare, |s| match s.run {
+            Run::Cloudflare(run) => run(&k),
+            _ => unreachable!("only cloudflare scenarios run on the cloudflare session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
