@@ -9,7 +9,9 @@
 //! - a build with no instance (its Queue message was lost with the server) is started again,
 //!   through the same deduplicated path as the Queue consumer.
 //!
-//! Only the local deploy target does this (`DEPLOY_TARGET` unset or `local`).
+//! Only local development does this: the `local` deploy target (`DEPLOY_TARGET` unset or
+//! `local`), or the `cloudflare` target talking to the local Cloudflare API double
+//! (`CLOUDFLARE_API_BASE` on a loopback address), which also runs under `wrangler dev`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,16 +33,29 @@ struct Unfinished {
     project_id: String,
 }
 
+/// Whether these settings describe local development: the local target, or the cloudflare target
+/// against an API on a loopback address (the Cloudflare API double under `wrangler dev`).
+pub fn runs_locally(target: Option<&str>, api_base: Option<&str>) -> bool {
+    match target.map(str::trim).unwrap_or("") {
+        "" | "local" => true,
+        "cloudflare" => api_base
+            .and_then(|b| url::Url::parse(b).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+            .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"),
+        _ => false,
+    }
+}
+
 /// Schedules the resumption pass once per isolate.
 pub fn once_per_isolate(env: &Env, ctx: &Context) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let local = env
-        .var("DEPLOY_TARGET")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    if !(local.is_empty() || local == "local") {
+    let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
+    if !runs_locally(
+        var("DEPLOY_TARGET").as_deref(),
+        var("CLOUDFLARE_API_BASE").as_deref(),
+    ) {
         return;
     }
     let env = env.clone();
@@ -108,4 +123,28 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
         }
     }
     Ok(touched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_locally;
+
+    #[test]
+    fn only_local_development_resumes_builds() {
+        assert!(runs_locally(None, None));
+        assert!(runs_locally(Some("local"), None));
+        assert!(runs_locally(
+            Some("cloudflare"),
+            Some("http://127.0.0.1:8788/client/v4")
+        ));
+        assert!(runs_locally(
+            Some("cloudflare"),
+            Some("http://localhost:8788/client/v4")
+        ));
+        assert!(!runs_locally(Some("cloudflare"), None));
+        assert!(!runs_locally(
+            Some("cloudflare"),
+            Some("https://api.cloudflare.com/client/v4")
+        ));
+    }
 }
