@@ -9,9 +9,8 @@
 //! - a build with no instance (its Queue message was lost with the server) is started again,
 //!   through the same deduplicated path as the Queue consumer.
 //!
-//! Only local development does this: the `local` deploy target (`DEPLOY_TARGET` unset or
-//! `local`), or the `cloudflare` target talking to the local Cloudflare API double
-//! (`CLOUDFLARE_API_BASE` on a loopback address), which also runs under `wrangler dev`.
+//! Only a platform on the local engine does this: the `local` deploy target, or the `cloudflare`
+//! target pointed at the local Cloudflare API double (see [`local_engine`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,29 +32,13 @@ struct Unfinished {
     project_id: String,
 }
 
-/// Whether these settings describe local development: the local target, or the cloudflare target
-/// against an API on a loopback address (the Cloudflare API double under `wrangler dev`).
-pub fn runs_locally(target: Option<&str>, api_base: Option<&str>) -> bool {
-    match target.map(str::trim).unwrap_or("") {
-        "" | "local" => true,
-        "cloudflare" => api_base
-            .and_then(|b| url::Url::parse(b).ok())
-            .and_then(|u| u.host_str().map(str::to_string))
-            .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"),
-        _ => false,
-    }
-}
-
 /// Schedules the resumption pass once per isolate.
 pub fn once_per_isolate(env: &Env, ctx: &Context) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
-    if !runs_locally(
-        var("DEPLOY_TARGET").as_deref(),
-        var("CLOUDFLARE_API_BASE").as_deref(),
-    ) {
+    let var = |name: &str| env.var(name).map(|v| v.to_string()).unwrap_or_default();
+    if !local_engine(&var("DEPLOY_TARGET"), &var("CLOUDFLARE_API_BASE")) {
         return;
     }
     let env = env.clone();
@@ -66,6 +49,24 @@ pub fn once_per_isolate(env: &Env, ctx: &Context) {
             Err(e) => worker::console_error!("resuming builds failed: {e}"),
         }
     });
+}
+
+/// Whether this platform runs on the local Workflows engine (`wrangler dev`): the `local` deploy
+/// target, or the `cloudflare` target aimed at the local Cloudflare API double on a loopback
+/// address (`DEPLOY_TARGET=cloudflare make dev` and its e2e sessions). A deployment talks to
+/// Cloudflare's own API, whose Workflows resume on their own.
+fn local_engine(target: &str, api_base: &str) -> bool {
+    if target.is_empty() || target == "local" {
+        return true;
+    }
+    let host = api_base
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    target == "cloudflare" && (host == "127.0.0.1" || host == "localhost")
 }
 
 async fn call0(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
@@ -127,24 +128,31 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::runs_locally;
+    use super::local_engine;
 
     #[test]
-    fn only_local_development_resumes_builds() {
-        assert!(runs_locally(None, None));
-        assert!(runs_locally(Some("local"), None));
-        assert!(runs_locally(
-            Some("cloudflare"),
-            Some("http://127.0.0.1:8788/client/v4")
+    fn only_platforms_on_the_local_engine_resume_builds() {
+        assert!(local_engine("", ""));
+        assert!(local_engine(
+            "local",
+            "https://api.cloudflare.com/client/v4"
         ));
-        assert!(runs_locally(
-            Some("cloudflare"),
-            Some("http://localhost:8788/client/v4")
+        assert!(local_engine(
+            "cloudflare",
+            "http://127.0.0.1:8788/client/v4"
         ));
-        assert!(!runs_locally(Some("cloudflare"), None));
-        assert!(!runs_locally(
-            Some("cloudflare"),
-            Some("https://api.cloudflare.com/client/v4")
+        assert!(local_engine(
+            "cloudflare",
+            "http://localhost:8788/client/v4"
+        ));
+        assert!(!local_engine(
+            "cloudflare",
+            "https://api.cloudflare.com/client/v4"
+        ));
+        assert!(!local_engine("cloudflare", ""));
+        assert!(!local_engine(
+            "cloudflare",
+            "http://127.0.0.1.example.com/client/v4"
         ));
     }
 }

@@ -363,6 +363,9 @@ function dispatcher(env) {
           const headers = new Headers(request.headers);
           headers.set("x-double-url", request.url);
           headers.set("x-double-limits", JSON.stringify(options?.limits ?? {}));
+          // Unencoded on this internal hop: the answer goes back to the client as the app sent it,
+          // and the runtime encodes it for the client's own Accept-Encoding.
+          headers.set("accept-encoding", "identity");
           const target = `${base.replace(/\/$/, "")}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}${url.pathname}${url.search}`;
           const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
           const res = await fetch(target, { method: request.method, headers, body, redirect: "manual" });
