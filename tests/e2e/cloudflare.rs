@@ -8,6 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::builds::{self, app_post, app_send, app_user, build_app};
+use crate::rollback;
 use crate::teardown::wait_for_teardown;
 use crate::{Kiln, Run, Scenario};
 
@@ -30,6 +31,8 @@ pub fn scenarios() -> Vec<Scenario> {
         builds::a_retryable_deploy_failure_is_retried_and_recorded,
         builds::a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         builds::a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
+        rollback::a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward,
+        rollback::a_build_after_a_rollback_continues_the_databases_migrations,
     ]
 }
 
