@@ -416,6 +416,10 @@ export default class Dispatch extends RustWorker {
     // An app on Cloudflare answers every path itself (its worker and its assets).
     if (live?.target === "cloudflare" && live.script) return withHeaders(await serveCloudflare(b.request, env, live, limits), headers);
     if (live !== null && isApi) return withHeaders(await serveApi(b.request, env, ctx, live, limits), headers);
+    // The pointer is read: the app's files are served without reading it again.
+    if (live !== null) {
+      return Apps.serve_files(b.request.url, b.request.method, b.request.headers.get("if-none-match") ?? undefined, raw, env);
+    }
     return super.fetch(b.request);
   }
 }

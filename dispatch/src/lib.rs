@@ -70,19 +70,31 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let Some(slug) = app_slug(&host, &apps_domain(&env)) else {
         return Response::error("this address is not an app address", 404);
     };
-    let resp = match live_app(&env, &slug).await? {
-        None => not_deployed(&slug)?,
-        Some(_) if !matches!(req.method(), Method::Get | Method::Head) => {
+    let live = live_app(&env, &slug).await?;
+    let inm = req.headers().get("if-none-match")?;
+    answer(&env, &url, &req.method(), inm.as_deref(), &slug, live).await
+}
+
+/// The answer of an app host outside `/api/*` once its live pointer is read: the app's public
+/// files (GET and HEAD only), or the page that says nothing is deployed.
+async fn answer(
+    env: &Env,
+    url: &worker::Url,
+    method: &Method,
+    if_none_match: Option<&str>,
+    slug: &str,
+    live: Option<LiveApp>,
+) -> Result<Response> {
+    let resp = match live {
+        None => not_deployed(slug)?,
+        Some(_) if !matches!(method, Method::Get | Method::Head) => {
             let mut r = Response::error("an app's pages and files are read with GET or HEAD", 405)?;
             r.headers_mut().set("allow", "GET, HEAD")?;
             r
         }
-        Some(app) => {
-            let inm = req.headers().get("if-none-match")?;
-            serve_file(&env, &app.project, app.version, &req.path(), inm.as_deref()).await?
-        }
+        Some(app) => serve_file(env, &app.project, app.version, url.path(), if_none_match).await?,
     };
-    headers::secure(resp, &headers::platform_origin(&env, &url))
+    headers::secure(resp, &headers::platform_origin(env, url))
 }
 
 /// The app label of `<slug>.<apps domain>`.
@@ -257,6 +269,32 @@ impl Apps {
             "script": app.script,
         });
         Ok(JsValue::from_str(&live.to_string()))
+    }
+
+    /// The answer to a request outside `/api/*` on an app host whose live pointer the caller
+    /// already read (`live`, as [`Apps::live`] returned it): the pointer is read once per request.
+    pub async fn serve_files(
+        url: String,
+        method: String,
+        if_none_match: Option<String>,
+        live: String,
+        env: JsValue,
+    ) -> std::result::Result<web_sys::Response, JsValue> {
+        let env: Env = env.unchecked_into();
+        let err = |e: worker::Error| JsValue::from_str(&e.to_string());
+        let url = worker::Url::parse(&url).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let Some(slug) = app_slug(&host, &apps_domain(&env)) else {
+            return Err(JsValue::from_str("not an app address"));
+        };
+        let live = serde_json::from_str::<LiveApp>(&live)
+            .ok()
+            .filter(|a| valid_project_id(&a.project));
+        let method = Method::from(method);
+        let resp = answer(&env, &url, &method, if_none_match.as_deref(), &slug, live)
+            .await
+            .map_err(err)?;
+        Ok(resp.into())
     }
 
     /// What the Worker Loader needs to start `version` of `project`: a JSON string
