@@ -186,10 +186,7 @@ fn exec_to_step_error(e: ExecError) -> StepError {
 }
 
 async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure> {
-    let hooks = env
-        .var("KILN_TEST_HOOKS")
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false);
+    let hooks = crate::adapters::build_store::test_hooks(&env);
     let faults = if hooks {
         job.faults.clone().unwrap_or_default()
     } else {
@@ -370,7 +367,7 @@ async fn attempt(
         Err(e) => return Err(exec_to_step_error(e)),
     }
     if let Some(ms) = faults.stall_ms(step, number) {
-        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+        crate::adapters::webcrypto::sleep_ms(ms).await;
     }
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),

@@ -20,6 +20,7 @@ use worker::{Bucket, Env};
 use workflows::codestore::{CodeStore, Manifest};
 
 use super::cloudflare::api::{AssetEntry, AssetFile, Module};
+use super::cloudflare::client::Transport;
 use super::cloudflare::fetch::FetchTransport;
 use super::cloudflare::{CfError, Client, Secret};
 use super::code_store::R2CodeStore;
@@ -166,11 +167,7 @@ impl CloudflareTarget {
     }
 
     pub(crate) async fn create_db(&self, project: &str) -> Result<String, DeployError> {
-        let name = resource_name(project);
-        let db = self.client.d1_find_or_create(&name).await.map_err(cf)?;
-        // The app's file storage: a bucket of its own (docs/adr/0023).
-        self.client.r2_create_bucket(&name).await.map_err(cf)?;
-        Ok(db.uuid)
+        provision(&self.client, project).await
     }
 
     pub(crate) async fn migrate(
@@ -178,45 +175,13 @@ impl CloudflareTarget {
         database_id: &str,
         migrations: &[Migration],
     ) -> Result<Vec<String>, DeployError> {
-        self.client
-            .d1_query(
-                database_id,
-                "CREATE TABLE IF NOT EXISTS _kiln_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
-                &[],
-            )
-            .await
-            .map_err(cf)?;
-        let rows = self
-            .client
-            .d1_query(database_id, "SELECT name FROM _kiln_migrations", &[])
-            .await
-            .map_err(cf)?;
-        let mut done: Vec<String> = rows
-            .iter()
-            .flat_map(|r| r.results.iter())
-            .filter_map(|row| row["name"].as_str().map(str::to_string))
-            .collect();
-        for m in migrations {
-            if done.contains(&m.name) {
-                continue;
-            }
-            let sql = migration_query(m, crate::adapters::webcrypto::now_ms())?;
-            match self.client.d1_query(database_id, &sql, &[]).await {
-                Ok(_) => done.push(m.name.clone()),
-                Err(CfError::Rejected { message, .. }) => {
-                    return Err(DeployError::Refused(format!(
-                        "migration {} failed: {message}",
-                        m.name
-                    )))
-                }
-                Err(e) => return Err(cf(e)),
-            }
-        }
-        Ok(migrations
-            .iter()
-            .filter(|m| done.contains(&m.name))
-            .map(|m| m.name.clone())
-            .collect())
+        apply_migrations(
+            &self.client,
+            database_id,
+            migrations,
+            crate::adapters::webcrypto::now_ms(),
+        )
+        .await
     }
 
     pub(crate) async fn upload_assets(&self, m: &Manifest) -> Result<AssetsUploaded, DeployError> {
@@ -375,56 +340,116 @@ impl CloudflareTarget {
     }
 
     pub(crate) async fn teardown(&self, project: &str) -> Result<(), DeployError> {
-        let tag = project_tag(project);
-        let ignore_missing_namespace = |r: Result<(), CfError>| match r {
-            Err(CfError::NamespaceMissing(_)) => Ok(()),
-            other => other,
-        };
-        ignore_missing_namespace(
-            self.client
-                .scripts_delete_by_tag(&self.namespace, &tag)
-                .await,
-        )
-        .map_err(cf)?;
-        let left = match self.client.scripts_with_tag(&self.namespace, &tag).await {
-            Ok(l) => l,
-            Err(CfError::NamespaceMissing(_)) => Vec::new(),
-            Err(e) => return Err(cf(e)),
-        };
-        for s in &left {
-            self.client
-                .script_delete(&self.namespace, &s.id)
-                .await
-                .map_err(cf)?;
-        }
-        let name = resource_name(project);
-        if let Some(db) = self.client.d1_find(&name).await.map_err(cf)? {
-            self.client.d1_delete(&db.uuid).await.map_err(cf)?;
-        }
-        loop {
-            let keys = self.client.r2_list_keys(&name).await.map_err(cf)?;
-            if keys.is_empty() {
-                break;
-            }
-            for k in &keys {
-                self.client.r2_delete_object(&name, k).await.map_err(cf)?;
-            }
-        }
-        self.client.r2_delete_bucket(&name).await.map_err(cf)?;
-        // Verification: nothing of the project is left.
-        let scripts = match self.client.scripts_with_tag(&self.namespace, &tag).await {
-            Ok(l) => l,
-            Err(CfError::NamespaceMissing(_)) => Vec::new(),
-            Err(e) => return Err(cf(e)),
-        };
-        if !scripts.is_empty() || self.client.d1_find(&name).await.map_err(cf)?.is_some() {
-            return Err(DeployError::Unavailable(format!(
-                "teardown of {project}: {} script(s) or the database are still there",
-                scripts.len()
-            )));
-        }
-        Ok(())
+        remove_project(&self.client, &self.namespace, project).await
     }
+}
+
+/// create-db: the D1 database and the R2 bucket `kiln-app-<project>`, found by name or created;
+/// the database id.
+pub async fn provision<T: Transport>(
+    client: &Client<T>,
+    project: &str,
+) -> Result<String, DeployError> {
+    let name = resource_name(project);
+    let db = client.d1_find_or_create(&name).await.map_err(cf)?;
+    // The app's file storage: a bucket of its own (docs/adr/0023).
+    client.r2_create_bucket(&name).await.map_err(cf)?;
+    Ok(db.uuid)
+}
+
+/// migrate: applies the migrations `_kiln_migrations` does not list, each with its row in one
+/// query; the names of `migrations` the database has applied now.
+pub async fn apply_migrations<T: Transport>(
+    client: &Client<T>,
+    database_id: &str,
+    migrations: &[Migration],
+    now_ms: i64,
+) -> Result<Vec<String>, DeployError> {
+    client
+        .d1_query(
+            database_id,
+            "CREATE TABLE IF NOT EXISTS _kiln_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            &[],
+        )
+        .await
+        .map_err(cf)?;
+    let rows = client
+        .d1_query(database_id, "SELECT name FROM _kiln_migrations", &[])
+        .await
+        .map_err(cf)?;
+    let mut done: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.results.iter())
+        .filter_map(|row| row["name"].as_str().map(str::to_string))
+        .collect();
+    for m in migrations {
+        if done.contains(&m.name) {
+            continue;
+        }
+        let sql = migration_query(m, now_ms)?;
+        match client.d1_query(database_id, &sql, &[]).await {
+            Ok(_) => done.push(m.name.clone()),
+            Err(CfError::Rejected { message, .. }) => {
+                return Err(DeployError::Refused(format!(
+                    "migration {} failed: {message}",
+                    m.name
+                )))
+            }
+            Err(e) => return Err(cf(e)),
+        }
+    }
+    Ok(migrations
+        .iter()
+        .filter(|m| done.contains(&m.name))
+        .map(|m| m.name.clone())
+        .collect())
+}
+
+/// teardown: the project's scripts (by tag, then any left one by one), its D1 database, its
+/// bucket's objects and the bucket; then checks nothing is listed any more.
+pub async fn remove_project<T: Transport>(
+    client: &Client<T>,
+    namespace: &str,
+    project: &str,
+) -> Result<(), DeployError> {
+    let tag = project_tag(project);
+    let scripts = || async {
+        match client.scripts_with_tag(namespace, &tag).await {
+            Ok(l) => Ok(l),
+            Err(CfError::NamespaceMissing(_)) => Ok(Vec::new()),
+            Err(e) => Err(cf(e)),
+        }
+    };
+    match client.scripts_delete_by_tag(namespace, &tag).await {
+        Ok(()) | Err(CfError::NamespaceMissing(_)) => {}
+        Err(e) => return Err(cf(e)),
+    }
+    for s in scripts().await? {
+        client.script_delete(namespace, &s.id).await.map_err(cf)?;
+    }
+    let name = resource_name(project);
+    if let Some(db) = client.d1_find(&name).await.map_err(cf)? {
+        client.d1_delete(&db.uuid).await.map_err(cf)?;
+    }
+    loop {
+        let keys = client.r2_list_keys(&name).await.map_err(cf)?;
+        if keys.is_empty() {
+            break;
+        }
+        for k in &keys {
+            client.r2_delete_object(&name, k).await.map_err(cf)?;
+        }
+    }
+    client.r2_delete_bucket(&name).await.map_err(cf)?;
+    // Verification: nothing of the project is left.
+    let left = scripts().await?;
+    if !left.is_empty() || client.d1_find(&name).await.map_err(cf)?.is_some() {
+        return Err(DeployError::Unavailable(format!(
+            "teardown of {project}: {} script(s) or the database are still there",
+            left.len()
+        )));
+    }
+    Ok(())
 }
 
 fn pointer(m: &Manifest, build_id: Option<String>) -> LivePointer {
@@ -522,5 +547,160 @@ mod tests {
             super::super::cloudflare::api::asset_hash(b"<h1>x</h1>")
         );
         assert_eq!(up["/index.html"].size, 10);
+    }
+
+    use crate::adapters::cloudflare::client::tests::{block, client, fail, ok};
+
+    fn paths(c: &Client<crate::adapters::cloudflare::client::tests::Script>) -> Vec<String> {
+        c.transport()
+            .sent
+            .borrow()
+            .iter()
+            .map(|r| {
+                let path = r.url.split("/accounts/acc123").nth(1).unwrap_or(&r.url);
+                format!("{} {path}", r.method.as_str())
+            })
+            .collect()
+    }
+
+    fn migrations() -> Vec<Migration> {
+        vec![
+            Migration {
+                name: "0001_init.sql".into(),
+                sql: "CREATE TABLE a (x INTEGER);".into(),
+            },
+            Migration {
+                name: "0002_update.sql".into(),
+                sql: "ALTER TABLE a ADD COLUMN y TEXT;".into(),
+            },
+        ]
+    }
+
+    fn rows(names: &[&str]) -> serde_json::Value {
+        let results: Vec<Value> = names.iter().map(|n| json!({ "name": n })).collect();
+        json!([{ "results": results, "success": true, "meta": {} }])
+    }
+
+    #[test]
+    fn provisioning_finds_the_database_by_name_and_keeps_an_existing_bucket() {
+        let c = client(vec![
+            ok(json!([{ "uuid": "u1", "name": "kiln-app-p1" }])),
+            fail(409, 10004, "bucket exists"),
+        ]);
+        assert_eq!(block(provision(&c, "p1")).unwrap(), "u1");
+        assert_eq!(
+            paths(&c),
+            vec![
+                "GET /d1/database?name=kiln-app-p1&per_page=100",
+                "POST /r2/buckets"
+            ]
+        );
+    }
+
+    #[test]
+    fn migrations_run_once_even_when_a_retry_follows_a_lost_answer() {
+        // First run: nothing applied, both run.
+        let c = client(vec![
+            ok(rows(&[])),
+            ok(rows(&[])),
+            ok(rows(&[])),
+            ok(rows(&[])),
+        ]);
+        let applied = block(apply_migrations(&c, "u1", &migrations(), 5)).unwrap();
+        assert_eq!(applied, vec!["0001_init.sql", "0002_update.sql"]);
+        let sent = c.transport().sent.borrow();
+        assert_eq!(sent.len(), 4);
+        let body: Value = serde_json::from_slice(&sent[2].body).unwrap();
+        assert!(body["sql"].as_str().unwrap().contains(
+            "INSERT INTO _kiln_migrations (name, applied_at) VALUES ('0001_init.sql', 5)"
+        ));
+        drop(sent);
+        // A retry after the first migration's answer was lost: the table lists it, so only the
+        // second runs, and both are reported as applied.
+        let c = client(vec![
+            ok(rows(&[])),
+            ok(rows(&["0001_init.sql"])),
+            ok(rows(&[])),
+        ]);
+        let applied = block(apply_migrations(&c, "u1", &migrations(), 5)).unwrap();
+        assert_eq!(applied, vec!["0001_init.sql", "0002_update.sql"]);
+        let sent = c.transport().sent.borrow();
+        assert_eq!(sent.len(), 3);
+        assert!(String::from_utf8_lossy(&sent[2].body).contains("ALTER TABLE a"));
+    }
+
+    #[test]
+    fn a_refused_migration_is_terminal_and_names_itself() {
+        let c = client(vec![
+            ok(rows(&[])),
+            ok(rows(&[])),
+            fail(400, 7500, "near \"CREAT\": syntax error"),
+        ]);
+        let e = block(apply_migrations(&c, "u1", &migrations(), 5)).unwrap_err();
+        assert!(
+            matches!(&e, DeployError::Refused(m) if m.contains("0001_init.sql") && m.contains("syntax error")),
+            "{e:?}"
+        );
+        let c = client(vec![
+            ok(rows(&[])),
+            ok(rows(&[])),
+            fail(503, 0, "busy"),
+            fail(503, 0, "busy"),
+            fail(503, 0, "busy"),
+            fail(503, 0, "busy"),
+            fail(503, 0, "busy"),
+        ]);
+        let e = block(apply_migrations(&c, "u1", &migrations(), 5)).unwrap_err();
+        assert!(matches!(e, DeployError::Unavailable(_)), "{e:?}");
+    }
+
+    #[test]
+    fn teardown_removes_scripts_database_objects_and_bucket_then_verifies() {
+        let c = client(vec![
+            ok(json!(null)),                                       // delete by tag
+            ok(json!([{ "id": "kiln-p1-v2" }])),                   // one left
+            ok(json!(null)),                                       // delete it
+            ok(json!([{ "uuid": "u1", "name": "kiln-app-p1" }])),  // find database
+            ok(json!(null)),                                       // delete it
+            ok(json!([{ "key": "a.txt" }, { "key": "b/c.txt" }])), // objects
+            ok(json!(null)),
+            ok(json!(null)),
+            ok(json!([])),   // bucket empty
+            ok(json!(null)), // delete bucket
+            ok(json!([])),   // verify: no scripts
+            ok(json!([])),   // verify: no database
+        ]);
+        block(remove_project(&c, "kiln-apps", "p1")).unwrap();
+        assert_eq!(
+            paths(&c),
+            vec![
+                "DELETE /workers/dispatch/namespaces/kiln-apps/scripts?tags=project-p1%3Ayes",
+                "GET /workers/dispatch/namespaces/kiln-apps/scripts?tags=project-p1%3Ayes",
+                "DELETE /workers/dispatch/namespaces/kiln-apps/scripts/kiln-p1-v2?force=true",
+                "GET /d1/database?name=kiln-app-p1&per_page=100",
+                "DELETE /d1/database/u1",
+                "GET /r2/buckets/kiln-app-p1/objects?per_page=1000",
+                "DELETE /r2/buckets/kiln-app-p1/objects/a.txt",
+                "DELETE /r2/buckets/kiln-app-p1/objects/b%2Fc.txt",
+                "GET /r2/buckets/kiln-app-p1/objects?per_page=1000",
+                "DELETE /r2/buckets/kiln-app-p1",
+                "GET /workers/dispatch/namespaces/kiln-apps/scripts?tags=project-p1%3Ayes",
+                "GET /d1/database?name=kiln-app-p1&per_page=100",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_teardown_of_a_gone_project_is_a_no_op() {
+        let c = client(vec![
+            fail(404, 100119, "namespace not found"),
+            fail(404, 100119, "namespace not found"),
+            ok(json!([])),
+            fail(404, 10006, "no such bucket"),
+            fail(404, 10006, "no such bucket"),
+            fail(404, 100119, "namespace not found"),
+            ok(json!([])),
+        ]);
+        block(remove_project(&c, "kiln-apps", "p1")).unwrap();
     }
 }
