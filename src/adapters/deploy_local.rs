@@ -238,3 +238,55 @@ fn pointer(m: &Manifest, build_id: Option<String>) -> LivePointer {
         script: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workflows::codestore::FilePath;
+
+    #[test]
+    fn the_assets_manifest_holds_the_public_files_only() {
+        let files = [
+            "public/index.html",
+            "public/app.js",
+            "worker.js",
+            "migrations/0001_init.sql",
+        ]
+        .into_iter()
+        .map(|p| (FilePath::parse(p).unwrap(), p.as_bytes().to_vec()))
+        .collect();
+        let (m, _) = Manifest::build(
+            "0b9d2c1e-6f5a-4c3b-8a7d-1e2f3a4b5c6d",
+            3,
+            None,
+            None,
+            0,
+            files,
+        )
+        .unwrap();
+        let assets = assets_manifest(&m);
+        let paths: Vec<&str> = assets.files.keys().map(|p| p.as_str()).collect();
+        assert_eq!(paths, vec!["public/app.js", "public/index.html"]);
+        assert_eq!(assets.version, 3);
+        // The dispatch Worker reads it back with the code store's checks.
+        assert_eq!(
+            Manifest::from_json(assets.to_json().as_bytes()).unwrap(),
+            assets
+        );
+        assert_eq!(
+            assets_key(&m.project, 3),
+            format!("deploys/{}/00000003.assets.json", m.project)
+        );
+    }
+
+    #[test]
+    fn worker_modules_are_the_app_code_outside_public_and_migrations() {
+        assert!(is_worker_module("worker.js"));
+        assert!(is_worker_module("_kiln/runtime.js"));
+        assert!(is_worker_module("src/db.mjs"));
+        assert!(!is_worker_module("public/app.js"));
+        assert!(!is_worker_module("migrations/0001.sql"));
+        assert!(!is_worker_module("README.md"));
+        assert!(is_runtime("_kiln/runtime.js") && !is_runtime("worker.js"));
+    }
+}
