@@ -26,6 +26,7 @@ pub fn scenarios() -> Vec<Scenario> {
     on_cloudflare![
         a_prompt_becomes_a_live_app_through_the_rest_api,
         deleting_a_project_leaves_nothing_of_it_in_the_account,
+        an_app_whose_script_is_missing_from_the_namespace_answers_503,
         builds::a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild,
         builds::a_retryable_deploy_failure_is_retried_and_recorded,
         builds::a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
@@ -164,6 +165,14 @@ fn a_prompt_becomes_a_live_app_through_the_rest_api(k: &Kiln) {
         .header("content-type")
         .unwrap_or_default()
         .starts_with("text/html"));
+    assert_eq!(page.header("x-kiln-version"), Some("1"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap_or_default()
+            .contains("frame-ancestors"),
+        "the dispatch Worker adds the app security headers: {:?}",
+        page.headers
+    );
     let user = app_user(k, &slug, "ada@example.com");
     let note = app_post(
         k,
@@ -243,4 +252,22 @@ fn deleting_a_project_leaves_nothing_of_it_in_the_account(k: &Kiln) {
 
     let state = k.double().state();
     assert_eq!(owned(&state, &id), Vec::<String>::new(), "{state:#}");
+}
+
+fn an_app_whose_script_is_missing_from_the_namespace_answers_503(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = build_app(k, &token, "Vanishing Script", "a reading list");
+    assert_eq!(k.api.get_app(&slug, "/").status, 200);
+    // Removed behind the platform's back, as an operator might in the dashboard.
+    let (status, body) = k.double().rest(
+        "DELETE",
+        &format!("/workers/dispatch/namespaces/kiln-apps/scripts/kiln-{id}-v1?force=true"),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let page = k.api.get_app(&slug, "/");
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert_eq!(page.error_code(), "not_deployed");
+    assert!(page.error_message().contains("rebuild"), "{}", page.body);
+    assert!(page.header("content-security-policy").is_some());
 }
