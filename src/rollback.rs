@@ -256,10 +256,10 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     let pointer = DeployTarget::of(&ctx)?
         .restore(&m, build_id, &job.rollback_id)
         .await?;
-    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
-    crate::steps::move_live_pointer(&bucket, &st.slug, &pointer.to_value())
+    crate::steps::move_live_pointer(&ctx, &st.slug, &pointer)
         .await
-        .map_err(step_err_js)?;
+        .map_err(step_err)?;
+    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
     // The same race as the deploy step: a deletion seen after the write undoes it.
     if load(&ctx, &job).await?.deleted {
         crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)

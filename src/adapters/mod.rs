@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod app_admin;
+pub mod build_store;
 pub mod cloudflare;
 pub mod code_store;
 pub mod deploy_cloudflare;

@@ -613,7 +613,8 @@ pub(crate) mod tests {
 
     #[test]
     fn known_codes_become_typed_errors() {
-        let cases: Vec<(u16, u64, fn(&CfError) -> bool)> = vec![
+        type Expect = fn(&CfError) -> bool;
+        let cases: Vec<(u16, u64, Expect)> = vec![
             (400, 7502, |e| matches!(e, CfError::NameExists(_))),
             (409, 10004, |e| matches!(e, CfError::NameExists(_))),
             (400, 7406, |e| matches!(e, CfError::DatabaseLimit(_))),

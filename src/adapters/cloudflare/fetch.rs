@@ -52,6 +52,6 @@ impl Transport for FetchTransport {
     }
 
     async fn sleep(&self, ms: u64) {
-        crate::steps::sleep_ms(ms).await;
+        crate::adapters::webcrypto::sleep_ms(ms).await;
     }
 }
