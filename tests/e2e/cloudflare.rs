@@ -1,7 +1,7 @@
 //! The build scenarios under `DEPLOY_TARGET=cloudflare`: a session whose platform deploys through
 //! Cloudflare's REST API, here the local Cloudflare API double (tests/cloudflare-double), and whose
 //! apps run in the double's dispatch emulation. The target-neutral build scenarios (prompt → live
-//! app, rebuild keeps the data, retried and terminal faults, restart mid-build) run again here
+//! app, rebuild keeps the data, retried and terminal faults, restart mid-build, rollback) run again here
 //! unchanged; the scenarios below add what only this target has: the REST calls themselves and a
 //! teardown that leaves nothing in the account.
 
@@ -27,10 +27,12 @@ pub fn scenarios() -> Vec<Scenario> {
     on_cloudflare![
         a_prompt_becomes_a_live_app_through_the_rest_api,
         deleting_a_project_leaves_nothing_of_it_in_the_account,
+        an_app_whose_script_is_missing_from_the_namespace_answers_503,
         builds::a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild,
         builds::a_retryable_deploy_failure_is_retried_and_recorded,
         builds::a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
         builds::a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
+        a_teardown_whose_first_attempt_fails_still_leaves_nothing,
         rollback::a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward,
         rollback::a_build_after_a_rollback_continues_the_databases_migrations,
     ]
@@ -167,6 +169,14 @@ fn a_prompt_becomes_a_live_app_through_the_rest_api(k: &Kiln) {
         .header("content-type")
         .unwrap_or_default()
         .starts_with("text/html"));
+    assert_eq!(page.header("x-kiln-version"), Some("1"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap_or_default()
+            .contains("frame-ancestors"),
+        "the dispatch Worker adds the app security headers: {:?}",
+        page.headers
+    );
     let user = app_user(k, &slug, "ada@example.com");
     let note = app_post(
         k,
@@ -244,6 +254,70 @@ fn deleting_a_project_leaves_nothing_of_it_in_the_account(k: &Kiln) {
     );
     wait_for_teardown(k, &id);
 
+    let state = k.double().state();
+    assert_eq!(owned(&state, &id), Vec::<String>::new(), "{state:#}");
+}
+
+fn an_app_whose_script_is_missing_from_the_namespace_answers_503(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = build_app(k, &token, "Vanishing Script", "a reading list");
+    assert_eq!(k.api.get_app(&slug, "/").status, 200);
+    // Removed behind the platform's back, as an operator might in the dashboard.
+    let (status, body) = k.double().rest(
+        "DELETE",
+        &format!("/workers/dispatch/namespaces/kiln-apps/scripts/kiln-{id}-v1?force=true"),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let page = k.api.get_app(&slug, "/");
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert_eq!(page.error_code(), "not_deployed");
+    assert!(page.error_message().contains("rebuild"), "{}", page.body);
+    assert!(page.header("content-security-policy").is_some());
+}
+
+fn a_teardown_whose_first_attempt_fails_still_leaves_nothing(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = build_app(
+        k,
+        &token,
+        "Stubborn Notes",
+        "a notes app with file attachments",
+    );
+    let user = app_user(k, &slug, "ada@example.com");
+    let put = k.api.send(
+        "PUT",
+        "/api/files/a.txt",
+        Some(&user),
+        &[("content-type", "text/plain")],
+        Some(b"bytes".to_vec()),
+        Some(&format!("{slug}.localhost:{}", k.port)),
+    );
+    assert_eq!(put.status, 201, "{}", put.body);
+
+    let deleted = k.api.send(
+        "DELETE",
+        &format!("/api/projects/{id}"),
+        Some(&token),
+        &[("x-kiln-faults", "teardown:1")],
+        None,
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let types = wait_for_teardown(k, &id);
+    assert_eq!(
+        types.iter().filter(|t| *t == "TeardownCompleted").count(),
+        1
+    );
+    let fault = k
+        .api
+        .get(&format!("/api/_test/r2?prefix=faults/teardown/{id}/"), None);
+    assert_eq!(
+        fault.json()["count"],
+        1,
+        "one attempt failed on purpose: {}",
+        fault.body
+    );
     let state = k.double().state();
     assert_eq!(owned(&state, &id), Vec::<String>::new(), "{state:#}");
 }

@@ -137,6 +137,26 @@ impl CloudflareDouble {
             .collect()
     }
 
+    /// A REST call with the account's token: `(status, body as JSON)`; `path` follows
+    /// `/client/v4/accounts/<account>`.
+    pub fn rest(&self, method: &str, path: &str) -> (u16, Value) {
+        let url = format!("{}/accounts/{}{path}", self.api_base(), self.account);
+        let auth = format!("Bearer {}", self.token);
+        let result = match method {
+            "GET" => self.agent.get(&url).header("authorization", &auth).call(),
+            "DELETE" => self
+                .agent
+                .delete(&url)
+                .header("authorization", &auth)
+                .call(),
+            other => panic!("rest: {other} is not supported here"),
+        };
+        let mut r = result.unwrap_or_else(|e| panic!("{method} {path} on the double: {e}"));
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().expect("double body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// What the account holds (`GET /__double/state`).
     pub fn state(&self) -> Value {
         self.get_json("/__double/state")

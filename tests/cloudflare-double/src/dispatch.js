@@ -68,9 +68,6 @@ async function serveAsset(env, ns, script, assets, config, request, fallback) {
   return new Response(request.method === "HEAD" ? null : o.body, { status, headers });
 }
 
-// Loaded scripts by namespace/script@etag (an upload changes the etag).
-const loaded = new Map();
-
 export async function dispatch(request, env, ctx, rest) {
   const [ns, script, ...tail] = rest.split("/");
   const original = request.headers.get("x-double-url");
