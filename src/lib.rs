@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod api;
 pub mod config;
 pub mod consumer;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod http;

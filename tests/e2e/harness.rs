@@ -15,6 +15,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::Api;
+use crate::cloudflare_double::CloudflareDouble;
+
+/// Where a session's builds deploy (`DEPLOY_TARGET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The dispatch Worker with a SQLite Durable Object per app and a Worker Loader.
+    Local,
+    /// Cloudflare's REST API, here the local double (started with the session).
+    Cloudflare,
+}
 
 /// A running Kiln (platform + dispatch) on a free port with its own state.
 pub struct Kiln {
@@ -38,6 +48,9 @@ pub struct Kiln {
     written: Vec<PathBuf>,
     state: PathBuf,
     log: PathBuf,
+    /// The Cloudflare API double of a `cloudflare` session (declared last: dropped after the
+    /// session's wrangler is stopped).
+    double: Option<CloudflareDouble>,
 }
 
 /// The repository root.
@@ -81,7 +94,31 @@ impl Kiln {
     /// Worker as vars, like secrets in `.dev.vars`). Each session has its own port, inspector
     /// port and state dir, so several can run at once.
     pub fn start_with(extra_env: &[(&str, &str)]) -> Self {
-        let kiln = Self::start_serving(extra_env, None);
+        Self::start_on(Target::Local, extra_env)
+    }
+
+    /// Like [`Kiln::start_with`], deploying to `target`. A `cloudflare` session first starts its
+    /// own Cloudflare API double (own process group, random token and account id) and points the
+    /// platform (`DEPLOY_TARGET`, `CLOUDFLARE_API_BASE`, `CLOUDFLARE_ACCOUNT_ID`, secret
+    /// `CLOUDFLARE_API_TOKEN`) and the dispatch Worker (`DISPATCH_EMULATION_URL`) at it.
+    pub fn start_on(target: Target, extra_env: &[(&str, &str)]) -> Self {
+        let double = (target == Target::Cloudflare).then(CloudflareDouble::start);
+        let mut env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(d) = &double {
+            env.extend([
+                ("DEPLOY_TARGET".to_string(), "cloudflare".to_string()),
+                ("CLOUDFLARE_API_BASE".to_string(), d.api_base()),
+                ("CLOUDFLARE_ACCOUNT_ID".to_string(), d.account.clone()),
+                ("CLOUDFLARE_API_TOKEN".to_string(), d.token.clone()),
+                ("DISPATCH_EMULATION_URL".to_string(), d.dispatch_url()),
+            ]);
+        }
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut kiln = Self::start_serving(&pairs, None);
+        kiln.double = double;
         kiln.wait_healthy(Duration::from_secs(120));
         kiln
     }
@@ -174,7 +211,24 @@ impl Kiln {
             written,
             state,
             log,
+            double: None,
         }
+    }
+
+    /// The session's deploy target.
+    pub fn target(&self) -> Target {
+        if self.double.is_some() {
+            Target::Cloudflare
+        } else {
+            Target::Local
+        }
+    }
+
+    /// The Cloudflare API double of a `cloudflare` session.
+    pub fn double(&self) -> &CloudflareDouble {
+        self.double
+            .as_ref()
+            .expect("this session deploys locally: it has no Cloudflare API double")
     }
 
     /// Stops the session (like Ctrl-C or a crash) and starts it again on the same state and port,
@@ -228,8 +282,14 @@ impl Kiln {
         }
     }
 
-    /// Prints the end of wrangler's log (after a failure).
+    /// Prints the end of wrangler's log (after a failure), and the double's if there is one.
     pub fn print_log_tail(&self, lines: usize) {
+        if let Some(d) = &self.double {
+            println!(
+                "---- end of the Cloudflare API double's log ----\n{}",
+                d.log_tail()
+            );
+        }
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         println!("---- last {lines} lines of {} ----", self.log.display());
@@ -291,13 +351,16 @@ impl Drop for Kiln {
 /// Starts `wrangler dev` for both Workers in its own process group, logging to `log` (appended,
 /// so a restart keeps the earlier output).
 /// The dispatch Worker's config for a session. `wrangler dev` hands `--env-file` and `--var` to the
-/// first Worker only, so the dispatch Worker's settings (`APP_*`) go into a copy of its config,
-/// written beside the original (its paths are relative to it) and removed with the session.
+/// first Worker only, so the dispatch Worker's settings (`APP_*`, `DISPATCH_*`, `DEPLOY_TARGET`)
+/// go into a copy of its config, written beside the original (its paths are relative to it) and
+/// removed with the session.
 fn dispatch_config(extra_env: &[(&str, &str)], state: &Path) -> PathBuf {
     let original = PathBuf::from("dispatch/wrangler.toml");
     let app_vars: Vec<String> = extra_env
         .iter()
-        .filter(|(k, _)| k.starts_with("APP_"))
+        .filter(|(k, _)| {
+            k.starts_with("APP_") || k.starts_with("DISPATCH_") || *k == "DEPLOY_TARGET"
+        })
         .map(|(k, v)| format!("{k} = {v:?}"))
         .collect();
     if app_vars.is_empty() {

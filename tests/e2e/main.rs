@@ -22,6 +22,10 @@
 //! are listed with `workers_ai_scenarios!` (see `workers_ai.rs`). Their session binds the Workers
 //! AI binding stand-in (`tests/ai-binding/`) to the platform as `AI`; the stand-in answers from a
 //! scripted [`ModelServer`] of its own.
+//! Scenarios listed in `cloudflare.rs` run on a session whose deploy target is `cloudflare`: it
+//! starts the local Cloudflare API double (its own `wrangler dev`, own process group) and points
+//! the platform and the dispatch Worker at it. The build scenarios listed there run under both
+//! targets: once on the default session (`builds::…`) and once there (`cloudflare::builds::…`).
 //!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
@@ -30,6 +34,8 @@ mod auth;
 mod builds;
 mod cli;
 mod client;
+mod cloudflare;
+mod cloudflare_double;
 mod dispatch;
 mod events;
 mod harness;
@@ -53,7 +59,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub use client::{Api, Reply};
-pub use harness::Kiln;
+pub use harness::{Kiln, Target};
 pub use model_server::ModelServer;
 
 /// A named end-to-end check.
@@ -78,6 +84,9 @@ pub enum Run {
     /// Runs on the Workers AI session (provider `workers-ai`, the binding stand-in bound as
     /// `AI`, answering from the scripted model server).
     WorkersAi(fn(&Kiln, &ModelServer)),
+    /// Runs on the cloudflare session (`DEPLOY_TARGET=cloudflare` against the Cloudflare API
+    /// double, which the session starts and stops).
+    Cloudflare(fn(&Kiln)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -184,6 +193,7 @@ fn main() {
         hostile::scenarios(),
         ui::scenarios(),
         apps::scenarios(),
+        cloudflare::scenarios(),
     ]
     .into_iter()
     .flatten()
@@ -205,6 +215,7 @@ fn main() {
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
     let workers_ai = on(|r| matches!(r, Run::WorkersAi(_)));
+    let on_cloudflare = on(|r| matches!(r, Run::Cloudflare(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -260,6 +271,26 @@ fn main() {
         let f = run_all(&hooked, |s| match s.run {
             Run::Webhooks(run) => run(&k),
             _ => unreachable!("only webhook scenarios run on the webhooks session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
+    if !on_cloudflare.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_on(Target::Cloudflare, PLAIN_SESSION);
+        println!(
+            "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
+            k.base,
+            k.double().url,
+            started.elapsed().as_secs_f64(),
+            on_cloudflare.len()
+        );
+        let f = run_all(&on_cloudflare, |s| match s.run {
+            Run::Cloudflare(run) => run(&k),
+            _ => unreachable!("only cloudflare scenarios run on the cloudflare session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
