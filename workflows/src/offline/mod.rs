@@ -17,6 +17,7 @@
 //! model-written apps.
 
 mod codegen;
+pub mod fidelity;
 mod lexicon;
 mod planner;
 mod runtime;
