@@ -395,7 +395,7 @@ export async function me({ request, env }) {
 // ---------------------------------------------------------------------------------------------
 
 const IDENT = /^[a-z][a-z0-9_]{0,39}$/;
-const KINDS = new Set(["text", "long_text", "integer", "number", "boolean", "date", "rating", "reference"]);
+const KINDS = new Set(["text", "long_text", "integer", "number", "boolean", "date", "rating", "choice", "reference"]);
 /** Longest `text` value, in characters. */
 export const MAX_TEXT = 500;
 /** Longest `long_text` value, in characters. */
@@ -411,7 +411,8 @@ function ident(name, what) {
 /**
  * Checks and freezes an entity definition written in the app's code:
  *   { table, label, fields: [{ name, kind, required, references? }], referencedBy?: [{ table, column, onDelete }] }
- * `kind` is one of text, long_text, integer, number, boolean, date, rating, reference.
+ * `kind` is one of text, long_text, integer, number, boolean, date, rating, choice, reference;
+ * a `choice` field lists its allowed texts in `values` (1 to 30 distinct strings).
  * `referencedBy` lists the columns of other tables that point here; on delete they are set to
  * NULL (`onDelete: "set_null"`) or their rows are deleted (`"cascade"`), in one transaction.
  * Throws at startup on any unsafe name, so bad definitions never reach a query.
@@ -425,6 +426,7 @@ export function defineEntity(def) {
       kind: f.kind,
       required: Boolean(f.required),
       references: f.kind === "reference" ? ident(f.references, "referenced table") : undefined,
+      values: f.kind === "choice" ? choiceValues(f.values, `${table}.${f.name}`) : undefined,
     });
   });
   const referencedBy = (def.referencedBy || []).map((r) =>
@@ -436,6 +438,17 @@ export function defineEntity(def) {
   );
   const columns = ["id", ...fields.map((f) => f.name), "created_at", "updated_at"].join(", ");
   return Object.freeze({ table, label: def.label || table, fields: Object.freeze(fields), referencedBy: Object.freeze(referencedBy), columns });
+}
+
+/** A choice field's values, checked like the plan checks them: 1 to 30 distinct, non-empty strings. */
+function choiceValues(values, where) {
+  if (!Array.isArray(values) || values.length === 0 || values.length > 30) {
+    throw new Error(`choice field ${where} needs 1 to 30 values`);
+  }
+  if (values.some((v) => typeof v !== "string" || v.trim() === "" || v.length > 60) || new Set(values).size !== values.length) {
+    throw new Error(`choice field ${where} needs distinct, non-empty text values of at most 60 characters`);
+  }
+  return Object.freeze([...values]);
 }
 
 const AUTOMATIC = new Set(["id", "user_id", "created_at", "updated_at"]);
@@ -485,6 +498,11 @@ function coerce(field, value) {
     case "rating":
       if (!Number.isInteger(value) || value < 1 || value > 5) throw invalid(`${name} must be a whole number from 1 to 5`);
       return value;
+    case "choice":
+      if (typeof value !== "string" || !field.values.includes(value.trim())) {
+        throw invalid(`${name} must be one of: ${field.values.join(", ")}`);
+      }
+      return value.trim();
     case "reference":
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be the id of one of your ${field.references}`);
       return value;

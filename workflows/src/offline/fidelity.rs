@@ -209,6 +209,7 @@ mod tests {
                             name: n.to_string(),
                             kind: k.clone(),
                             required: false,
+                            values: vec![],
                         })
                         .collect(),
                 })

@@ -113,6 +113,8 @@ struct DraftField {
     name: String,
     kind: FieldKind,
     required: bool,
+    /// The values of a choice field.
+    values: Vec<String>,
 }
 
 /// An entity being planned.
@@ -354,6 +356,7 @@ impl Reader {
                             name,
                             kind: FieldKind::Text,
                             required: false,
+                            values: Vec::new(),
                         },
                     );
                 }
@@ -377,6 +380,7 @@ impl Reader {
                     name: f.name.to_string(),
                     kind: f.kind.field_kind(),
                     required: f.required,
+                    values: Vec::new(),
                 })
                 .collect(),
             concept: Some(concept),
@@ -419,12 +423,14 @@ impl Reader {
                 name: "date".into(),
                 kind: FieldKind::Date,
                 required: true,
+                values: Vec::new(),
             }
         } else {
             DraftField {
                 name: "name".into(),
                 kind: FieldKind::Text,
                 required: true,
+                values: Vec::new(),
             }
         };
         let fields = vec![
@@ -433,6 +439,7 @@ impl Reader {
                 name: "notes".into(),
                 kind: FieldKind::LongText,
                 required: false,
+                values: Vec::new(),
             },
         ];
         let label = sentence_case(&table.replace('_', " "));
@@ -488,6 +495,7 @@ impl Reader {
             name,
             kind: concept.kind.field_kind(),
             required: false,
+            values: Vec::new(),
         };
         let target = host.map(str::to_string).or_else(|| match &self.last_host {
             Some(Host::Entity(t)) => Some(t.clone()),
@@ -533,6 +541,7 @@ impl Reader {
                         name: "date".into(),
                         kind: FieldKind::Date,
                         required: false,
+                        values: Vec::new(),
                     },
                 );
             }
@@ -620,6 +629,7 @@ impl Reader {
                             name: f.name,
                             kind: f.kind,
                             required: f.required,
+                            values: f.values,
                         })
                         .collect(),
                 })
@@ -730,6 +740,7 @@ fn add_reference(entity: &mut DraftEntity, parent: &str, required: bool) {
         name,
         kind: FieldKind::Reference(parent.to_string()),
         required,
+        values: Vec::new(),
     };
     // A required parent is the first thing to choose in the form; an optional one comes last.
     if required {

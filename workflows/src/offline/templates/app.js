@@ -598,6 +598,13 @@ function Input({ field, value, options, onChange }) {
           ${[1, 2, 3, 4, 5].map((n) => html`<option value=${String(n)}>${stars(n)} (${n})</option>`)}
         </select>
       </label>`;
+    case "choice":
+      return html`<label>${label}
+        <select ...${common} onChange=${(e) => onChange(e.currentTarget.value)}>
+          <option value="">${field.required ? `Choose ${field.label.toLowerCase()}` : "None"}</option>
+          ${field.values.map((v) => html`<option value=${v}>${v}</option>`)}
+        </select>
+      </label>`;
     case "reference": {
       const parent = ENTITY[field.references];
       const rows = options[field.references] || [];
