@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run -p workflows --release --example bench_planner [-- --verbose]
+//! cargo run -p workflows --release --example bench_planner -- --prompt "a habit tracker"
 //! ```
 
 use std::time::Instant;
@@ -12,6 +13,19 @@ use workflows::offline::fidelity::{parse_corpus, score, Tally};
 use workflows::offline::plan_from_prompt;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--prompt") {
+        // One prompt's plan, for looking at what the planner makes of it.
+        let prompt = args.get(at + 1).map_or("", String::as_str);
+        match plan_from_prompt(prompt) {
+            Ok(plan) => println!(
+                "{}",
+                serde_json::to_string_pretty(&plan).expect("plans serialise")
+            ),
+            Err(e) => eprintln!("{e}"),
+        }
+        return;
+    }
     let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

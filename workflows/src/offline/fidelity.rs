@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::words::singular;
+use super::words::{plural, singular};
 use crate::plan::{FieldKind, Plan};
 
 /// The corpus file.
@@ -126,8 +126,13 @@ fn norm(name: &str) -> String {
 }
 
 fn matches_any(pattern: &str, name: &str) -> bool {
-    let name = norm(name);
-    pattern.split('|').any(|alt| norm(alt) == name)
+    let clean = |s: &str| s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let forms = [clean(name), norm(name)];
+    pattern.split('|').any(|alt| {
+        [clean(alt), norm(alt), plural(&clean(alt))]
+            .iter()
+            .any(|a| forms.contains(a))
+    })
 }
 
 fn kind_matches(want: &str, kind: &FieldKind) -> bool {
