@@ -802,6 +802,8 @@ pub const COMPOUNDS: &[(&str, &str, &str)] = &[
     ("birth", "date", "birthdate"),
     ("birth", "dates", "birthdate"),
     ("fill", "up", "fillup"),
+    ("phone", "number", "phone"),
+    ("phone", "numbers", "phone"),
     ("fill", "ups", "fillups"),
     ("sign", "ups", "signups"),
     ("follow", "ups", "followups"),

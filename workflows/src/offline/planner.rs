@@ -475,21 +475,16 @@ impl Reader {
         self.flush(run, &clause, possessive, &lead, &[]);
     }
 
-    /// What a with-clause describes: the last entity, or the app when that entity is only a
-    /// guess from the app's name ("a job application tracker with *companies* and …").
+    /// What a with-clause describes: the last entity, or the app.
     fn with_host(&self) -> Host {
-        match &self.last_host {
-            Some(Host::Entity(t))
-                if self
-                    .entities
-                    .iter()
-                    .any(|e| &e.table == t && (e.provisional || e.implied)) =>
-            {
-                Host::App
-            }
-            Some(host) => host.clone(),
-            None => Host::App,
-        }
+        self.last_host.clone().unwrap_or(Host::App)
+    }
+
+    /// Whether `table` is only a guess (from the app's name or a domain word).
+    fn is_guess(&self, table: &str) -> bool {
+        self.entities
+            .iter()
+            .any(|e| e.table == table && (e.provisional || e.implied))
     }
 
     /// "yes/no", "flag", "checkbox": the field just named is a boolean, or the next one will be.
@@ -709,6 +704,10 @@ impl Reader {
                     || lexicon::entity_concept(s).is_some()
                     || lexicon::field_concept(s).is_some())
         }) else {
+            // "for a wedding": the audience, part of the app's name.
+            if matches!(clause, Clause::For { .. }) && self.audience.is_none() {
+                self.audience = Some(words.join(" "));
+            }
             return false;
         };
         let head_word = words[head_at].as_str();
@@ -742,16 +741,31 @@ impl Reader {
                         return false;
                     }
                 }
-                let property = field.is_some()
-                    || head.contains("_per_")
-                    || kind_of(head, modifier).is_some()
-                    || !plural_head;
+                let measure = is_measure(head, modifier, field);
+                // A guessed host ("a job application tracker with *companies* and …") lists
+                // records; a named one owns them.
+                let guessed = self.is_guess(&table);
+                let property = if guessed && plural_head {
+                    measure
+                } else {
+                    field.is_some()
+                        || head.contains("_per_")
+                        || kind_of(head, modifier).is_some()
+                        || !plural_head
+                };
                 if !property {
                     // "events with guests": a plural is a collection of its own, belonging to
                     // the host.
-                    let made = self.mention_generic(head, modifier, false, false, false);
+                    let made = match entity {
+                        Some(concept) => self.mention_concept(concept, Some(head_word), false),
+                        None => self.mention_generic(head, modifier, false, false, false),
+                    };
                     if made {
-                        self.link_last_to(&table);
+                        if guessed {
+                            self.records_listed = true;
+                        } else {
+                            self.link_last_to(&table);
+                        }
                     }
                     return made;
                 }
@@ -800,9 +814,7 @@ impl Reader {
             _ => {
                 // Records: "track *expenses*", "an app with *decks*, *cards* …". A plural names
                 // records unless it is a measure ("dates", "prices", "ratings").
-                let measure = field.is_some_and(|c| !matches!(c.kind, Kind::Text | Kind::LongText))
-                    || matches!(head, "note" | "tag" | "detail" | "description" | "keyword")
-                    || (field.is_none() && kind_of(head, modifier).is_some());
+                let measure = is_measure(head, modifier, field);
                 let as_field = if plural_head {
                     measure && !record_word && entity.is_none()
                 } else {
@@ -1010,6 +1022,9 @@ impl Reader {
                 if !present {
                     let last_host = self.last_host.clone();
                     self.mention_concept(c, None, false);
+                    if let Some(e) = self.entities.iter_mut().find(|e| e.table == c.table) {
+                        e.implied = false;
+                    }
                     // A companion is implied, not mentioned: it does not host what follows.
                     self.last_host = last_host;
                 }
@@ -1390,6 +1405,14 @@ fn plausible_noun_word(word: &str, singular_form: &str) -> bool {
             && !is_stop_word(word))
 }
 
+/// Whether a plural names values of a record rather than records: "dates", "prices",
+/// "ratings", "notes", "tags".
+fn is_measure(head: &str, modifier: Option<&str>, field: Option<&FieldConcept>) -> bool {
+    field.is_some_and(|c| !matches!(c.kind, Kind::Text | Kind::LongText))
+        || matches!(head, "note" | "tag" | "detail" | "description" | "keyword")
+        || (field.is_none() && kind_of(head, modifier).is_some())
+}
+
 /// Whether a word has the shape of a noun: letters, not a gerund, participle or adverb.
 fn plausible_shape(word: &str) -> bool {
     word.len() >= 3
@@ -1646,13 +1669,17 @@ mod tests {
                 ]
             )]
         );
+        // The user's own word, with the known concept's fields (issue 14: "dogs" stay dogs).
         assert_eq!(
             tables("a tracker for my dogs and their vet visits"),
-            vec!["pets", "vet_visits"]
+            vec!["dogs", "vet_visits"]
         );
+        assert!(shape("a tracker for my dogs and their vet visits")[0]
+            .1
+            .contains(&"species:text".to_string()));
         assert!(shape("a tracker for my dogs and their vet visits")[1]
             .1
-            .contains(&"pet_id->pets".to_string()));
+            .contains(&"dog_id->dogs".to_string()));
     }
 
     #[test]
