@@ -802,6 +802,7 @@ pub const COMPOUNDS: &[(&str, &str, &str)] = &[
     ("birth", "date", "birthdate"),
     ("birth", "dates", "birthdate"),
     ("fill", "up", "fillup"),
+    ("real", "time", ""),
     ("phone", "number", "phone"),
     ("phone", "numbers", "phone"),
     ("fill", "ups", "fillups"),

@@ -84,6 +84,10 @@ fn without_styling(prompt: &str) -> String {
             "components",
             "color scheme",
             "theme",
+            " colour",
+            " color",
+            "layout",
+            "buttons",
         ]
         .iter()
         .any(|w| lower.contains(w));
@@ -617,6 +621,12 @@ impl Reader {
         let modifiers = &words[..words.len() - 1];
         let is_log = LOG_WORDS.contains(&app_word.as_str());
         let first = self.app.is_none();
+        // "The mini-program should …": the app again, not records.
+        if let Some(app) = &self.app {
+            if words.len() <= app.words.len() && app.words.ends_with(&words) {
+                return;
+            }
+        }
         if first {
             self.app = Some(AppPhrase {
                 words: words.clone(),
@@ -627,7 +637,9 @@ impl Reader {
         let found =
             !modifiers.is_empty() && self.name_phrase(modifiers, possessive, first && is_log);
         // A generic entity guessed from the app's name is kept only if nothing better turns up.
-        if first {
+        // ("a *polls* website" names records: a plural is not a guess.)
+        let named = modifiers.last().is_some_and(|m| is_plural(m));
+        if first && !named {
             for e in &mut self.entities[before..] {
                 e.provisional = e.concept.is_none();
             }
@@ -657,14 +669,16 @@ impl Reader {
         if produced {
             return true;
         }
-        let Some(head_at) = (0..words.len())
-            .rev()
-            .find(|&i| plausible_noun_word(&words[i], &singulars[i]))
-        else {
+        let Some(head_at) = (0..words.len()).rev().find(|&i| {
+            plausible_noun_word(&words[i], &singulars[i])
+                && !APP_WORDS.contains(&singulars[i].as_str())
+        }) else {
             return false;
         };
+        // "a restaurant *reservations* app": a plural names the records by itself.
         let modifier = head_at
             .checked_sub(1)
+            .filter(|_| !is_plural(&words[head_at]))
             .map(|j| singulars[j].as_str())
             .filter(|m| plausible_noun(m));
         self.mention_generic(&singulars[head_at], modifier, possessive, entries, entries)
@@ -713,12 +727,56 @@ impl Reader {
         let head_word = words[head_at].as_str();
         let head = singulars[head_at].as_str();
         let plural_head = is_plural(head_word);
+        // "customer information", "volunteer management", "booking records": the record is the
+        // word before; "types of …" alone names nothing.
+        if META_HEADS.contains(&head) || (SKIP_ALONE.contains(&head) && head_at == 0) {
+            if head_at == 0 {
+                return false;
+            }
+            let rest = words[..head_at].to_vec();
+            let rest: Vec<String> = match rest.last() {
+                Some(last)
+                    if !is_plural(last) && !DOMAIN_WORDS.contains(&singular(last).as_str()) =>
+                {
+                    let mut r = rest.clone();
+                    *r.last_mut().expect("non-empty") = plural(last);
+                    r
+                }
+                _ => rest,
+            };
+            return self.noun_phrase(&rest, clause, possessive, dated, next, boolean);
+        }
         let entity = lexicon::entity_concept(head).or_else(|| lexicon::entity_concept(head_word));
+        // "to-do items", "diary entries": a generic head takes its modifier's concept.
+        if matches!(head, "item" | "entry" | "thing" | "element") && head_at > 0 {
+            let m = singulars[head_at - 1].as_str();
+            if let Some(concept) = lexicon::entity_concept(m) {
+                if !std::ptr::eq(concept, entity.unwrap_or(concept)) || entity.is_none() {
+                    return self.mention_concept(concept, Some(&words[head_at - 1]), possessive);
+                }
+            }
+        }
+        // "contest results" once contests are planned: results that belong to a contest.
+        if head_at > 0 && lexicon::entity_concept(head).is_none() {
+            if let Some(owner) = self.entity_named(&singulars[head_at - 1]) {
+                let made = self.mention_generic(head, None, possessive, false, dated);
+                if made {
+                    if let Some(table) = self.host_table() {
+                        if table != owner {
+                            self.links.push((table, owner));
+                        }
+                    }
+                }
+                return made;
+            }
+        }
         let modifier = head_at
             .checked_sub(1)
             .map(|j| singulars[j].as_str())
             .filter(|m| {
-                plausible_noun(m) && (entity.is_none() || lexicon::entity_concept(m).is_none())
+                plausible_noun(m)
+                    && !DOMAIN_WORDS.contains(m)
+                    && (entity.is_none() || lexicon::entity_concept(m).is_none())
             });
         let field = lexicon::field_concept(head);
         // "ingredients with quantity", "comments on each issue": a collection with attributes
@@ -814,7 +872,8 @@ impl Reader {
             _ => {
                 // Records: "track *expenses*", "an app with *decks*, *cards* …". A plural names
                 // records unless it is a measure ("dates", "prices", "ratings").
-                let measure = is_measure(head, modifier, field);
+                let measure = field.is_some_and(|c| !matches!(c.kind, Kind::Text | Kind::LongText))
+                    || matches!(head, "note" | "tag" | "detail" | "description" | "keyword");
                 let as_field = if plural_head {
                     measure && !record_word && entity.is_none()
                 } else {
@@ -831,6 +890,15 @@ impl Reader {
                         (None, Some(table)) => self.plain_field(&table, head, modifier),
                         (None, None) => {}
                     }
+                    return false;
+                }
+                // A singular unknown noun ("manage insurance *business*") names records only
+                // while nothing else does: later ones are usually activities, not tables.
+                if !plural_head
+                    && entity.is_none()
+                    && !dated
+                    && self.entities.iter().any(|e| !e.provisional && !e.implied)
+                {
                     return false;
                 }
                 self.record(head, head_word, modifier, entity, possessive, dated)
@@ -1329,6 +1397,53 @@ impl Reader {
         shorten_words(&name, MAX_NAME_CHARS)
     }
 }
+
+/// Nouns that stand for the word before them: "customer *information*" names customers.
+const META_HEADS: &[&str] = &[
+    "information",
+    "info",
+    "management",
+    "data",
+    "detail",
+    "functionality",
+    "feature",
+    "record",
+    "content",
+    "section",
+    "process",
+    "module",
+    "panel",
+    "center",
+    "centre",
+    "function",
+    "request",
+    "history",
+    "list",
+    "form",
+    "submission",
+    "generation",
+    "modification",
+    "identification",
+    "wizard",
+    "creator",
+    "selection",
+    "recording",
+    "inquiry",
+];
+
+/// Nouns that name nothing on their own ("browse different *types* of apartments").
+const SKIP_ALONE: &[&str] = &[
+    "type",
+    "kind",
+    "variety",
+    "range",
+    "number",
+    "lot",
+    "group",
+    "set",
+    "way",
+    "everything",
+];
 
 /// The function words after the token at `at` (which ended a phrase), up to the next content
 /// word or sentence break: "with", "in each", "per", ",".
