@@ -580,7 +580,7 @@ impl Reader {
         }
         if let Some(concept) = lexicon::field_concept(head) {
             if lexicon::entity_concept(head).is_none() {
-                self.mention_field(concept, None, Some(child), false);
+                self.mention_field(concept, None, Some(child), head);
                 return true;
             }
         }
@@ -829,7 +829,7 @@ impl Reader {
                 }
                 // A property of the host: "records with artist and condition".
                 match field {
-                    Some(concept) => self.mention_field(concept, modifier, Some(&table), false),
+                    Some(concept) => self.mention_field(concept, modifier, Some(&table), head),
                     None => self.plain_field(&table, head, modifier),
                 }
                 false
@@ -885,7 +885,7 @@ impl Reader {
                     let host = self.host_table();
                     match (field, host) {
                         (Some(concept), host) => {
-                            self.mention_field(concept, modifier, host.as_deref(), false)
+                            self.mention_field(concept, modifier, host.as_deref(), head)
                         }
                         (None, Some(table)) => self.plain_field(&table, head, modifier),
                         (None, None) => {}
@@ -1189,8 +1189,28 @@ impl Reader {
         concept: &FieldConcept,
         modifier: Option<&str>,
         host: Option<&str>,
-        _plural: bool,
+        word: &str,
     ) {
+        let target = host.map(str::to_string).or_else(|| self.host_table());
+        // The user's word names the column ("cost" stays cost, a number), unless it is the
+        // concept's own name in another form ("ingredients"), an abbreviation ("qty"), or the
+        // entity already has the concept's column.
+        let has_concept_column = target.as_ref().is_some_and(|t| {
+            self.entities
+                .iter()
+                .any(|e| &e.table == t && e.fields.iter().any(|f| f.name == concept.name))
+        });
+        let own_word = !has_concept_column
+            && concept.words.first() != Some(&word)
+            && singular(concept.name) != word
+            && plausible_shape(word)
+            && !matches!(
+                word,
+                "duedate" | "due" | "birthdate" | "qty" | "kcal" | "km" | "mile" | "kilometer"
+                    | "kilometre" | "star" | "fave" | "telephone" | "mobile" | "minute" | "hour"
+                    | "calorie" | "serving" | "yesno" | "importance" | "urgency" | "state"
+            );
+        let base = if own_word { word } else { concept.name };
         // "watering dates" → watering_date; "due date" is already one token.
         let prefixed = modifier
             .filter(|_| {
@@ -1199,8 +1219,8 @@ impl Reader {
                     Kind::Date | Kind::Number | Kind::Integer | Kind::Text
                 ) && concept.name != "yes_no"
             })
-            .and_then(|m| safe_column(&format!("{m}_{}", concept.name)));
-        let Some(name) = prefixed.or_else(|| safe_column(concept.name)) else {
+            .and_then(|m| safe_column(&format!("{m}_{base}")));
+        let Some(name) = prefixed.or_else(|| safe_column(base)) else {
             return;
         };
         let words: Vec<&str> = concept.words.to_vec();
@@ -1211,7 +1231,6 @@ impl Reader {
             required: false,
             values,
         };
-        let target = host.map(str::to_string).or_else(|| self.host_table());
         match target {
             Some(table) => {
                 if let Some(e) = self.entities.iter_mut().find(|e| e.table == table) {
