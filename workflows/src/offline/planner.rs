@@ -418,7 +418,12 @@ impl Reader {
                 Token::Word(w) => {
                     let verb = DUAL_WORDS.contains(&w.as_str())
                         && previous.is_none_or(|p| VERB_CONTEXT.contains(&p));
-                    let boolean_word = self.pending_boolean && BOOLEAN_WORDS.contains(&w.as_str());
+                    let before_yes_no = matches!(
+                        tokens.get(i + 1),
+                        Some(Token::Word(n)) if matches!(n.as_str(), "yesno" | "flag" | "checkbox" | "toggle")
+                    );
+                    let boolean_word = (self.pending_boolean || before_yes_no)
+                        && BOOLEAN_WORDS.contains(&w.as_str());
                     if w == "yesno" || matches!(w.as_str(), "flag" | "checkbox" | "toggle") {
                         if !run.is_empty() {
                             let next = next_lead(tokens, i);
@@ -529,8 +534,9 @@ impl Reader {
         let previous_entity = self.previous_entity.take();
         self.previous_field = None;
         let after_log = std::mem::take(&mut self.after_log) && lead.iter().any(|l| l == "of");
-        let app_word = APP_WORDS.contains(&last.as_str())
-            || (APP_WORDS.contains(&singular(&last).as_str()) && !is_plural(&last));
+        let app_word = (APP_WORDS.contains(&last.as_str())
+            || (APP_WORDS.contains(&singular(&last).as_str()) && !is_plural(&last)))
+            && self.entity_named(&singular(&last)).is_none();
         if app_word {
             let is_log = LOG_WORDS.contains(&singular(&last).as_str());
             self.app_phrase(words, possessive);
@@ -716,7 +722,10 @@ impl Reader {
             !participle
                 && (plausible_noun_word(&words[i], s)
                     || lexicon::entity_concept(s).is_some()
-                    || lexicon::field_concept(s).is_some())
+                    || lexicon::field_concept(s).is_some()
+                    || BOOLEAN_WORDS.contains(&s)
+                    || s.contains("_per_")
+                    || s.ends_with("_count"))
         }) else {
             // "for a wedding": the audience, part of the app's name.
             if matches!(clause, Clause::For { .. }) && self.audience.is_none() {
@@ -729,7 +738,9 @@ impl Reader {
         let plural_head = is_plural(head_word);
         // "customer information", "volunteer management", "booking records": the record is the
         // word before; "types of …" alone names nothing.
-        if META_HEADS.contains(&head) || (SKIP_ALONE.contains(&head) && head_at == 0) {
+        let skip_alone =
+            SKIP_ALONE.contains(&head) && head_at == 0 && next.first().is_some_and(|n| n == "of");
+        if META_HEADS.contains(&head) || skip_alone {
             if head_at == 0 {
                 return false;
             }
@@ -747,6 +758,18 @@ impl Reader {
             return self.noun_phrase(&rest, clause, possessive, dated, next, boolean);
         }
         let entity = lexicon::entity_concept(head).or_else(|| lexicon::entity_concept(head_word));
+        // The word before a value's noun names it more precisely ("viewing date", "hourly
+        // rate", "example sentence").
+        let field_modifier = head_at
+            .checked_sub(1)
+            .map(|j| singulars[j].as_str())
+            .filter(|m| {
+                m.len() >= 3
+                    && m.bytes().all(|b| b.is_ascii_lowercase())
+                    && !is_stop_word(m)
+                    && lexicon::entity_concept(m).is_none()
+                    && !BOOLEAN_WORDS.contains(m)
+            });
         // "to-do items", "diary entries": a generic head takes its modifier's concept.
         if matches!(head, "item" | "entry" | "thing" | "element") && head_at > 0 {
             let m = singulars[head_at - 1].as_str();
@@ -829,8 +852,10 @@ impl Reader {
                 }
                 // A property of the host: "records with artist and condition".
                 match field {
-                    Some(concept) => self.mention_field(concept, modifier, Some(&table), head),
-                    None => self.plain_field(&table, head, modifier),
+                    Some(concept) => {
+                        self.mention_field(concept, field_modifier, Some(&table), head)
+                    }
+                    None => self.plain_field(&table, head, head_word, field_modifier),
                 }
                 false
             }
@@ -885,9 +910,11 @@ impl Reader {
                     let host = self.host_table();
                     match (field, host) {
                         (Some(concept), host) => {
-                            self.mention_field(concept, modifier, host.as_deref(), head)
+                            self.mention_field(concept, field_modifier, host.as_deref(), head)
                         }
-                        (None, Some(table)) => self.plain_field(&table, head, modifier),
+                        (None, Some(table)) => {
+                            self.plain_field(&table, head, head_word, field_modifier)
+                        }
                         (None, None) => {}
                     }
                     return false;
@@ -982,11 +1009,17 @@ impl Reader {
 
     /// A field named by an unknown noun ("with *artist*", "*elevation gain*"), its kind from the
     /// word.
-    fn plain_field(&mut self, table: &str, head: &str, modifier: Option<&str>) {
+    fn plain_field(&mut self, table: &str, head: &str, head_word: &str, modifier: Option<&str>) {
         let kind = kind_of(head, modifier).unwrap_or(FieldKind::Text);
+        // Counts keep their plural ("bedrooms", "points"); other values are singular.
+        let head = if kind == FieldKind::Integer && is_plural(head_word) && !head.contains('_') {
+            head_word
+        } else {
+            head
+        };
         let name = match modifier {
-            Some(m) if !m.ends_with("ing") || kind != FieldKind::Text => format!("{m}_{head}"),
-            _ => head.to_string(),
+            Some(m) => format!("{m}_{head}"),
+            None => head.to_string(),
         };
         let Some(name) = safe_column(&name) else {
             return;
@@ -1206,9 +1239,27 @@ impl Reader {
             && plausible_shape(word)
             && !matches!(
                 word,
-                "duedate" | "due" | "birthdate" | "qty" | "kcal" | "km" | "mile" | "kilometer"
-                    | "kilometre" | "star" | "fave" | "telephone" | "mobile" | "minute" | "hour"
-                    | "calorie" | "serving" | "yesno" | "importance" | "urgency" | "state"
+                "duedate"
+                    | "due"
+                    | "birthdate"
+                    | "qty"
+                    | "kcal"
+                    | "km"
+                    | "mile"
+                    | "kilometer"
+                    | "kilometre"
+                    | "star"
+                    | "fave"
+                    | "telephone"
+                    | "mobile"
+                    | "minute"
+                    | "hour"
+                    | "calorie"
+                    | "serving"
+                    | "yesno"
+                    | "importance"
+                    | "urgency"
+                    | "state"
             );
         let base = if own_word { word } else { concept.name };
         // "watering dates" → watering_date; "due date" is already one token.
@@ -1299,6 +1350,17 @@ impl Reader {
         let main_label = self.entities[0].label.clone();
 
         // References: concept parents (first present wins), then "their" and "with" links.
+        // "posts and comments": comments, replies, reviews … are about the record named just
+        // before them when nothing else says what they belong to.
+        for i in 1..self.entities.len() {
+            let table = self.entities[i].table.clone();
+            let last = singular(table.rsplit('_').next().unwrap_or(&table));
+            let linked = self.links.iter().any(|(c, _)| c == &table);
+            if ATTACHED_WORDS.contains(&last.as_str()) && !linked {
+                let parent = self.entities[i - 1].table.clone();
+                self.links.push((table, parent));
+            }
+        }
         // A concept's parent is the entity with that table or of that concept ("meetings" are
         // events, so they may belong to "members").
         let owners: Vec<(String, Option<&'static str>)> = self
@@ -1448,6 +1510,11 @@ const META_HEADS: &[&str] = &[
     "selection",
     "recording",
     "inquiry",
+];
+
+/// Records that are about another record: "posts and *comments*".
+const ATTACHED_WORDS: &[&str] = &[
+    "comment", "reply", "review", "answer", "vote", "reaction", "like", "response",
 ];
 
 /// Nouns that name nothing on their own ("browse different *types* of apartments").
