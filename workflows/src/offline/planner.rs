@@ -611,7 +611,12 @@ impl Reader {
     fn entity_named(&self, word: &str) -> Option<String> {
         self.entities
             .iter()
-            .find(|e| e.named_by(word))
+            .find(|e| singular_table(&e.table) == word)
+            .or_else(|| {
+                self.entities
+                    .iter()
+                    .find(|e| !e.provisional && !e.implied && e.named_by(word))
+            })
             .or_else(|| {
                 let concept = lexicon::entity_concept(word)?;
                 self.entities
@@ -735,7 +740,6 @@ impl Reader {
         };
         let head_word = words[head_at].as_str();
         let head = singulars[head_at].as_str();
-        let plural_head = is_plural(head_word);
         // "customer information", "volunteer management", "booking records": the record is the
         // word before; "types of …" alone names nothing.
         let skip_alone =
@@ -747,7 +751,9 @@ impl Reader {
             let rest = words[..head_at].to_vec();
             let rest: Vec<String> = match rest.last() {
                 Some(last)
-                    if !is_plural(last) && !DOMAIN_WORDS.contains(&singular(last).as_str()) =>
+                    if !is_plural(last)
+                        && !DOMAIN_WORDS.contains(&singular(last).as_str())
+                        && lexicon::field_concept(last).is_none() =>
                 {
                     let mut r = rest.clone();
                     *r.last_mut().expect("non-empty") = plural(last);
@@ -758,6 +764,8 @@ impl Reader {
             return self.noun_phrase(&rest, clause, possessive, dated, next, boolean);
         }
         let entity = lexicon::entity_concept(head).or_else(|| lexicon::entity_concept(head_word));
+        let field = lexicon::field_concept(head);
+        let plural_head = is_plural(head_word);
         // The word before a value's noun names it more precisely ("viewing date", "hourly
         // rate", "example sentence").
         let field_modifier = head_at
@@ -782,6 +790,17 @@ impl Reader {
         // "contest results" once contests are planned: results that belong to a contest.
         if head_at > 0 && lexicon::entity_concept(head).is_none() {
             if let Some(owner) = self.entity_named(&singulars[head_at - 1]) {
+                // "service status", "tool name": a value of that record.
+                let value = !plural_head
+                    || field.is_some_and(|c| !matches!(c.kind, Kind::Text | Kind::LongText))
+                    || kind_of(head, None).is_some();
+                if value {
+                    match field {
+                        Some(concept) => self.mention_field(concept, None, Some(&owner), head),
+                        None => self.plain_field(&owner, head, head_word, None),
+                    }
+                    return false;
+                }
                 let made = self.mention_generic(head, None, possessive, false, dated);
                 if made {
                     if let Some(table) = self.host_table() {
@@ -801,7 +820,6 @@ impl Reader {
                     && !DOMAIN_WORDS.contains(m)
                     && (entity.is_none() || lexicon::entity_concept(m).is_none())
             });
-        let field = lexicon::field_concept(head);
         // "ingredients with quantity", "comments on each issue": a collection with attributes
         // or a parent of its own is a record, whatever its word.
         let has_own = next.first().is_some_and(|n| {
@@ -922,6 +940,7 @@ impl Reader {
                 // A singular unknown noun ("manage insurance *business*") names records only
                 // while nothing else does: later ones are usually activities, not tables.
                 if !plural_head
+                    && plural(head) != head
                     && entity.is_none()
                     && !dated
                     && self.entities.iter().any(|e| !e.provisional && !e.implied)
@@ -1313,7 +1332,15 @@ impl Reader {
                 dropped.extend(
                     self.entities
                         .iter()
-                        .filter(|e| e.implied && e.fields.len() <= e.initial_fields)
+                        .filter(|e| {
+                            let duplicate = self.entities.iter().any(|o| {
+                                o.table != e.table
+                                    && !o.implied
+                                    && o.concept.is_some()
+                                    && o.concept.map(|c| c.table) == e.concept.map(|c| c.table)
+                            });
+                            e.implied && (duplicate || e.fields.len() <= e.initial_fields)
+                        })
                         .filter(|e| {
                             !self
                                 .links
@@ -1618,10 +1645,29 @@ fn is_measure(head: &str, modifier: Option<&str>, field: Option<&FieldConcept>) 
 fn plausible_shape(word: &str) -> bool {
     word.len() >= 3
         && word.len() <= 24
-        && word.bytes().all(|b| b.is_ascii_lowercase())
+        && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && !word.starts_with('_')
+        && !word.ends_with('_')
+        && !word.contains("_per_")
         && !word.ends_with("ing")
         && !(word.ends_with("ed") && word.len() >= 5 && !word.ends_with("eed"))
-        && !word.ends_with("ly")
+        && (!word.ends_with("ly")
+            || matches!(
+                word,
+                "reply"
+                    | "supply"
+                    | "family"
+                    | "assembly"
+                    | "anomaly"
+                    | "butterfly"
+                    | "rally"
+                    | "ally"
+                    | "lily"
+                    | "jelly"
+                    | "belly"
+                    | "monopoly"
+                    | "fly"
+            ))
 }
 
 /// Whether a word can be used as a generic noun: no digits-only, gerunds, participles or adverbs.
