@@ -1979,6 +1979,171 @@ mod tests {
         assert!(!plan_from_prompt("a plant tracker").unwrap().file_storage);
     }
 
+    fn field_of(prompt: &str, table: &str, name: &str) -> Option<(FieldKind, Vec<String>)> {
+        let plan = plan_from_prompt(prompt).expect("plan");
+        plan.validate().expect("valid");
+        let entity = plan.entities.iter().find(|e| e.name == table)?;
+        let f = entity.fields.iter().find(|f| f.name == name)?;
+        Some((f.kind.clone(), f.values.clone()))
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn listed_values_make_choice_fields_and_never_records() {
+        let prompt =
+            "A support desk with agents and tickets with a status (open, pending, closed) \
+                      and a priority: low, normal or urgent.";
+        assert_eq!(tables(prompt), ["agents", "tickets"]);
+        assert_eq!(
+            field_of(prompt, "tickets", "status"),
+            Some((FieldKind::Choice, strings(&["open", "pending", "closed"])))
+        );
+        assert_eq!(
+            field_of(prompt, "tickets", "priority"),
+            Some((FieldKind::Choice, strings(&["low", "normal", "urgent"])))
+        );
+        // Status, priority and severity without values get sensible ones.
+        assert_eq!(
+            field_of("incidents with severity", "incidents", "severity"),
+            Some((
+                FieldKind::Choice,
+                strings(&["low", "medium", "high", "critical"])
+            ))
+        );
+        // A list after a word that is not a choice stays text to read; long items are no list.
+        let (text, found) = extract_choices("An app: plants, waterings and notes.");
+        assert_eq!(
+            (text.as_str(), found.len()),
+            ("An app: plants, waterings and notes.", 0)
+        );
+        let (_, found) =
+            extract_choices("status (waiting for the landlord to call back about it, done)");
+        assert!(found.is_empty(), "{found:?}");
+        let (text, found) = extract_choices("songs with status (learning, ready, retired).");
+        assert_eq!(text, "songs with status  .");
+        assert_eq!(
+            found,
+            vec![(
+                "status".to_string(),
+                strings(&["learning", "ready", "retired"])
+            )]
+        );
+    }
+
+    #[test]
+    fn yes_no_words_make_booleans() {
+        let prompt =
+            "A tool library: tools, neighbours, and loans with a due date and returned yes/no.";
+        assert_eq!(
+            field_of(prompt, "loans", "returned").map(|f| f.0),
+            Some(FieldKind::Boolean)
+        );
+        assert_eq!(
+            field_of(prompt, "loans", "due_date").map(|f| f.0),
+            Some(FieldKind::Date)
+        );
+        let scholarships = "A tracker with scholarships, deadline, amount and whether I applied.";
+        assert_eq!(
+            field_of(scholarships, "scholarships", "applied").map(|f| f.0),
+            Some(FieldKind::Boolean)
+        );
+        let books = "A reading list with books and authors, and a yes/no for finished.";
+        assert_eq!(
+            field_of(books, "books", "finished").map(|f| f.0),
+            Some(FieldKind::Boolean)
+        );
+        let movies = "a movie watchlist with ratings and a watched flag";
+        assert_eq!(
+            field_of(movies, "movies", "watched").map(|f| f.0),
+            Some(FieldKind::Boolean)
+        );
+        assert_eq!(
+            field_of(movies, "movies", "rating").map(|f| f.0),
+            Some(FieldKind::Rating)
+        );
+    }
+
+    #[test]
+    fn in_each_per_and_of_a_name_what_a_record_belongs_to() {
+        let classes =
+            shape("A classroom app: students, classes, and grades per student per class.");
+        assert_eq!(classes[2].0, "grades");
+        assert!(
+            classes[2].1.contains(&"student_id->students".to_string()),
+            "{classes:?}"
+        );
+        assert!(
+            classes[2].1.contains(&"class_id->classes".to_string()),
+            "{classes:?}"
+        );
+        let desks =
+            shape("A booking app: desks, members and bookings of a desk by a member for a date.");
+        assert_eq!(desks[2].0, "bookings");
+        for f in ["desk_id->desks", "member_id->members", "date:date"] {
+            assert!(desks[2].1.contains(&f.to_string()), "{f} in {desks:?}");
+        }
+        // A rate per unit of time is a count, not a link to a table of days.
+        let meds = shape("A medication tracker: medications with dose and times per day.");
+        assert_eq!(
+            meds,
+            vec![(
+                "medications".to_string(),
+                vec![
+                    "name:text".to_string(),
+                    "notes:long_text".into(),
+                    "dose:text".into(),
+                    "times_per_day:integer".into()
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn a_log_of_records_is_dated_and_collections_with_attributes_are_records() {
+        let plants = shape("my plants, and a log of waterings with how much water");
+        assert_eq!(plants[1].0, "waterings");
+        assert_eq!(plants[1].1[0], "date:date");
+        assert!(plants[1].1.contains(&"plant_id->plants".to_string()));
+        let recipes = shape("A recipe app where recipes have ingredients with quantity and unit.");
+        assert_eq!(recipes[1].0, "ingredients");
+        assert!(
+            recipes[1].1.contains(&"quantity:number".to_string()),
+            "{recipes:?}"
+        );
+        assert!(
+            recipes[1].1.contains(&"recipe_id->recipes".to_string()),
+            "{recipes:?}"
+        );
+        // Without attributes of their own, ingredients describe the recipe.
+        assert_eq!(
+            tables("a recipe book with ingredients and ratings"),
+            ["recipes"]
+        );
+    }
+
+    #[test]
+    fn kinds_follow_the_words() {
+        let prompt = "An apartment hunt tracker: listings with address, rent, bedrooms, \
+                      viewing date and elevation gain.";
+        let got = shape(prompt);
+        assert_eq!(got[0].0, "listings");
+        for f in [
+            "address:text",
+            "rent:number",
+            "bedrooms:integer",
+            "viewing_date:date",
+            "elevation_gain:number",
+        ] {
+            assert!(got[0].1.contains(&f.to_string()), "{f} in {got:?}");
+        }
+        // A known record keeps the user's word; a domain word keeps the concept's table.
+        assert_eq!(tables("an issue tracker"), ["issues"]);
+        assert_eq!(tables("a todo list"), ["tasks"]);
+    }
+
     #[test]
     fn prompts_must_be_non_empty_and_at_most_20000_characters() {
         assert_eq!(plan_from_prompt(""), Err(PromptError::Empty));
