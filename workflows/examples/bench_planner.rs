@@ -42,7 +42,7 @@ fn main() {
 
     let started = Instant::now();
     let mut rows: Vec<(&str, Tally, usize)> = Vec::new();
-    let mut run = |cases: &[Case], keep: &dyn Fn(&Case) -> bool| -> (Tally, usize) {
+    let run = |cases: &[Case], keep: &dyn Fn(&Case) -> bool| -> (Tally, usize) {
         let mut t = Tally::default();
         let mut n = 0;
         for case in cases.iter().filter(|c| keep(c)) {

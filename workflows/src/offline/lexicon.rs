@@ -943,46 +943,6 @@ pub fn field_concept(word: &str) -> Option<&'static FieldConcept> {
     FIELDS.iter().find(|f| f.words.contains(&word))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{is_identifier, is_sql_keyword, AUTOMATIC_COLUMNS, RESERVED_TABLES};
-
-    #[test]
-    fn every_concept_name_is_a_valid_unreserved_identifier() {
-        for e in ENTITIES {
-            assert!(
-                is_identifier(e.table) && !is_sql_keyword(e.table),
-                "{}",
-                e.table
-            );
-            assert!(!RESERVED_TABLES.contains(&e.table), "{}", e.table);
-            for p in e.parents.iter().chain(e.companions) {
-                assert!(
-                    entity_by_table(p).is_some(),
-                    "{} names unknown table {p}",
-                    e.table
-                );
-            }
-            for f in e.fields {
-                assert!(
-                    is_identifier(f.name) && !is_sql_keyword(f.name),
-                    "{}",
-                    f.name
-                );
-                assert!(!AUTOMATIC_COLUMNS.contains(&f.name), "{}", f.name);
-            }
-        }
-        for f in FIELDS {
-            assert!(
-                is_identifier(f.name) && !is_sql_keyword(f.name),
-                "{}",
-                f.name
-            );
-        }
-    }
-}
-
 /// Values for a choice field the prompt names without listing them.
 pub fn default_choices(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
@@ -1290,3 +1250,43 @@ pub const AUDIENCE_WORDS: &[&str] = &[
     "agency",
     "community",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{is_identifier, is_sql_keyword, AUTOMATIC_COLUMNS, RESERVED_TABLES};
+
+    #[test]
+    fn every_concept_name_is_a_valid_unreserved_identifier() {
+        for e in ENTITIES {
+            assert!(
+                is_identifier(e.table) && !is_sql_keyword(e.table),
+                "{}",
+                e.table
+            );
+            assert!(!RESERVED_TABLES.contains(&e.table), "{}", e.table);
+            for p in e.parents.iter().chain(e.companions) {
+                assert!(
+                    entity_by_table(p).is_some(),
+                    "{} names unknown table {p}",
+                    e.table
+                );
+            }
+            for f in e.fields {
+                assert!(
+                    is_identifier(f.name) && !is_sql_keyword(f.name),
+                    "{}",
+                    f.name
+                );
+                assert!(!AUTOMATIC_COLUMNS.contains(&f.name), "{}", f.name);
+            }
+        }
+        for f in FIELDS {
+            assert!(
+                is_identifier(f.name) && !is_sql_keyword(f.name),
+                "{}",
+                f.name
+            );
+        }
+    }
+}

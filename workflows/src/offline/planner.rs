@@ -893,10 +893,7 @@ impl Reader {
                 }
                 made
             }
-            Clause::For { mine }
-                if !*mine && (!plural_head || AUDIENCE_WORDS.contains(&head))
-                    || *mine && !plural_head =>
-            {
+            Clause::For { mine } if !plural_head || (!*mine && AUDIENCE_WORDS.contains(&head)) => {
                 // "for a book club" still names books; "for a bakery" is an audience.
                 if let Some(concept) = entity {
                     return self.mention_concept(concept, Some(head_word), possessive);
