@@ -801,12 +801,23 @@ mod tests {
             required: true,
             values: vec![],
         });
+        more.entities[0].fields.push(Field {
+            name: "stage".into(),
+            kind: FieldKind::Choice,
+            required: true,
+            values: vec!["new".into(), "won't do".into()],
+        });
         let sql = upgrade_migration(new.plan(), &more.validate().unwrap()).unwrap();
         assert!(
             sql.contains("ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1));"),
             "{sql}"
         );
         assert!(sql.contains("ADD COLUMN owner_name TEXT;"), "{sql}");
+        // A choice added later keeps its CHECK (quotes doubled), nullable like any added column.
+        assert!(
+            sql.contains("ADD COLUMN stage TEXT CHECK (stage IN ('new', 'won''t do'));"),
+            "{sql}"
+        );
     }
 
     #[test]
