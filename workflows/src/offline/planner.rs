@@ -917,9 +917,11 @@ impl Reader {
                 let as_field = if plural_head {
                     measure && !record_word && entity.is_none()
                 } else {
-                    (field.is_some() || kind_of(head, modifier).is_some())
-                        && entity.is_none()
-                        && self.host_table().is_some()
+                    // A known value word waits for its record when none is named yet ("add a
+                    // *priority* to tasks"); other value words need a record already.
+                    entity.is_none()
+                        && (field.is_some()
+                            || (kind_of(head, modifier).is_some() && self.host_table().is_some()))
                 };
                 if as_field {
                     let host = self.host_table();
@@ -2136,6 +2138,15 @@ mod tests {
         ] {
             assert!(got[0].1.contains(&f.to_string()), "{f} in {got:?}");
         }
+        // A chat change names a value before its record (regression: it became a table).
+        assert_eq!(
+            shape("add a priority to tasks")[0]
+                .1
+                .last()
+                .map(String::as_str),
+            Some("priority:choice")
+        );
+        assert_eq!(tables("add a priority to tasks"), ["tasks"]);
         // A known record keeps the user's word; a domain word keeps the concept's table.
         assert_eq!(tables("an issue tracker"), ["issues"]);
         assert_eq!(tables("a todo list"), ["tasks"]);
