@@ -445,7 +445,7 @@ function choiceValues(values, where) {
   if (!Array.isArray(values) || values.length === 0 || values.length > 30) {
     throw new Error(`choice field ${where} needs 1 to 30 values`);
   }
-  if (values.some((v) => typeof v !== "string" || v.trim() === "" || v.length > 60) || new Set(values).size !== values.length) {
+  if (values.some((v) => typeof v !== "string" || v.trim() === "" || [...v].length > 60) || new Set(values).size !== values.length) {
     throw new Error(`choice field ${where} needs distinct, non-empty text values of at most 60 characters`);
   }
   return Object.freeze([...values]);

@@ -221,10 +221,12 @@ test("choice fields accept only their listed values", async () => {
     );
   }
   const def = (values) => rt.defineEntity({ table: "t", fields: [{ name: "s", kind: "choice", values }] });
-  for (const values of [undefined, [], ["a", "a"], ["a", ""], ["a", 2], Array.from({ length: 31 }, (_, i) => `v${i}`), ["x".repeat(61)]]) {
+  for (const values of [undefined, [], ["a", "a"], ["a", ""], ["a", 2], Array.from({ length: 31 }, (_, i) => `v${i}`), ["x".repeat(61)], ["😀".repeat(61)]]) {
     assert.throws(() => def(values), /choice field t\.s needs/, JSON.stringify(values));
   }
   assert.deepEqual([...def(["a", "b"]).fields[0].values], ["a", "b"]);
+  // Lengths count characters, as the plan does: 60 emoji are one value, not 120.
+  assert.equal(def(["😀".repeat(60), "b"]).fields[0].values.length, 2);
 });
 
 test("CRUD helpers scope every statement to the user and bind every value", async () => {
