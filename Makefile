@@ -70,6 +70,7 @@ bench: build
 	cargo run -p events --release --example bench_fold
 	cargo run -p workflows --release --example bench_parser
 	cargo run -p workflows --release --example bench_tokens
+	cargo run -p workflows --release --example bench_planner
 	cargo run -p workflows --release --features validate --example bench_validate
 	cargo run -p workflows --release --features validate --example bench_model_path
 	$(ENV) cargo bench -p kiln --bench platform

@@ -417,7 +417,7 @@ export async function me({ request, env }) {
 // ---------------------------------------------------------------------------------------------
 
 const IDENT = /^[a-z][a-z0-9_]{0,39}$/;
-const KINDS = new Set(["text", "long_text", "integer", "number", "boolean", "date", "rating", "reference"]);
+const KINDS = new Set(["text", "long_text", "integer", "number", "boolean", "date", "rating", "choice", "reference"]);
 /** Longest `text` value, in characters. */
 export const MAX_TEXT = 500;
 /** Longest `long_text` value, in characters. */
@@ -436,7 +436,8 @@ export const VISIBILITIES = Object.freeze(["private", "shared", "public"]);
 /**
  * Checks and freezes an entity definition written in the app's code:
  *   { table, label, visibility?, fields: [{ name, kind, required, references? }], referencedBy?: [{ table, column, onDelete }] }
- * `kind` is one of text, long_text, integer, number, boolean, date, rating, reference.
+ * `kind` is one of text, long_text, integer, number, boolean, date, rating, choice, reference;
+ * a `choice` field lists its allowed texts in `values` (1 to 30 distinct strings).
  * `visibility` is "private" (the default: each user's own rows), "shared" (every signed-in user
  * reads, the author edits) or "public" (anyone reads, signed-in users add, the author edits); only
  * `crud` applies it (the hand-written helpers below are always private).
@@ -453,7 +454,7 @@ export function defineEntity(def) {
       kind: f.kind,
       required: Boolean(f.required),
       references: f.kind === "reference" ? ident(f.references, "referenced table") : undefined,
-      values: Array.isArray(f.values) ? Object.freeze(f.values.map(String)) : undefined,
+      values: f.kind === "choice" ? choiceValues(f.values, `${table}.${f.name}`) : undefined,
     });
   });
   const visibility = def.visibility === undefined ? "private" : def.visibility;
@@ -469,6 +470,17 @@ export function defineEntity(def) {
   );
   const columns = ["id", ...fields.map((f) => f.name), "created_at", "updated_at"].join(", ");
   return Object.freeze({ table, label: def.label || table, visibility, fields: Object.freeze(fields), referencedBy: Object.freeze(referencedBy), columns });
+}
+
+/** A choice field's values, checked like the plan checks them: 1 to 30 distinct, non-empty strings. */
+function choiceValues(values, where) {
+  if (!Array.isArray(values) || values.length === 0 || values.length > 30) {
+    throw new Error(`choice field ${where} needs 1 to 30 values`);
+  }
+  if (values.some((v) => typeof v !== "string" || v.trim() === "" || [...v].length > 60) || new Set(values).size !== values.length) {
+    throw new Error(`choice field ${where} needs distinct, non-empty text values of at most 60 characters`);
+  }
+  return Object.freeze([...values]);
 }
 
 const AUTOMATIC = new Set(["id", "user_id", "created_at", "updated_at"]);
@@ -518,6 +530,11 @@ function coerce(field, value) {
     case "rating":
       if (!Number.isInteger(value) || value < 1 || value > 5) throw invalid(`${name} must be a whole number from 1 to 5`);
       return value;
+    case "choice":
+      if (typeof value !== "string" || !field.values.includes(value.trim())) {
+        throw invalid(`${name} must be one of: ${field.values.join(", ")}`);
+      }
+      return value.trim();
     case "reference":
       if (!Number.isSafeInteger(value) || value < 1) throw invalid(`${name} must be the id of one of your ${field.references}`);
       return value;

@@ -21,6 +21,7 @@ pub fn scenarios() -> Vec<Scenario> {
         the_full_plan_of_a_build_is_readable_by_its_owner_only,
         a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
         the_local_upload_assets_step_writes_what_the_app_is_served_from,
+        an_issue_tracker_prompt_gives_issues_and_comments_whose_choices_are_enforced,
     ]
 }
 
@@ -742,6 +743,105 @@ fn the_full_plan_of_a_build_is_readable_by_its_owner_only(k: &Kiln) {
             )
             .status,
         405
+    );
+}
+
+/// Issue 14: the offline planner keeps the user's words (issues, comments) and turns a listed
+/// status into a `choice` field that the live app enforces in its API, its database and its form.
+fn an_issue_tracker_prompt_gives_issues_and_comments_whose_choices_are_enforced(k: &Kiln) {
+    let token = k.api.new_user();
+    let prompt =
+        "An issue tracker with issues (title, status (open, in progress, done), severity) \
+                  and comments on each issue.";
+    let (id, slug) = build_app(k, &token, "Issue Desk", prompt);
+    let builds = k
+        .api
+        .get(&format!("/api/projects/{id}/builds"), Some(&token));
+    let build = builds.json()["builds"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plan = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&token))
+        .json()["plan"]
+        .clone();
+    let tables: Vec<&str> = plan["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["issues", "comments"], "{plan:#}");
+    let status = plan["entities"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "status")
+        .unwrap_or_else(|| panic!("no status field: {plan:#}"));
+    assert_eq!(
+        (&status["kind"], &status["values"]),
+        (&json!("choice"), &json!(["open", "in progress", "done"]))
+    );
+
+    let user = app_user(k, &slug, "ada@example.com");
+    let made = app_post(
+        k,
+        &slug,
+        "/api/issues",
+        Some(&user),
+        &json!({ "title": "Login fails", "status": "in progress", "severity": "high" }),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.json()["status"], "in progress", "{}", made.body);
+    let issue_id = made.json()["id"].as_i64().unwrap();
+    for (body, message) in [
+        (
+            json!({ "title": "x", "status": "closed" }),
+            "status must be one of: open, in progress, done",
+        ),
+        (
+            json!({ "title": "x", "status": "open", "severity": "urgent" }),
+            "severity must be one of: low, medium, high, critical",
+        ),
+    ] {
+        let r = app_post(k, &slug, "/api/issues", Some(&user), &body);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.json()["error"]["message"], message, "{}", r.body);
+    }
+    let comment = app_post(
+        k,
+        &slug,
+        "/api/comments",
+        Some(&user),
+        &json!({ "name": "Seen it too", "issue_id": issue_id }),
+    );
+    assert_eq!(comment.status, 201, "{}", comment.body);
+
+    // The database holds the same rule: its CHECK refuses a value the API would refuse.
+    let q = k.api.post(
+        &format!("/api/_test/apps/{id}/query"),
+        None,
+        &json!({ "sql": "SELECT sql FROM sqlite_master WHERE name = 'issues'" }),
+    );
+    let ddl = q.json()["results"][0]["sql"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ddl.contains("CHECK (status IN ('open', 'in progress', 'done'))"),
+        "{ddl}"
+    );
+    // The form offers the values in a select.
+    let host = format!("{slug}.localhost:{}", k.port);
+    let app_js = k.api.send("GET", "/app.js", None, &[], None, Some(&host));
+    assert_eq!(app_js.status, 200);
+    assert!(
+        app_js
+            .body
+            .contains(r#"values: ["open", "in progress", "done"]"#)
+            && app_js.body.contains(r#"case "choice":"#),
+        "the form lists the choices"
     );
 }
 

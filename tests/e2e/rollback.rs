@@ -72,7 +72,8 @@ fn rollback(k: &Kiln, token: &str, id: &str, body: &Value) -> crate::Reply {
 }
 
 pub fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k: &Kiln) {
-    // v1: tasks; v2: a chat message adds a priority column (0002_update.sql).
+    // v1: tasks; v2: a chat message adds a priority column (0002_update.sql), a choice of low,
+    // medium and high.
     let token = k.api.new_user();
     let (id, slug) = build_app(k, &token, "Rollback Tasks", "a task manager with tasks");
     let first = project(k, &token, &id)["live"].clone();
@@ -112,10 +113,10 @@ pub fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forwa
         &slug,
         "/api/tasks",
         Some(&user),
-        &json!({ "title": "written by v2", "priority": 3 }),
+        &json!({ "title": "written by v2", "priority": "high" }),
     );
     assert_eq!(row.status, 201, "{}", row.body);
-    assert_eq!(row.json()["priority"], 3);
+    assert_eq!(row.json()["priority"], "high");
 
     // Roll back to v1.
     let r = rollback(k, &token, &id, &json!({ "version": v1 }));
@@ -202,7 +203,7 @@ pub fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forwa
         .find(|r| r["title"] == "written by v2")
         .unwrap();
     assert_eq!(
-        v2_row["priority"], 3,
+        v2_row["priority"], "high",
         "data written under v2 survived the round trip"
     );
 }
@@ -230,7 +231,7 @@ pub fn a_build_after_a_rollback_continues_the_databases_migrations(k: &Kiln) {
         &slug,
         "/api/tasks",
         Some(&user),
-        &json!({ "title": "kept", "priority": 2 }),
+        &json!({ "title": "kept", "priority": "medium" }),
     );
     assert_eq!(row.status, 201, "{}", row.body);
     let r = rollback(k, &token, &id, &json!({ "version": v1 }));
@@ -272,7 +273,7 @@ pub fn a_build_after_a_rollback_continues_the_databases_migrations(k: &Kiln) {
         upgrade.body
     );
     let list = app_send(k, &slug, "GET", "/api/tasks", Some(&user), None);
-    assert_eq!(list.json()[0]["priority"], 2, "{}", list.body);
+    assert_eq!(list.json()[0]["priority"], "medium", "{}", list.body);
     let made = app_post(
         k,
         &slug,

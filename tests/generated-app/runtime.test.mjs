@@ -193,6 +193,43 @@ test("validateInput checks every kind and names the field", async () => {
   assert.equal((await rt.validateInput(db, TASKS, 1, { title: "t" })).notes, null, "inherited properties are not fields");
 });
 
+test("choice fields accept only their listed values", async () => {
+  const issues = rt.defineEntity({
+    table: "issues",
+    fields: [
+      { name: "title", kind: "text", required: true },
+      { name: "status", kind: "choice", values: ["open", "in progress", "done"], required: true },
+      { name: "severity", kind: "choice", values: ["low", "high"] },
+    ],
+  });
+  assert.ok(Object.isFrozen(issues.fields[1].values), "values cannot change after startup");
+  const db = fakeDb();
+  assert.deepEqual(await rt.validateInput(db, issues, 1, { title: "t", status: " in progress " }), { title: "t", status: "in progress", severity: null });
+  assert.deepEqual(await rt.validateInput(db, issues, 1, { severity: "high" }, { partial: true }), { severity: "high" });
+  const bad = [
+    [{ title: "t" }, "status is required"],
+    [{ title: "t", status: "closed" }, "status must be one of: open, in progress, done"],
+    [{ title: "t", status: "Open" }, "status must be one of"],
+    [{ title: "t", status: 1 }, "status must be one of"],
+    [{ title: "t", status: ["open"] }, "status must be one of"],
+    [{ title: "t", status: "open", severity: "medium" }, "severity must be one of: low, high"],
+  ];
+  for (const [body, message] of bad) {
+    await assert.rejects(
+      rt.validateInput(db, issues, 1, body),
+      (e) => e.status === 400 && e.code === "invalid_field" && e.message.includes(message),
+      JSON.stringify(body),
+    );
+  }
+  const def = (values) => rt.defineEntity({ table: "t", fields: [{ name: "s", kind: "choice", values }] });
+  for (const values of [undefined, [], ["a", "a"], ["a", ""], ["a", 2], Array.from({ length: 31 }, (_, i) => `v${i}`), ["x".repeat(61)], ["😀".repeat(61)]]) {
+    assert.throws(() => def(values), /choice field t\.s needs/, JSON.stringify(values));
+  }
+  assert.deepEqual([...def(["a", "b"]).fields[0].values], ["a", "b"]);
+  // Lengths count characters, as the plan does: 60 emoji are one value, not 120.
+  assert.equal(def(["😀".repeat(60), "b"]).fields[0].values.length, 2);
+});
+
 test("CRUD helpers scope every statement to the user and bind every value", async () => {
   const db = fakeDb((sql) => (sql.startsWith("SELECT id FROM tasks") ? { id: 3 } : { id: 3, title: "x", done: 1 }));
   const evil = "'); DROP TABLE users; --";

@@ -115,6 +115,7 @@ fn add_field(plan: &mut Plan, name: &str, kind: FieldKind) {
         name: name.into(),
         kind,
         required: false,
+        values: vec![],
     });
 }
 

@@ -32,6 +32,10 @@ pub const MAX_NAME_CHARS: usize = 60;
 pub const MAX_SUMMARY_CHARS: usize = 500;
 /// Longest feature line, in characters.
 pub const MAX_FEATURE_CHARS: usize = 200;
+/// Most values of one `choice` field.
+pub const MAX_CHOICES: usize = 30;
+/// Longest value of a `choice` field, in characters.
+pub const MAX_CHOICE_CHARS: usize = 60;
 
 /// Columns every entity table gets automatically; a plan may not declare them.
 pub const AUTOMATIC_COLUMNS: [&str; 4] = ["id", "user_id", "created_at", "updated_at"];
@@ -222,7 +226,8 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 /// What a field holds. Decides the SQLite column type, the server-side validation and the input
-/// widget. In JSON: `"text"`, `"long_text"`, …, and `{"reference": "<table>"}`.
+/// widget. In JSON: `"text"`, `"long_text"`, …, `"choice"` (with the field's `values`) and
+/// `{"reference": "<table>"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -245,6 +250,10 @@ pub enum FieldKind {
     Date,
     /// A rating from 1 to 5 stars.
     Rating,
+    /// One of a fixed set of texts, the field's `values` (`status`: open, in progress, done):
+    /// stored as that text, checked by the database and the runtime, shown as a select.
+    #[serde(alias = "enum", alias = "select", alias = "options")]
+    Choice,
     /// The id of a row of another entity (the table name) owned by the same user.
     #[serde(alias = "ref")]
     Reference(String),
@@ -254,7 +263,7 @@ impl FieldKind {
     /// The SQLite column type this kind is stored as.
     pub fn sql_type(&self) -> &'static str {
         match self {
-            FieldKind::Text | FieldKind::LongText | FieldKind::Date => "TEXT",
+            FieldKind::Text | FieldKind::LongText | FieldKind::Date | FieldKind::Choice => "TEXT",
             FieldKind::Integer | FieldKind::Boolean | FieldKind::Rating => "INTEGER",
             FieldKind::Reference(_) => "INTEGER",
             FieldKind::Number => "REAL",
@@ -271,6 +280,7 @@ impl FieldKind {
             FieldKind::Boolean => "boolean",
             FieldKind::Date => "date",
             FieldKind::Rating => "rating",
+            FieldKind::Choice => "choice",
             FieldKind::Reference(_) => "reference",
         }
     }
@@ -295,6 +305,16 @@ pub struct Field {
     /// Whether a row must have a value (for booleans: always has one; `required` is ignored).
     #[serde(default)]
     pub required: bool,
+    /// The allowed values of a [`FieldKind::Choice`] field, in display order; empty for every
+    /// other kind.
+    #[serde(
+        default,
+        alias = "options",
+        alias = "choices",
+        alias = "enum",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub values: Vec<String>,
 }
 
 /// Who reads an entity's rows. Applied by the app runtime's `crud` (ADR 0020); the author of a
@@ -577,6 +597,16 @@ pub enum PlanError {
     /// An entity has no fields.
     #[error("table '{0}' has no fields; add at least one, e.g. 'name' (text)")]
     NoFields(String),
+    /// A `choice` field's values are missing or wrong, or another kind has values.
+    #[error("field '{column}' in table '{table}' {problem}")]
+    InvalidChoices {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
     /// A list is over its limit.
     #[error("the plan has {count} {what}; the limit is {limit}, so merge or drop some")]
     TooMany {
@@ -706,7 +736,8 @@ impl Plan {
             }
             let place = format!(" in table '{}'", shown(&entity.name));
             let mut seen_columns = BTreeSet::new();
-            for field in &entity.fields {
+            for field in &mut entity.fields {
+                check_choices(&mut errors, &entity.name, field);
                 if AUTOMATIC_COLUMNS.contains(&field.name.as_str()) {
                     errors.push(PlanError::AutomaticColumn {
                         table: entity.name.clone(),
@@ -821,6 +852,63 @@ impl Plan {
             Ok(ValidPlan(plan))
         } else {
             Err(errors)
+        }
+    }
+}
+
+/// Checks a field's `values` (trimming each): a `choice` needs 1 to [`MAX_CHOICES`] distinct,
+/// one-line values of at most [`MAX_CHOICE_CHARS`] characters; other kinds take none.
+fn check_choices(errors: &mut Vec<PlanError>, table: &str, field: &mut Field) {
+    let mut fail = |problem: String| {
+        errors.push(PlanError::InvalidChoices {
+            table: shown(table),
+            column: shown(&field.name),
+            problem,
+        })
+    };
+    if field.kind != FieldKind::Choice {
+        if !field.values.is_empty() {
+            fail(format!(
+                "is a {} field but has values; values are only for 'choice' fields, so make it a choice or remove them",
+                field.kind.runtime_name()
+            ));
+        }
+        return;
+    }
+    for value in &mut field.values {
+        *value = value.trim().to_string();
+    }
+    if field.values.is_empty() {
+        fail("is a choice with no values; list them, e.g. \"values\": [\"open\", \"done\"]".into());
+    }
+    if field.values.len() > MAX_CHOICES {
+        fail(format!(
+            "has {} values; the limit is {MAX_CHOICES}, so merge some or make it a text field",
+            field.values.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, value) in field.values.iter().enumerate() {
+        let n = i + 1;
+        if value.is_empty() {
+            fail(format!(
+                "has an empty value (number {n}); remove it or give it a name"
+            ));
+        } else if value.chars().count() > MAX_CHOICE_CHARS {
+            fail(format!(
+                "has a value of {} characters ('{}'); shorten it to at most {MAX_CHOICE_CHARS}",
+                value.chars().count(),
+                shown(value)
+            ));
+        } else if value.chars().any(is_line_break_or_control) {
+            fail(format!(
+                "has a value with control characters (number {n}); use one line of plain text"
+            ));
+        } else if !seen.insert(value.to_lowercase()) {
+            fail(format!(
+                "lists '{}' more than once; give each value once",
+                shown(value)
+            ));
         }
     }
 }
@@ -1040,6 +1128,7 @@ mod tests {
             name: name.into(),
             kind,
             required: false,
+            values: vec![],
         }
     }
 
@@ -1382,6 +1471,60 @@ mod tests {
             "{text}"
         );
         assert!(serde_json::from_str::<Plan>(r#"{"app_name": "A", "entities": [{"name": "a", "visibility": "secret", "fields": []}]}"#).is_err());
+    }
+
+    #[test]
+    fn choice_fields_need_distinct_short_values_and_other_kinds_take_none() {
+        let with = |kind: FieldKind, values: &[&str]| {
+            let mut f = field("status", kind);
+            f.values = values.iter().map(|v| v.to_string()).collect();
+            messages(&plan_with(vec![entity("issues", vec![f])]))
+        };
+        assert!(with(FieldKind::Choice, &["open", "in progress", "done"]).is_empty());
+        assert!(with(FieldKind::Choice, &["it's done; really", "fermé"]).is_empty());
+        let long = "x".repeat(61);
+        let many: Vec<String> = (0..31).map(|i| format!("v{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let cases: Vec<(FieldKind, Vec<&str>, &str)> = vec![
+            (FieldKind::Choice, vec![], "field 'status' in table 'issues' is a choice with no values; list them, e.g. \"values\": [\"open\", \"done\"]"),
+            (FieldKind::Choice, vec!["open", " "], "field 'status' in table 'issues' has an empty value (number 2); remove it or give it a name"),
+            (FieldKind::Choice, vec!["open", "Open "], "field 'status' in table 'issues' lists 'Open' more than once; give each value once"),
+            (FieldKind::Choice, vec!["a", &long], "field 'status' in table 'issues' has a value of 61 characters ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'); shorten it to at most 60"),
+            (FieldKind::Choice, vec!["a", "line\nbreak"], "field 'status' in table 'issues' has a value with control characters (number 2); use one line of plain text"),
+            (FieldKind::Choice, many, "field 'status' in table 'issues' has 31 values; the limit is 30, so merge some or make it a text field"),
+            (FieldKind::Text, vec!["open"], "field 'status' in table 'issues' is a text field but has values; values are only for 'choice' fields, so make it a choice or remove them"),
+        ];
+        for (kind, values, expected) in cases {
+            assert_eq!(with(kind, &values), vec![expected.to_string()]);
+        }
+    }
+
+    #[test]
+    fn choice_values_are_trimmed_and_read_in_the_spellings_models_use() {
+        let json = r#"{"name": "Issues", "entities": [{"name": "issues", "fields": [
+            {"name": "status", "kind": "choice", "values": [" open ", "done"]},
+            {"name": "severity", "type": "enum", "options": ["low", "high"]},
+            {"name": "title", "kind": "text"}
+        ]}]}"#;
+        let plan: Plan = serde_json::from_str(json).expect("parses");
+        let valid = plan.validate().expect("valid");
+        let fields = &valid.plan().entities[0].fields;
+        assert_eq!(fields[0].values, ["open", "done"]);
+        assert_eq!(fields[1].kind, FieldKind::Choice);
+        assert_eq!(fields[1].values, ["low", "high"]);
+        let text = serde_json::to_string(valid.plan()).unwrap();
+        assert!(
+            text.contains(
+                r#"{"name":"status","kind":"choice","required":false,"values":["open","done"]}"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"name":"title","kind":"text","required":false}"#),
+            "non-choice fields carry no values: {text}"
+        );
+        assert_eq!(FieldKind::Choice.sql_type(), "TEXT");
+        assert_eq!(FieldKind::Choice.runtime_name(), "choice");
     }
 
     #[test]

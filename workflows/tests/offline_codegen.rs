@@ -145,8 +145,22 @@ fn statements(sql: &str) -> Vec<String> {
         .map(|l| l.split("--").next().unwrap_or(""))
         .collect::<Vec<_>>()
         .join("\n");
-    without_comments
-        .split(';')
+    // Split at `;` outside string literals (choice values may hold one).
+    let mut parts = vec![String::new()];
+    let mut quoted = false;
+    for c in without_comments.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        parts.last_mut().unwrap().push(c);
+    }
+    parts
+        .iter()
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|s| !s.is_empty())
         .collect()
@@ -188,6 +202,21 @@ fn check_app(valid: &ValidPlan, files: &[(String, String)]) {
                 f.name,
                 f.kind.sql_type()
             );
+            if f.kind == FieldKind::Choice {
+                let listed: Vec<String> = f
+                    .values
+                    .iter()
+                    .map(|v| format!("'{}'", v.replace('\'', "''")))
+                    .collect();
+                let check = format!("CHECK ({} IN ({}))", f.name, listed.join(", "));
+                assert!(create.contains(&check), "{check} in {create}");
+                let in_app = serde_json::to_string(&f.values).unwrap().replace(',', ", ");
+                assert!(
+                    file(files, "public/app.js").contains(&format!("values: {in_app}")),
+                    "the front end lists the values of {}: {in_app}",
+                    f.name
+                );
+            }
         }
         assert!(
             stmts.iter().any(|s| s.starts_with("CREATE INDEX")
@@ -437,6 +466,7 @@ fn kind(tables: usize) -> impl Strategy<Value = FieldKind> {
         Just(FieldKind::Boolean),
         Just(FieldKind::Date),
         Just(FieldKind::Rating),
+        Just(FieldKind::Choice),
         (0..tables).prop_map(|i| FieldKind::Reference(format!("#{i}"))),
     ]
 }
@@ -457,6 +487,12 @@ prop_compose! {
             label,
             fields: fields.into_iter().map(|(fname, kind, required)| Field {
                 name: fname,
+                // Values with quotes, a semicolon and non-ASCII text, as a model might write them.
+                values: if kind == FieldKind::Choice {
+                    vec!["open".into(), "in progress".into(), "it's done; really".into(), "fermé \"x\"".into()]
+                } else {
+                    vec![]
+                },
                 // References point at the i-th entity, whatever its generated name.
                 kind: match kind {
                     FieldKind::Reference(i) => FieldKind::Reference(names[i[1..].parse::<usize>().unwrap()].clone()),

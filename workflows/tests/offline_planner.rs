@@ -27,7 +27,8 @@ fn field<'a>(plan: &'a Plan, table: &str, name: &str) -> Option<&'a FieldKind> {
         .map(|f| &f.kind)
 }
 
-/// Prompts and the tables (and `table.field`s) their plan must contain.
+/// Prompts and the tables (and `table.field`s) their plan must contain. Tables carry the user's
+/// own word (issue 14): "a bug tracker" has `bugs`, "my dogs" are `dogs`, "my runs" are `runs`.
 const VARIED: &[(&str, &[&str])] = &[
     ("a todo list", &["tasks", "tasks.done"]),
     (
@@ -60,7 +61,7 @@ const VARIED: &[(&str, &[&str])] = &[
     ),
     (
         "a bug tracker for my side projects",
-        &["tickets", "projects", "tickets.project_id"],
+        &["bugs", "projects", "bugs.project_id", "bugs.status"],
     ),
     (
         "a meal planner with recipes",
@@ -72,7 +73,7 @@ const VARIED: &[(&str, &[&str])] = &[
     ),
     (
         "a pet care tracker with vet appointments",
-        &["pets", "events"],
+        &["pets", "appointments", "appointments.date"],
     ),
     ("track my daily water intake", &["water_intakes"]),
     (
@@ -89,11 +90,11 @@ const VARIED: &[(&str, &[&str])] = &[
     ),
     (
         "inventory for my online shop with suppliers and products",
-        &["items", "suppliers", "products", "products.supplier_id"],
+        &["suppliers", "products", "products.supplier_id"],
     ),
     (
         "I want to log my runs with distance and time",
-        &["workouts", "workouts.distance_km", "workouts.time"],
+        &["runs", "runs.distance_km", "runs.time"],
     ),
     ("a kanban board for my team", &["tasks"]),
     (
@@ -102,7 +103,7 @@ const VARIED: &[(&str, &[&str])] = &[
     ),
     (
         "a tracker for my dogs and their vet visits",
-        &["pets", "vet_visits", "vet_visits.pet_id"],
+        &["dogs", "vet_visits", "vet_visits.dog_id"],
     ),
     (
         "a study planner where each course has exams with dates and scores",

@@ -236,6 +236,7 @@ mod tests {
             name: "shelf_note".into(),
             kind: crate::plan::FieldKind::LongText,
             required: false,
+            values: vec![],
         });
         assert!(!same_structure(&old, &new));
         assert_eq!(

@@ -600,7 +600,7 @@ fn last_lines(text: &str, n: usize) -> String {
 pub fn plan_schema() -> Value {
     let kind = json!({
         "anyOf": [
-            { "type": "string", "enum": ["text", "long_text", "integer", "number", "boolean", "date", "rating"] },
+            { "type": "string", "enum": ["text", "long_text", "integer", "number", "boolean", "date", "rating", "choice"] },
             { "type": "object", "properties": { "reference": { "type": "string" } }, "required": ["reference"] }
         ]
     });
@@ -616,7 +616,12 @@ pub fn plan_schema() -> Value {
                     "label": { "type": "string" },
                     "fields": { "type": "array", "items": {
                         "type": "object",
-                        "properties": { "name": { "type": "string" }, "kind": kind, "required": { "type": "boolean" } },
+                        "properties": {
+                            "name": { "type": "string" },
+                            "kind": kind,
+                            "required": { "type": "boolean" },
+                            "values": { "type": "array", "items": { "type": "string" } }
+                        },
                         "required": ["name", "kind"]
                     }}
                 },
@@ -961,6 +966,7 @@ mod tests {
             name: "shelf_note".into(),
             kind: crate::plan::FieldKind::LongText,
             required: false,
+            values: vec![],
         });
         let new = new.validate().unwrap();
         let first_worker_line = files["worker.js"].lines().next().unwrap().to_string();

@@ -201,6 +201,10 @@ fn field_spec(field: &Field, with_label: bool) -> String {
     if let Some(target) = field.kind.references() {
         out.push_str(&format!(", references: {}", js(target)));
     }
+    if field.kind == FieldKind::Choice {
+        let values: Vec<String> = field.values.iter().map(|v| js(v)).collect();
+        out.push_str(&format!(", values: [{}]", values.join(", ")));
+    }
     out.push_str(&format!(", required: {} }}", field.required));
     out
 }
@@ -360,8 +364,21 @@ fn column_sql(field: &Field) -> String {
     match field.kind {
         FieldKind::Boolean => format!("{name} {ty} NOT NULL DEFAULT 0 CHECK ({name} IN (0, 1))"),
         FieldKind::Rating => format!("{name} {ty}{not_null} CHECK ({name} BETWEEN 1 AND 5)"),
+        FieldKind::Choice => {
+            let values: Vec<String> = field.values.iter().map(|v| sql_string(v)).collect();
+            format!(
+                "{name} {ty}{not_null} CHECK ({name} IN ({}))",
+                values.join(", ")
+            )
+        }
         _ => format!("{name} {ty}{not_null}"),
     }
+}
+
+/// A SQL string literal: quotes doubled. Only a validated plan's choice values reach it (one line,
+/// no control characters), and SQLite reads a `;` inside a literal as text.
+fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn migration_sql(model: &Model) -> String {
@@ -823,11 +840,19 @@ mod tests {
             name: "urgent".into(),
             kind: FieldKind::Boolean,
             required: true,
+            values: vec![],
         });
         more.entities[0].fields.push(Field {
             name: "owner_name".into(),
             kind: FieldKind::Text,
             required: true,
+            values: vec![],
+        });
+        more.entities[0].fields.push(Field {
+            name: "stage".into(),
+            kind: FieldKind::Choice,
+            required: true,
+            values: vec!["new".into(), "won't do".into()],
         });
         let sql = upgrade_migration(new.plan(), &more.validate().unwrap()).unwrap();
         assert!(
@@ -835,6 +860,11 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains("ADD COLUMN owner_name TEXT;"), "{sql}");
+        // A choice added later keeps its CHECK (quotes doubled), nullable like any added column.
+        assert!(
+            sql.contains("ADD COLUMN stage TEXT CHECK (stage IN ('new', 'won''t do'));"),
+            "{sql}"
+        );
     }
 
     #[test]

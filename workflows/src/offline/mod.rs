@@ -17,6 +17,7 @@
 //! model-written apps.
 
 mod codegen;
+pub mod fidelity;
 mod intent;
 mod lexicon;
 mod planner;

@@ -729,6 +729,10 @@ function Input({ field, value, options, onChange }) {
       const choices = [1, 2, 3, 4, 5].map((n) => ({ value: String(n), label: `${stars(n)} (${n})` }));
       return html`<${Select} label=${label} name=${field.name} required=${field.required} value=${value} options=${choices} placeholder=${field.required ? "Choose a rating" : "No rating"} onChange=${onChange} />`;
     }
+    case "choice": {
+      const choices = field.values.map((v) => ({ value: v, label: v }));
+      return html`<${Select} label=${label} name=${field.name} required=${field.required} value=${value} options=${choices} placeholder=${field.required ? `Choose ${field.label.toLowerCase()}` : "None"} onChange=${onChange} />`;
+    }
     case "reference": {
       const parent = ENTITY[field.references];
       const rows = options[field.references] || [];
