@@ -535,6 +535,7 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
         name: "estimate_hours".into(),
         kind: workflows::plan::FieldKind::Integer,
         required: false,
+        values: vec![],
     });
     m.script(
         Kind::Plan,
