@@ -23,8 +23,9 @@ DISPATCH_CONFIG=dispatch/wrangler.toml
 TARGET_VARS=()
 if [ "$TARGET" = cloudflare ]; then
   CF_API_PORT="${CF_API_PORT:-8788}"
-  double_dir="$STATE/cloudflare-double"
-  mkdir -p "$double_dir"
+  mkdir -p "$STATE/cloudflare-double"
+  # Absolute: wrangler reads a relative --env-file from the config's folder, not from here.
+  double_dir="$(cd "$STATE/cloudflare-double" && pwd)"
   dev_var() { sed -n "s/^$1=//p" .dev.vars | tail -n 1; }
   (umask 077 && printf 'CLOUDFLARE_API_TOKEN=%s\nCLOUDFLARE_ACCOUNT_ID=%s\n' \
     "$(dev_var CLOUDFLARE_API_TOKEN)" "$(dev_var CLOUDFLARE_ACCOUNT_ID)" > "$double_dir/double.env")

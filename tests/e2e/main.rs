@@ -36,6 +36,7 @@ mod cli;
 mod client;
 mod cloudflare;
 mod cloudflare_double;
+mod devserver;
 mod dispatch;
 mod events;
 mod harness;
@@ -194,6 +195,7 @@ fn main() {
         ui::scenarios(),
         apps::scenarios(),
         cloudflare::scenarios(),
+        devserver::scenarios(),
     ]
     .into_iter()
     .flatten()

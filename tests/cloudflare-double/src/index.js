@@ -35,7 +35,13 @@ export default {
     }
     if (path === "/__double/state" && request.method === "GET") return Response.json(await account(env).state());
     if (path.startsWith("/__double/dispatch/")) return dispatch(request, env, ctx, path.slice("/__double/dispatch/".length));
-    if (path === "/__double/health") return ok({ status: "ready" });
+    if (path === "/__double/health") {
+      // Without its account settings every API call would be refused as unauthenticated: say so
+      // at start-up instead (scripts/dev.sh and the e2e harness wait for this answer).
+      const missing = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"].filter((name) => !env[name]);
+      if (missing.length) return fail(500, 7000, `the double has no ${missing.join(" or ")}: start it with --env-file naming a file that sets them`);
+      return ok({ status: "ready" });
+    }
     return fail(404, 7000, "No route for that URI");
   },
 };
