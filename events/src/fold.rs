@@ -30,6 +30,8 @@ pub enum BuildStatus {
     Succeeded,
     /// Finished without a new live version.
     Failed,
+    /// Cancelled by its owner; finished without a new live version.
+    Cancelled,
 }
 
 /// Outcome of one step attempt.
@@ -228,9 +230,12 @@ impl BuildState {
         matches!(position(step), Some(i) if i < 2 && i < fresh_from)
     }
 
-    /// Whether the build has succeeded or failed.
+    /// Whether the build has ended: succeeded, failed or cancelled.
     pub fn is_finished(&self) -> bool {
-        matches!(self.status, BuildStatus::Succeeded | BuildStatus::Failed)
+        matches!(
+            self.status,
+            BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Cancelled
+        )
     }
 
     fn step_mut(&mut self, name: &str) -> &mut StepState {
@@ -366,6 +371,10 @@ impl BuildState {
                     step: step.clone(),
                     reason: reason.clone(),
                 });
+            }
+            Event::BuildCancelled { .. } => {
+                self.status = BuildStatus::Cancelled;
+                self.current_step = None;
             }
             Event::DatabaseProvisioned { .. }
             | Event::ProjectCreated { .. }
@@ -619,7 +628,8 @@ impl ProjectState {
             | Event::ModelCalled { .. }
             | Event::AssetsUploaded { .. }
             | Event::Deployed { .. }
-            | Event::BuildFailed { .. } => self.apply_to_build(event),
+            | Event::BuildFailed { .. }
+            | Event::BuildCancelled { .. } => self.apply_to_build(event),
         }
     }
 
