@@ -45,6 +45,10 @@ pub struct BuildJob {
     /// dead-letter queue; accepted only with `KILN_TEST_HOOKS=1`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refuse_start: bool,
+    /// Test-only: the first `n` attempts to record `BuildFailed` fail as if the append had (an
+    /// unreachable log); accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_append_faults: Option<u32>,
 }
 
 /// The system actor recorded on pipeline events.
@@ -207,7 +211,7 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
             .await
             {
                 Ok(()) => Ok(json!({ "started": true })),
-                Err(StepError::Terminal(m)) if m.contains("already") => {
+                Err(StepError::Terminal(m)) if m.contains("has already started") => {
                     Ok(json!({ "started": false }))
                 }
                 Err(err) => Err(err),
@@ -293,14 +297,32 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
     let (j, e) = (job.clone(), env.clone());
     let step_name = step.to_string();
     let reason_for_log = reason.clone();
-    let _ = durable_step(glue, "fail", &cfg, move || {
+    let hooks = env
+        .var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false);
+    let injected = if hooks {
+        job.fail_append_faults.unwrap_or(0)
+    } else {
+        0
+    };
+    let attempts = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let recorded = durable_step(glue, "fail", &cfg, move || {
         let (j, e, s, r) = (
             j.clone(),
             e.clone(),
             step_name.clone(),
             reason_for_log.clone(),
         );
+        let attempts = attempts.clone();
         async move {
+            attempts.set(attempts.get() + 1);
+            if attempts.get() <= injected {
+                return Err(StepError::Retryable(format!(
+                    "injected fault: recording BuildFailed failed (attempt {})",
+                    attempts.get()
+                )));
+            }
             record(
                 &e,
                 &j,
@@ -315,6 +337,13 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
         }
     })
     .await;
+    if let Err(e) = recorded {
+        // The build stays unfinished in the log; the stall watchdog ends it (docs/adr/0018).
+        worker::console_error!(
+            "build {}: BuildFailed could not be recorded: {e}",
+            job.build_id
+        );
+    }
     Failure {
         step: step.into(),
         reason,

@@ -101,6 +101,7 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
                     faults: None,
                     plan: None,
                     refuse_start: false,
+                    fail_append_faults: None,
                 };
                 consumer::start(env, &job).await?;
                 touched += 1;

@@ -735,6 +735,9 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             }
             let m = current_manifest(ctx, job, &st).await?;
             write_bundle(ctx, &job.project_id, &m).await?;
+            // A cancel (or the watchdog) may have ended the build while this step ran: the
+            // pointer is not touched for a build that is over.
+            ended(&state(ctx, job).await?, job)?;
             let pointer = json!({ "project": job.project_id, "version": m.version, "build_id": job.build_id });
             let bucket = ctx.env.bucket("STORE").map_err(retryable)?;
             move_live_pointer(&bucket, &st.slug, &pointer)
@@ -743,11 +746,20 @@ pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepR
             // A delete may have landed since `st` was read. Checking again after the write closes
             // the race: either the deletion came later, and its teardown (which removes the
             // pointer first) runs after this write, or it is seen here and the pointer undone.
-            if state(ctx, job).await?.deleted {
+            // The same holds for a cancel: it settles the pointer after recording the end, and
+            // an end seen here puts the pointer back (docs/adr/0018).
+            let now = state(ctx, job).await?;
+            if now.deleted {
                 crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)
                     .await
                     .map_err(api_err)?;
                 return Err(deleted(job));
+            }
+            if let Err(e) = ended(&now, job) {
+                crate::cancel::settle_pointer(&bucket, &job.project_id, &now, &job.build_id)
+                    .await
+                    .map_err(api_err)?;
+                return Err(e);
             }
             Ok((
                 json!({ "version": m.version, "slug": st.slug }),
@@ -837,6 +849,22 @@ async fn reuse_code(
     let (mut value, commands) = save_checked(ctx, job, st, files, None).await?;
     value["reused_version"] = json!(version);
     Ok((value, commands))
+}
+
+/// A terminal error if the build has ended (cancelled, or failed by the watchdog) meanwhile.
+fn ended(st: &ProjectState, job: &BuildJob) -> Result<(), StepError> {
+    match st.build(&job.build_id) {
+        Some(b) if !b.is_finished() => Ok(()),
+        Some(b) => Err(StepError::Terminal(format!(
+            "build {} ended ({}) while this step ran; nothing was deployed",
+            job.build_id,
+            format!("{:?}", b.status).to_lowercase()
+        ))),
+        None => Err(StepError::Terminal(format!(
+            "build {} is not in the log",
+            job.build_id
+        ))),
+    }
 }
 
 /// The terminal error of a step whose project was deleted while the build ran.

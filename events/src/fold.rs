@@ -205,6 +205,9 @@ pub struct BuildState {
     pub deployed_version: Option<u32>,
     /// Why it failed, when it did.
     pub error: Option<BuildError>,
+    /// When cancelled: the step it was in (`None` also when it had not started a step).
+    #[serde(default)]
+    pub cancelled_in: Option<String>,
 }
 
 impl BuildState {
@@ -372,8 +375,9 @@ impl BuildState {
                     reason: reason.clone(),
                 });
             }
-            Event::BuildCancelled { .. } => {
+            Event::BuildCancelled { step, .. } => {
                 self.status = BuildStatus::Cancelled;
+                self.cancelled_in = step.clone();
                 self.current_step = None;
             }
             Event::DatabaseProvisioned { .. }

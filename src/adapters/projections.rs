@@ -88,6 +88,10 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
             "UPDATE builds SET status = 'failed', error_step = ?2, error_reason = ?3, updated_at = ?4 WHERE id = ?1",
             &[text(build_id), text(step), text(reason), t],
         )?],
+        Event::BuildCancelled { build_id, step } => vec![s(
+            "UPDATE builds SET status = 'cancelled', error_step = ?2, updated_at = ?3 WHERE id = ?1",
+            &[text(build_id), step.as_deref().map_or(JsValue::NULL, text), t],
+        )?],
         Event::Deployed { build_id, version } => vec![s(
             "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",

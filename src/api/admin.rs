@@ -139,11 +139,40 @@ pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Respo
         faults: None,
         plan: None,
         refuse_start: false,
+        fail_append_faults: None,
     };
     let outcome = crate::consumer::start(&ctx.env, &job).await?;
     json(
         200,
         &json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
+    )
+}
+
+/// `GET /api/_test/builds/:id/workflow`: the engine's status of the build's Workflow instance
+/// (`{"status": "running" | "complete" | … | null}`, null when there is none; test hooks only), so
+/// a test can wait for a workflow to end instead of sleeping.
+pub async fn workflow_status(
+    req: &Request,
+    ctx: &Ctx,
+    build_id: &str,
+) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let status = crate::cancel::instance_status(&ctx.env, build_id).await?;
+    json(200, &json!({ "build_id": build_id, "status": status }))
+}
+
+/// `DELETE /api/_test/builds/:id/workflow`: terminates the build's Workflow instance behind
+/// Kiln's back, recording nothing, as an engine that loses an instance would (test hooks only).
+pub async fn terminate_workflow(
+    req: &Request,
+    ctx: &Ctx,
+    build_id: &str,
+) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let outcome = crate::cancel::terminate(&ctx.env, build_id).await?;
+    json(
+        200,
+        &json!({ "build_id": build_id, "outcome": format!("{outcome:?}").to_lowercase() }),
     )
 }
 

@@ -35,6 +35,7 @@ mod model_server;
 mod openapi;
 mod projects;
 mod rollback;
+mod stuck;
 mod teardown;
 mod tokens;
 mod ui;
@@ -68,6 +69,8 @@ pub enum Run {
     Model(fn(&Kiln, &ModelServer)),
     /// Runs on the webhooks session (private targets allowed, retry delays shrunk).
     Webhooks(fn(&Kiln)),
+    /// Runs on the watchdog session (every unfinished build counts as stalled; see `stuck.rs`).
+    Stuck(fn(&Kiln)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -159,6 +162,7 @@ fn main() {
         webhooks::scenarios(),
         model::scenarios(),
         rollback::scenarios(),
+        stuck::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
     ]
@@ -181,6 +185,7 @@ fn main() {
     let limited = on(|r| matches!(r, Run::Limits(_)));
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
+    let stalled = on(|r| matches!(r, Run::Stuck(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -236,6 +241,25 @@ fn main() {
         let f = run_all(&hooked, |s| match s.run {
             Run::Webhooks(run) => run(&k),
             _ => unreachable!("only webhook scenarios run on the webhooks session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
+    if !stalled.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_with(stuck::SETTINGS);
+        println!(
+            "e2e: watchdog session ready at {} in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            stalled.len()
+        );
+        let f = run_all(&stalled, |s| match s.run {
+            Run::Stuck(run) => run(&k),
+            _ => unreachable!("only watchdog scenarios run on the watchdog session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);
