@@ -10,5 +10,5 @@ scripts/secrets.sh
 wrangler d1 migrations apply DB --local --persist-to "$STATE" >/dev/null
 echo "Kiln: platform http://localhost:$PORT   apps http://<slug>.localhost:$PORT"
 # Local receivers (127.0.0.1, localhost) are private targets: allowed for development only.
-exec wrangler dev -c wrangler.toml -c dispatch/wrangler.toml --persist-to "$STATE" --port "$PORT" \
+exec wrangler dev -c wrangler.toml -c dispatch/wrangler.toml --test-scheduled --persist-to "$STATE" --port "$PORT" \
   --var ALLOW_PRIVATE_WEBHOOKS:1

@@ -6,7 +6,7 @@
 //! first attempt waits 20 s after recording its start), so a cancel or the watchdog reliably
 //! meets the build mid-step. The watchdog scenarios run on a session of their own
 //! ([`SETTINGS`]) whose stall threshold is 0, so any unfinished build counts as stalled; they
-//! trigger the cron handler explicitly (`/cdn-cgi/handler/scheduled`) instead of waiting for it.
+//! trigger the cron handler explicitly (`/__scheduled`) instead of waiting for it.
 
 use std::time::{Duration, Instant};
 
@@ -366,9 +366,9 @@ fn a_failed_build_whose_failure_cannot_be_recorded_at_first_still_ends_failed(k:
     assert!(r.error_message().contains("BuildFailed:N"), "{}", r.body);
 }
 
-/// Runs the cron handler once, as the scheduler would.
+/// Runs the cron handler once, as the scheduler would (`wrangler dev --test-scheduled`).
 fn run_watchdog(k: &Kiln) {
-    let r = k.api.get("/cdn-cgi/handler/scheduled", None);
+    let r = k.api.get("/__scheduled?cron=*+*+*+*+*", None);
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
