@@ -43,6 +43,10 @@ pub struct RollbackJob {
     pub rollback_id: String,
     /// The version to make live.
     pub to_version: u32,
+    /// Test-only: the `switch` step stalls [`workflows::pipeline::SLOW_MS`] the first time it
+    /// runs (so a restart can interrupt it); accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slow: bool,
 }
 
 /// The system actor recorded on rollback events.
@@ -235,8 +239,42 @@ fn step_err_js(e: worker::Error) -> StepError {
     StepError::Retryable(e.to_string())
 }
 
+/// The `slow` test hook: stalls once per rollback (an R2 marker remembers it across restarts).
+async fn stall_once(env: &Env, job: &RollbackJob) -> Result<(), StepError> {
+    let hooks = env
+        .var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false);
+    if !(hooks && job.slow) {
+        return Ok(());
+    }
+    let first = env
+        .bucket("STORE")
+        .map_err(step_err_js)?
+        .put(
+            format!("test/rollback-stall/{}", job.rollback_id),
+            Vec::<u8>::new(),
+        )
+        .only_if(worker::Conditional {
+            etag_does_not_match: Some("*".into()),
+            ..Default::default()
+        })
+        .execute()
+        .await
+        .map_err(step_err_js)?
+        .is_some();
+    if first {
+        worker::Delay::from(std::time::Duration::from_millis(
+            workflows::pipeline::SLOW_MS,
+        ))
+        .await;
+    }
+    Ok(())
+}
+
 /// Step 2: the live pointer names the target; `RolledBack` is recorded.
 async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
+    stall_once(&env, &job).await?;
     let ctx = Ctx::new(env.clone()).map_err(step_err)?;
     let st = load(&ctx, &job).await?;
     if done(&st, &job) {

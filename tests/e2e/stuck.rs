@@ -37,6 +37,7 @@ pub fn scenarios() -> Vec<Scenario> {
         cancelling_twice_is_fine_and_an_ended_unknown_or_foreign_build_cannot_be_cancelled,
         a_step_still_running_after_its_build_was_cancelled_cannot_deploy_or_finish_it,
         a_failed_build_whose_failure_cannot_be_recorded_at_first_still_ends_failed,
+        a_rollback_interrupted_by_a_dev_server_restart_completes,
     ];
     all.extend(watchdog_scenarios());
     all
@@ -452,4 +453,60 @@ fn the_watchdog_leaves_finished_builds_alone(k: &Kiln) {
     let after = events(k, &token, &id);
     assert_eq!(after.len(), before, "{:?}", after.last());
     assert_eq!(build(k, &token, &b)["status"], "succeeded");
+}
+
+/// The rollback's `switch` step stalls the first time (test hook), the dev server is killed
+/// meanwhile, and the pending rollback is resumed by the next isolate: the older version goes live.
+fn a_rollback_interrupted_by_a_dev_server_restart_completes(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = new_project(k, &token, "Interrupted Rollback");
+    let first = request_build(k, &token, &id, "a reading list", &[]);
+    assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
+    let second = request_build(k, &token, &id, "a reading list with authors", &[]);
+    assert_eq!(wait_for_build(k, &token, &second)["status"], "succeeded");
+    assert_eq!(served_version(k, &slug), Some(2));
+    let r = k.api.send(
+        "POST",
+        &format!("/api/projects/{id}/rollback"),
+        Some(&token),
+        &[
+            ("content-type", "application/json"),
+            ("x-kiln-rollback-fault", "slow"),
+        ],
+        Some(br#"{"version":1}"#.to_vec()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let rollback_id = r.json()["rollback_id"].as_str().unwrap().to_string();
+    let p = k
+        .api
+        .get(&format!("/api/projects/{id}"), Some(&token))
+        .json();
+    assert!(!p["project"]["rollback"].is_null(), "{p:#}");
+    k.restart();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let p = k
+            .api
+            .get(&format!("/api/projects/{id}"), Some(&token))
+            .json();
+        if p["project"]["live"]["rollback_id"] == rollback_id.as_str() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rollback never completed: {p:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(served_version(k, &slug), Some(1));
+    let log = events(k, &token, &id);
+    assert_eq!(
+        log.iter()
+            .filter(
+                |e| e["type"] == "RolledBack" && e["data"]["rollback_id"] == rollback_id.as_str()
+            )
+            .count(),
+        1
+    );
 }
