@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod pipeline;
+pub mod rebuild;
 pub mod resume;
 pub mod rollback;
 pub mod service;

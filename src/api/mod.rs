@@ -162,8 +162,9 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             _ => Err(not_allowed("GET")),
         },
         ["api", "admin", "projections", "rebuild"] => match method {
+            Method::Get => admin::rebuild_progress(&req, ctx).await,
             Method::Post => admin::rebuild(&req, ctx).await,
-            _ => Err(not_allowed("POST")),
+            _ => Err(not_allowed("GET, POST")),
         },
         ["api", "admin", "projects", id, "events"] => match method {
             Method::Get => admin::events(&req, ctx, id).await,
@@ -181,6 +182,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Get => admin::workflow_status(&req, ctx, build_id).await,
             Method::Delete => admin::terminate_workflow(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET, DELETE")),
+        },
+        ["api", "_test", "projects", project, "seed"] => match method {
+            Method::Post => admin::seed(&mut req, ctx, project).await,
+            _ => Err(not_allowed("POST")),
         },
         ["api", "_test", "apps", project, "query"] => match method {
             Method::Post => admin::app_query(&mut req, ctx, project).await,
