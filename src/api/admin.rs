@@ -216,8 +216,7 @@ pub async fn terminate_workflow(
 
 /// `POST /api/_test/projects/:id/seed {events}`: appends `events` synthetic chat messages (at most
 /// 20,000 per call) to a project's log in commits of 1,000, to benchmark rebuilds without 100,000
-/// HTTP appends (test hooks only). Only the log is written: the projections see the messages
-/// after the next rebuild.
+/// HTTP appends (test hooks only). The projections get the messages like any append's.
 pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Response, ApiError> {
     test_hooks(req, ctx)?;
     let body: serde_json::Value = crate::http::read_json(req, 1024).await?;
@@ -228,6 +227,7 @@ pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Respons
             ApiError::invalid_field("events", "events must be a whole number from 1 to 20000")
         })?;
     let log = event_log(ctx)?;
+    let db = ctx.db()?;
     let mut seq = log
         .head(project)
         .await
@@ -259,6 +259,9 @@ pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Respons
             )
             .await
             .map_err(crate::service::store_error)?;
+        for part in stored.chunks(50) {
+            projections::apply(&db, part).await?;
+        }
         seq += stored.len() as u64;
         left -= take;
     }
