@@ -376,8 +376,21 @@ async fn attempt(
         step: step.name().into(),
         attempt: number,
     };
+    // The state after StartStep, handed to the step body so it need not read the log again.
+    let mut after_start = state.clone();
     match service::execute(&ctx, &job.project_id, meta(job), start).await {
-        Ok(_) => {}
+        Ok(stored) => {
+            if stored.first().map(|e| e.seq) == Some(state.last_seq + 1) {
+                for e in &stored {
+                    after_start.apply(e);
+                }
+            } else {
+                // Someone else appended in between: read the log again.
+                after_start = service::load(&log, &job.project_id, true)
+                    .await
+                    .map_err(to_step_error)?;
+            }
+        }
         Err(ApiError::Conflict(m))
             if m.contains(
                 &Rejection::StepAlreadySucceeded {
@@ -401,7 +414,7 @@ async fn attempt(
     }
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),
-        None => crate::steps::run(step, job, &ctx, prior).await,
+        None => crate::steps::run(step, job, &ctx, after_start, prior).await,
     };
     let duration_ms = (now_ms() - started).max(0) as u64;
     match outcome {
@@ -416,9 +429,8 @@ async fn attempt(
                     .and_then(|r| r.as_str())
                     .map(str::to_string),
             };
-            // The step's domain events come before StepSucceeded, so a retry after a partial record
-            // redoes them; except for `record`, whose BuildSucceeded finishes the build and must
-            // therefore come last.
+            // The step's domain events come before StepSucceeded; except for `record`, whose
+            // BuildSucceeded finishes the build and must therefore come last.
             let ordered: Vec<Command> = if step == Step::Record {
                 std::iter::once(succeeded).chain(commands).collect()
             } else {
@@ -427,9 +439,10 @@ async fn attempt(
                     .chain(std::iter::once(succeeded))
                     .collect()
             };
-            for c in ordered {
-                record(env, job, c).await?;
-            }
+            // One append for all of them (all or nothing).
+            service::execute_all(&ctx, &job.project_id, meta(job), ordered)
+                .await
+                .map_err(to_step_error)?;
             Ok(value)
         }
         Err(err) => {

@@ -66,6 +66,37 @@ pub async fn load(
     Ok(fold(state, &decoded))
 }
 
+/// The events of `commands` decided one after the other on a scratch copy of `state`.
+fn decide_all(
+    state: &ProjectState,
+    stream: &str,
+    meta: &Metadata,
+    commands: &[Command],
+) -> Result<Vec<events::Event>, ApiError> {
+    if let [only] = commands {
+        return state.handle(only.clone()).map_err(rejection);
+    }
+    let mut scratch = state.clone();
+    let mut all = Vec::new();
+    for command in commands {
+        let events = scratch.handle(command.clone()).map_err(rejection)?;
+        for (i, event) in events.iter().enumerate() {
+            // Only the payload, seq and time matter to the fold; the hash chain is not checked.
+            let envelope = events::envelope::seal(
+                stream,
+                scratch.last_seq + 1 + i as u64,
+                events::envelope::GENESIS_HASH,
+                meta.clone(),
+                event.clone(),
+            )
+            .map_err(|e| ApiError::internal(format!("seal: {e}")))?;
+            scratch.apply(&envelope);
+        }
+        all.extend(events);
+    }
+    Ok(all)
+}
+
 fn fold(mut state: ProjectState, decoded: &[events::Decoded]) -> ProjectState {
     for d in decoded {
         if let Some(w) = state.apply_decoded(d) {
@@ -83,12 +114,25 @@ pub async fn execute(
     meta: Metadata,
     command: Command,
 ) -> Result<Vec<Envelope>, ApiError> {
+    execute_all(ctx, stream, meta, vec![command]).await
+}
+
+/// Decides `commands` in order, each against the state the previous ones lead to, and appends
+/// all their events in one commit (all or nothing; re-decided after a lost race). A rejection of
+/// any command appends nothing. One append instead of one per command: a build step records its
+/// domain events and its `StepSucceeded` together.
+pub async fn execute_all(
+    ctx: &Ctx,
+    stream: &str,
+    meta: Metadata,
+    commands: Vec<Command>,
+) -> Result<Vec<Envelope>, ApiError> {
     let log = event_log(ctx)?;
     let db = ctx.db()?;
     let mut use_snapshot = true;
     for _ in 0..MAX_ATTEMPTS {
         let state = load(&log, stream, use_snapshot).await?;
-        let events = state.handle(command.clone()).map_err(rejection)?;
+        let events = decide_all(&state, stream, &meta, &commands)?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -102,12 +146,20 @@ pub async fn execute(
                 for e in &stored {
                     next.apply(e);
                 }
-                if let Ok(bytes) = rmp_serde::to_vec_named(&next) {
-                    log.put_snapshot(stream, bytes).await;
-                }
-                projections::apply(&db, &stored).await?;
-                // Callbacks go on a Queue here, the one place every event passes through.
-                crate::webhooks::fan_out(ctx, &slug, &stored).await;
+                // The snapshot, the projections and the callbacks (queued here, the one place
+                // every event passes through) are independent: written concurrently.
+                let snapshot = async {
+                    if let Ok(bytes) = rmp_serde::to_vec_named(&next) {
+                        log.put_snapshot(stream, bytes).await;
+                    }
+                };
+                let (_, projected, _) = futures_util::future::join3(
+                    snapshot,
+                    projections::apply(&db, &stored),
+                    crate::webhooks::fan_out(ctx, &slug, &stored),
+                )
+                .await;
+                projected?;
                 return Ok(stored);
             }
             Err(StoreError::Conflict { actual, .. }) => {

@@ -446,8 +446,13 @@ async fn check_current(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> Result<C
 }
 
 /// Runs one step's body.
-pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, _prior: &Value) -> StepResult {
-    let st = state(ctx, job).await?;
+pub async fn run(
+    step: Step,
+    job: &BuildJob,
+    ctx: &Ctx,
+    st: ProjectState,
+    _prior: &Value,
+) -> StepResult {
     let build_id = job.build_id.clone();
     match step {
         Step::Plan => {
