@@ -408,7 +408,7 @@ fn ops() -> Vec<Op> {
                 json!({ "build_id": { "type": "string" }, "status": { "const": "cancelled" }, "step": { "type": ["string", "null"] }, "cancelled_now": { "type": "boolean" }, "build_url": { "type": "string" } }),
                 &["build_id", "status"],
             ),
-            &[401, 403, 404, 409],
+            &[401, 403, 404, 409, 422],
         ),
         op(
             "post",
