@@ -8,13 +8,14 @@ RUST_SOURCES := $(shell find src events workflows prompts dispatch/src -type f 2
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.mts web/tsconfig.json package-lock.json
 ENV := source scripts/env.sh &&
 
-.PHONY: help dev test build toolchain e2e bench fmt lint clean web-size chromium
+.PHONY: help dev test build toolchain e2e bench fmt lint clean web-size chromium deploy deploy-check
 
 help:
 	@echo "make dev    run Kiln locally (platform :8787, apps at <slug>.localhost:8787)"
 	@echo "make test   run every test (unit + end-to-end)"
 	@echo "make build  build both Workers"
 	@echo "make bench  benchmarks (figures in BENCHMARKS.md)"
+	@echo "make deploy provision a Cloudflare account and deploy (DRY_RUN=1: build for deployment only)"
 
 toolchain:
 	@scripts/toolchain.sh
@@ -47,7 +48,17 @@ dev: build
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
-test: build chromium
+# Provisions the account and deploys both Workers (README: "Deploying to Cloudflare");
+# DRY_RUN=1 only builds both Workers for deployment (wrangler deploy --dry-run).
+deploy: build
+	@scripts/deploy.sh $(if $(filter 1,$(DRY_RUN)),--dry-run)
+
+# Both Workers build for deployment with their production configs (part of make test).
+deploy-check: build
+	@scripts/deploy.sh --dry-run >/dev/null
+	@echo "deploy dry run: both Workers build for deployment"
+
+test: build chromium deploy-check
 	@scripts/test-tools.sh
 	$(ENV) cargo test --workspace --no-fail-fast
 
@@ -60,6 +71,7 @@ bench: build
 	cargo run -p workflows --release --example bench_parser
 	cargo run -p workflows --release --example bench_tokens
 	cargo run -p workflows --release --features validate --example bench_validate
+	cargo run -p workflows --release --features validate --example bench_model_path
 	$(ENV) cargo bench -p kiln --bench platform
 	$(ENV) cargo bench -p kiln --bench dispatch
 

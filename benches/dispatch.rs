@@ -18,6 +18,9 @@
 #[path = "../tests/e2e/client.rs"]
 #[allow(dead_code)]
 mod client;
+#[path = "../tests/e2e/cloudflare_double.rs"]
+#[allow(dead_code)]
+mod cloudflare_double;
 #[path = "../tests/e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;

@@ -3,11 +3,15 @@
 //! Run with `make bench` (or `cargo bench -p kiln --bench platform`). Measures, on a fresh local
 //! state: event append latency (an authenticated `POST /messages`: auth, fold from snapshot,
 //! create-only R2 commit, D1 projection), reading a 1,000-event stream, and rebuilding the D1
-//! projections from 10,000 events.
+//! projections from 10,000 events. `builds-cloudflare` repeats the build section on a session
+//! whose deploy target is `cloudflare` (the local Cloudflare API double, started with it).
 
 #[path = "../tests/e2e/client.rs"]
 #[allow(dead_code)]
 mod client;
+#[path = "../tests/e2e/cloudflare_double.rs"]
+#[allow(dead_code)]
+mod cloudflare_double;
 #[path = "../tests/e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;
@@ -17,7 +21,7 @@ use std::time::Instant;
 use serde_json::json;
 
 pub use client::Api;
-use harness::Kiln;
+use harness::{Kiln, Target};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -50,15 +54,25 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
-    let kiln = Kiln::start();
-    if run("builds") {
+    if run("builds") || run("events") || run("rebuild") {
+        let kiln = Kiln::start();
+        if run("builds") {
+            builds(&kiln);
+        }
+        if run("events") {
+            event_log(&kiln);
+        }
+        if run("rebuild") {
+            rebuilds(&kiln);
+        }
+    }
+    if run("builds-cloudflare") {
+        let kiln = Kiln::start_on(Target::Cloudflare, &[]);
+        println!(
+            "deploy target: cloudflare (REST API double at {})",
+            kiln.double().url
+        );
         builds(&kiln);
-    }
-    if run("events") {
-        event_log(&kiln);
-    }
-    if run("rebuild") {
-        rebuilds(&kiln);
     }
 }
 
@@ -121,8 +135,9 @@ fn builds(k: &Kiln) {
             b["deployed_version"].as_u64().unwrap(),
         ));
     }
+    let target = format!("{:?}", k.target()).to_lowercase();
     summary(
-        "prompt → live (offline generator, 10 builds)",
+        &format!("prompt → live (offline generator, {target} target, 10 builds)"),
         walls.clone(),
     );
     for (name, ms) in per_step {
@@ -185,9 +200,12 @@ fn builds(k: &Kiln) {
         percentile(&s, 0.5)
     };
     let ratio = p50(&app_root) / p50(&plain);
-    summary("app GET / via dispatch (static from code store)", app_root);
     summary(
-        &format!("app GET /api/{table} via dispatch (Worker Loader isolate + SQLite DO)"),
+        &format!("app GET / via dispatch ({target} target)"),
+        app_root,
+    );
+    summary(
+        &format!("app GET /api/{table} via dispatch ({target} target)"),
         app_list,
     );
     summary(

@@ -15,12 +15,14 @@
 use events::envelope::Metadata;
 use events::{Command, ProjectState};
 use js_sys::{Function, Promise, Reflect};
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Conditional, Env};
+use worker::Env;
 
+use crate::adapters::build_store;
 use crate::adapters::webcrypto::now_ms;
+use crate::deploy::LivePointer;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service;
@@ -99,34 +101,33 @@ fn js_text(e: &JsValue) -> String {
     crate::pipeline::js_error_text(e)
 }
 
-/// The pointer document that makes the log's live version live (`None`: nothing is live yet).
-fn live_pointer(project: &str, st: &ProjectState) -> Option<Value> {
+/// The pointer that makes the log's live version live on the configured target (`None`: nothing
+/// is live yet).
+fn live_pointer(ctx: &Ctx, project: &str, st: &ProjectState) -> Option<LivePointer> {
     let live = st.live.as_ref()?;
-    let mut pointer =
-        json!({ "project": project, "version": live.version, "build_id": live.build_id });
-    if let Some(r) = &live.rollback_id {
-        pointer["rollback_id"] = json!(r);
-    }
+    let mut pointer = LivePointer::on(
+        &ctx.config.target,
+        project,
+        live.version,
+        live.build_id.clone(),
+    );
+    pointer.rollback_id = live.rollback_id.clone();
     Some(pointer)
 }
 
 /// Puts the live pointer back to the log's live version if it names `build_id`, a build that
-/// ended without going live. The write is conditional on the pointer being the one read, so a
-/// later deploy or rollback that moved it meanwhile is never undone. Returns whether it changed.
+/// ended without going live. The write goes through `steps::move_live_pointer_if`, conditional on
+/// the pointer being the one read, so a later deploy or rollback that moved it meanwhile is never
+/// undone. Returns whether it changed.
 pub async fn settle_pointer(
-    bucket: &worker::Bucket,
+    ctx: &Ctx,
     project: &str,
     st: &ProjectState,
     build_id: &str,
 ) -> Result<bool, ApiError> {
     let key = format!("apps/{}.json", st.slug);
-    let Some(object) = bucket.get(&key).execute().await? else {
+    let Some((bytes, etag)) = build_store::get_tagged(&ctx.env, &key).await? else {
         return Ok(false);
-    };
-    let etag = object.etag();
-    let bytes = match object.body() {
-        Some(body) => body.bytes().await?,
-        None => return Ok(false),
     };
     let current: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if current["build_id"].as_str() != Some(build_id) || current["rollback_id"].is_string() {
@@ -140,23 +141,16 @@ pub async fn settle_pointer(
         // The build did go live (it is not the one being undone).
         return Ok(false);
     }
-    match live_pointer(project, st) {
+    match live_pointer(ctx, project, st) {
         Some(pointer) => {
-            bucket
-                .put(&key, pointer.to_string().into_bytes())
-                .only_if(Conditional {
-                    etag_matches: Some(etag),
-                    ..Default::default()
-                })
-                .execute()
-                .await?;
+            crate::steps::move_live_pointer_if(ctx, &st.slug, &pointer, Some(&etag)).await
         }
         // A first build that never went live: the app has no version to serve.
-        None => crate::teardown::remove_pointer(bucket, project, &st.slug)
-            .await
-            .map(|_| ())?,
+        None => {
+            let bucket = build_store::bucket(&ctx.env)?;
+            crate::teardown::remove_pointer(&bucket, project, &st.slug).await
+        }
     }
-    Ok(true)
 }
 
 /// What a cancel did.
@@ -218,8 +212,7 @@ pub async fn end_outside(ctx: &Ctx, project: &str, build_id: &str) {
 async fn settle(ctx: &Ctx, project: &str, build_id: &str) {
     let settled = async {
         let st = service::load(&service::event_log(ctx)?, project, true).await?;
-        let bucket = ctx.env.bucket("STORE")?;
-        settle_pointer(&bucket, project, &st, build_id).await
+        settle_pointer(ctx, project, &st, build_id).await
     }
     .await;
     match settled {

@@ -26,6 +26,16 @@ pub struct RawConfig {
     pub allow_private_webhooks: Option<String>,
     /// `WEBHOOK_RETRY_SCALE` var.
     pub webhook_retry_scale: Option<String>,
+    /// `DEPLOY_TARGET` var.
+    pub deploy_target: Option<String>,
+    /// `CLOUDFLARE_API_BASE` var.
+    pub cloudflare_api_base: Option<String>,
+    /// `CLOUDFLARE_ACCOUNT_ID` var.
+    pub cloudflare_account_id: Option<String>,
+    /// Whether the `CLOUDFLARE_API_TOKEN` secret is set (its value stays in the adapter).
+    pub cloudflare_api_token_set: bool,
+    /// `DISPATCH_NAMESPACE` var.
+    pub dispatch_namespace: Option<String>,
 }
 
 /// The rate-limit and quota settings read from the environment.
@@ -81,6 +91,92 @@ pub struct Config {
     pub limits: Limits,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// Where apps are deployed.
+    pub target: TargetSettings,
+}
+
+/// Where apps are deployed (`DEPLOY_TARGET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSettings {
+    /// `local`: the dispatch Worker (Worker Loader + a SQLite Durable Object per app).
+    Local,
+    /// `cloudflare`: D1, R2 and Workers for Platforms through the REST API.
+    Cloudflare(CloudflareSettings),
+}
+
+/// The `cloudflare` target's settings (the API token is read by the adapter, never kept here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudflareSettings {
+    /// `CLOUDFLARE_API_BASE`, without a trailing slash.
+    pub api_base: String,
+    /// `CLOUDFLARE_ACCOUNT_ID`.
+    pub account_id: String,
+    /// `DISPATCH_NAMESPACE`.
+    pub namespace: String,
+}
+
+/// Cloudflare's API.
+pub const DEFAULT_CLOUDFLARE_API_BASE: &str = "https://api.cloudflare.com/client/v4";
+/// The dispatch namespace apps are uploaded to.
+pub const DEFAULT_DISPATCH_NAMESPACE: &str = "kiln-apps";
+
+fn parse_target(raw: &RawConfig) -> Result<TargetSettings, ApiError> {
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match text(&raw.deploy_target).as_deref() {
+        None | Some("local") => Ok(TargetSettings::Local),
+        Some("cloudflare") => {
+            let api_base = text(&raw.cloudflare_api_base)
+                .unwrap_or_else(|| DEFAULT_CLOUDFLARE_API_BASE.into())
+                .trim_end_matches('/')
+                .to_string();
+            if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+                return Err(ApiError::Misconfigured(format!(
+                    "setting CLOUDFLARE_API_BASE must be an http(s) URL such as {DEFAULT_CLOUDFLARE_API_BASE}, got '{api_base}'"
+                )));
+            }
+            let account_id = text(&raw.cloudflare_account_id).ok_or_else(|| {
+                ApiError::Misconfigured(
+                    "setting CLOUDFLARE_ACCOUNT_ID is missing; DEPLOY_TARGET=cloudflare needs the account's id".into(),
+                )
+            })?;
+            if !account_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(ApiError::Misconfigured(
+                    "setting CLOUDFLARE_ACCOUNT_ID must be letters, digits and '-' only".into(),
+                ));
+            }
+            if !raw.cloudflare_api_token_set {
+                return Err(ApiError::Misconfigured(
+                    "setting CLOUDFLARE_API_TOKEN is missing; DEPLOY_TARGET=cloudflare needs it (`wrangler secret put CLOUDFLARE_API_TOKEN`, or a line in .dev.vars)".into(),
+                ));
+            }
+            let namespace =
+                text(&raw.dispatch_namespace).unwrap_or_else(|| DEFAULT_DISPATCH_NAMESPACE.into());
+            if !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ApiError::Misconfigured(format!(
+                    "setting DISPATCH_NAMESPACE must be letters, digits, '-' and '_' only, got '{namespace}'"
+                )));
+            }
+            Ok(TargetSettings::Cloudflare(CloudflareSettings {
+                api_base,
+                account_id,
+                namespace,
+            }))
+        }
+        Some(other) => Err(ApiError::Misconfigured(format!(
+            "setting DEPLOY_TARGET must be 'local' or 'cloudflare', got '{other}'"
+        ))),
+    }
 }
 
 /// Webhook delivery settings.
@@ -144,6 +240,7 @@ impl TryFrom<RawConfig> for Config {
     type Error = ApiError;
 
     fn try_from(raw: RawConfig) -> Result<Self, ApiError> {
+        let target = parse_target(&raw);
         let auth_secret = raw.auth_secret.filter(|s| !s.is_empty()).ok_or_else(|| {
             ApiError::Misconfigured("setting AUTH_SECRET is missing; run `make dev` (it writes .dev.vars) or `wrangler secret put AUTH_SECRET`".into())
         })?;
@@ -152,6 +249,7 @@ impl TryFrom<RawConfig> for Config {
                 "setting AUTH_SECRET must be at least 32 characters".into(),
             ));
         }
+        let target = target?;
         let apps_domain = apps_domain(raw.apps_domain);
         let session_ttl_seconds = parse_num(
             "SESSION_TTL_SECONDS",
@@ -177,6 +275,7 @@ impl TryFrom<RawConfig> for Config {
         let limits = parse_limits(&raw.limits)?;
         let webhooks = parse_webhooks(raw.allow_private_webhooks, raw.webhook_retry_scale)?;
         Ok(Self {
+            target,
             auth_secret,
             apps_domain,
             session_ttl_seconds,
@@ -253,6 +352,57 @@ mod tests {
         RawConfig {
             auth_secret: Some("x".repeat(32)),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_deploy_target_is_local_by_default_and_cloudflare_needs_its_settings() {
+        assert_eq!(
+            Config::try_from(raw()).unwrap().target,
+            TargetSettings::Local
+        );
+        let cf = |target: &str, account: Option<&str>, token: bool, base: Option<&str>| {
+            Config::try_from(RawConfig {
+                deploy_target: Some(target.into()),
+                cloudflare_account_id: account.map(Into::into),
+                cloudflare_api_token_set: token,
+                cloudflare_api_base: base.map(Into::into),
+                ..raw()
+            })
+        };
+        let ok = cf(
+            "cloudflare",
+            Some("acc1"),
+            true,
+            Some("http://127.0.0.1:8788/client/v4/"),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.target,
+            TargetSettings::Cloudflare(CloudflareSettings {
+                api_base: "http://127.0.0.1:8788/client/v4".into(),
+                account_id: "acc1".into(),
+                namespace: "kiln-apps".into(),
+            })
+        );
+        let prod = cf("cloudflare", Some("acc1"), true, None).unwrap();
+        assert!(
+            matches!(prod.target, TargetSettings::Cloudflare(ref c) if c.api_base == DEFAULT_CLOUDFLARE_API_BASE)
+        );
+        for (e, names) in [
+            (cf("cloudflare", None, true, None), "CLOUDFLARE_ACCOUNT_ID"),
+            (
+                cf("cloudflare", Some("acc1"), false, None),
+                "CLOUDFLARE_API_TOKEN",
+            ),
+            (
+                cf("cloudflare", Some("acc1"), true, Some("ftp://x")),
+                "CLOUDFLARE_API_BASE",
+            ),
+            (cf("vercel", None, false, None), "DEPLOY_TARGET"),
+        ] {
+            let msg = e.unwrap_err().message();
+            assert!(msg.contains(names), "{msg}");
         }
     }
 

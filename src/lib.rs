@@ -11,6 +11,7 @@ pub mod api;
 pub mod cancel;
 pub mod config;
 pub mod consumer;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod http;

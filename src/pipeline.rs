@@ -24,7 +24,8 @@ use workflows::pipeline::{FaultPlan, Step, StepError, MAX_REPAIRS};
 use crate::adapters::webcrypto::now_ms;
 use crate::error::ApiError;
 use crate::http::Ctx;
-use crate::service;
+use crate::service::{self, ExecError};
+use crate::steps::output::{self, RecordOutput, Verdict};
 
 /// The Queue message and Workflow params of one build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,20 +172,25 @@ fn to_step_error(e: ApiError) -> StepError {
     }
 }
 
-/// Appends the events of `command`; a rejection is terminal (the log says no).
-async fn record(env: &Env, job: &BuildJob, command: Command) -> Result<(), StepError> {
-    let ctx = Ctx::new(env.clone()).map_err(to_step_error)?;
-    service::execute(&ctx, &job.project_id, meta(job), command)
+/// Appends the events of `commands` as one batch; a rejection is terminal (the log says no).
+async fn record(env: &Env, job: &BuildJob, commands: Vec<Command>) -> Result<(), ExecError> {
+    let ctx = Ctx::new(env.clone())?;
+    service::execute_all(&ctx, &job.project_id, meta(job), commands)
         .await
         .map(|_| ())
-        .map_err(to_step_error)
+}
+
+/// A command the log did not record, as a step error: its refusal is terminal.
+fn exec_to_step_error(e: ExecError) -> StepError {
+    match e {
+        ExecError::Rejected(r) => StepError::Terminal(r.to_string()),
+        ExecError::Contended => StepError::Retryable(e.to_string()),
+        ExecError::Unavailable(e) => to_step_error(e),
+    }
 }
 
 async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure> {
-    let hooks = env
-        .var("KILN_TEST_HOOKS")
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false);
+    let hooks = crate::adapters::build_store::test_hooks(&env);
     let faults = if hooks {
         job.faults.clone().unwrap_or_default()
     } else {
@@ -201,20 +207,17 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
     durable_step(glue, "start", &start_cfg, move || {
         let (j, e) = (j.clone(), e.clone());
         async move {
-            match record(
-                &e,
-                &j,
-                Command::StartBuild {
-                    build_id: j.build_id.clone(),
-                },
-            )
-            .await
-            {
+            let start = Command::StartBuild {
+                build_id: j.build_id.clone(),
+            };
+            match record(&e, &j, vec![start]).await {
                 Ok(()) => Ok(json!({ "started": true })),
-                Err(StepError::Terminal(m)) if m.contains("has already started") => {
+                // A build that ended before it started (cancelled, or failed by the watchdog) is
+                // not started: the refusal ends this workflow (docs/adr/0018).
+                Err(ExecError::Rejected(Rejection::BuildAlreadyStarted { .. })) => {
                     Ok(json!({ "started": false }))
                 }
-                Err(err) => Err(err),
+                Err(err) => Err(exec_to_step_error(err)),
             }
         }
     })
@@ -230,31 +233,34 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
             Ok(out) => out,
             Err(reason) => return Err(fail(glue, job, &env, step.name(), reason).await),
         };
-        if step == Step::Validate && out["passed"] == Value::Bool(false) {
+        let verdict = match step {
+            Step::Validate => match output::read::<Verdict>(step.name(), &out) {
+                Ok(v) => Some(v),
+                Err(reason) => return Err(fail(glue, job, &env, step.name(), reason).await),
+            },
+            _ => None,
+        };
+        if let Some(verdict) = verdict.filter(|v| !v.passed) {
             // Repair rounds: each its own durable step; the last outcome decides.
-            let repairs = out["repairs"]
-                .as_u64()
-                .unwrap_or(0)
-                .min(u64::from(MAX_REPAIRS)) as u8;
-            let mut last = out.clone();
+            let repairs = verdict.repairs.min(u32::from(MAX_REPAIRS)) as u8;
+            let mut last = verdict;
             for n in 1..=repairs {
                 let repair = Step::Repair(n);
-                last = match run_step(glue, repair, job, &env, &faults, &outputs).await {
+                let out = match run_step(glue, repair, job, &env, &faults, &outputs).await {
                     Ok(o) => o,
                     Err(reason) => return Err(fail(glue, job, &env, repair.name(), reason).await),
                 };
-                outputs.insert(repair.name().into(), last.clone());
-                if last["passed"] == Value::Bool(true) {
+                last = match output::read::<Verdict>(repair.name(), &out) {
+                    Ok(v) => v,
+                    Err(reason) => return Err(fail(glue, job, &env, repair.name(), reason).await),
+                };
+                outputs.insert(repair.name().into(), out);
+                if last.passed {
                     break;
                 }
             }
-            if last["passed"] != Value::Bool(true) {
-                let diagnostics: Vec<String> = last["diagnostics"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| d.as_str().map(str::to_string))
-                    .collect();
+            if !last.passed {
+                let diagnostics = last.diagnostics;
                 let rounds = match repairs {
                     0 => String::new(),
                     1 => " after 1 repair".to_string(),
@@ -266,10 +272,14 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
         }
         outputs.insert(step.name().into(), out);
     }
-    Ok(outputs
-        .get("record")
-        .and_then(|r| r["version"].as_u64())
-        .unwrap_or(0) as u32)
+    let record = outputs
+        .get(Step::Record.name())
+        .cloned()
+        .unwrap_or_default();
+    match output::read::<RecordOutput>(Step::Record.name(), &record) {
+        Ok(r) => Ok(r.version),
+        Err(reason) => Err(fail(glue, job, &env, Step::Record.name(), reason).await),
+    }
 }
 
 /// Runs one step durably (the engine retries it by its policy) and returns its output.
@@ -297,10 +307,7 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
     let (j, e) = (job.clone(), env.clone());
     let step_name = step.to_string();
     let reason_for_log = reason.clone();
-    let hooks = env
-        .var("KILN_TEST_HOOKS")
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false);
+    let hooks = crate::adapters::build_store::test_hooks(env);
     let injected = if hooks {
         job.fail_append_faults.unwrap_or(0)
     } else {
@@ -323,17 +330,15 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
                     attempts.get()
                 )));
             }
-            record(
-                &e,
-                &j,
-                Command::FailBuild {
-                    build_id: j.build_id.clone(),
-                    step: s,
-                    reason: r,
-                },
-            )
-            .await
-            .map(|_| json!({}))
+            let failed = Command::FailBuild {
+                build_id: j.build_id.clone(),
+                step: s,
+                reason: r,
+            };
+            record(&e, &j, vec![failed])
+                .await
+                .map(|_| json!({}))
+                .map_err(exec_to_step_error)
         }
     })
     .await;
@@ -356,7 +361,7 @@ async fn attempt(
     job: &BuildJob,
     env: &Env,
     faults: &FaultPlan,
-    prior: &Value,
+    _prior: &Value,
 ) -> Result<Value, StepError> {
     let ctx = Ctx::new(env.clone()).map_err(to_step_error)?;
     let log = service::event_log(&ctx).map_err(to_step_error)?;
@@ -378,7 +383,7 @@ async fn attempt(
     };
     // The state after StartStep, handed to the step body so it need not read the log again.
     let mut after_start = state.clone();
-    match service::execute(&ctx, &job.project_id, meta(job), start).await {
+    match service::execute_all(&ctx, &job.project_id, meta(job), vec![start]).await {
         Ok(stored) => {
             if stored.first().map(|e| e.seq) == Some(state.last_seq + 1) {
                 for e in &stored {
@@ -391,46 +396,36 @@ async fn attempt(
                     .map_err(to_step_error)?;
             }
         }
-        Err(ApiError::Conflict(m))
-            if m.contains(
-                &Rejection::StepAlreadySucceeded {
-                    step: step.name().into(),
-                }
-                .to_string(),
-            ) =>
-        {
+        Err(ExecError::Rejected(Rejection::StepAlreadySucceeded { .. })) => {
             // The step finished but the engine did not record it (eviction): its output is
             // derived from the log again.
             let repairs = match ctx.config.model.provider {
                 workflows::model::ProviderKind::Offline => 0,
                 _ => ctx.config.model.repair_attempts,
             };
-            return crate::steps::output_from_log(step, &state, job, repairs);
+            return crate::steps::output_from_log(step, &state, job, repairs).map(|o| o.to_value());
         }
-        Err(e) => return Err(to_step_error(e)),
+        Err(e) => return Err(exec_to_step_error(e)),
     }
     if let Some(ms) = faults.stall_ms(step, number) {
-        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+        crate::adapters::webcrypto::sleep_ms(ms).await;
     }
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),
-        None => crate::steps::run(step, job, &ctx, after_start, prior).await,
+        None => crate::steps::run(step, job, &ctx, after_start).await,
     };
     let duration_ms = (now_ms() - started).max(0) as u64;
     match outcome {
-        Ok((value, commands)) => {
+        Ok((output, commands)) => {
             let succeeded = Command::SucceedStep {
                 build_id: job.build_id.clone(),
                 step: step.name().into(),
                 attempt: number,
                 duration_ms,
-                output_ref: value
-                    .get("ref")
-                    .and_then(|r| r.as_str())
-                    .map(str::to_string),
+                output_ref: output.output_ref(),
             };
-            // The step's domain events come before StepSucceeded; except for `record`, whose
-            // BuildSucceeded finishes the build and must therefore come last.
+            // One atomic batch: the step's domain events, then StepSucceeded; except for
+            // `record`, whose BuildSucceeded finishes the build and must therefore come last.
             let ordered: Vec<Command> = if step == Step::Record {
                 std::iter::once(succeeded).chain(commands).collect()
             } else {
@@ -439,11 +434,10 @@ async fn attempt(
                     .chain(std::iter::once(succeeded))
                     .collect()
             };
-            // One append for all of them (all or nothing).
             service::execute_all(&ctx, &job.project_id, meta(job), ordered)
                 .await
-                .map_err(to_step_error)?;
-            Ok(value)
+                .map_err(exec_to_step_error)?;
+            Ok(output.to_value())
         }
         Err(err) => {
             let last = number >= step.policy().attempts();
@@ -454,7 +448,9 @@ async fn attempt(
                 error: err.message().to_string(),
                 retryable: err.retryable() && !last,
             };
-            record(env, job, failed).await?;
+            record(env, job, vec![failed])
+                .await
+                .map_err(exec_to_step_error)?;
             Err(err)
         }
     }

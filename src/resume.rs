@@ -12,7 +12,8 @@
 //! Pending rollbacks get the same treatment: the `RollbackWorkflow` instance of a rollback the log
 //! still shows as pending is paused and resumed, or created again if the engine has none.
 //!
-//! Only the local deploy target does this (`DEPLOY_TARGET` unset or `local`).
+//! Only a platform on the local engine does this: the `local` deploy target, or the `cloudflare`
+//! target pointed at the local Cloudflare API double (see [`local_engine`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,11 +40,8 @@ pub fn once_per_isolate(env: &Env, ctx: &Context) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let local = env
-        .var("DEPLOY_TARGET")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    if !(local.is_empty() || local == "local") {
+    let var = |name: &str| env.var(name).map(|v| v.to_string()).unwrap_or_default();
+    if !local_engine(&var("DEPLOY_TARGET"), &var("CLOUDFLARE_API_BASE")) {
         return;
     }
     let env = env.clone();
@@ -59,6 +57,24 @@ pub fn once_per_isolate(env: &Env, ctx: &Context) {
             Err(e) => worker::console_error!("resuming rollbacks failed: {e}"),
         }
     });
+}
+
+/// Whether this platform runs on the local Workflows engine (`wrangler dev`): the `local` deploy
+/// target, or the `cloudflare` target aimed at the local Cloudflare API double on a loopback
+/// address (`DEPLOY_TARGET=cloudflare make dev` and its e2e sessions). A deployment talks to
+/// Cloudflare's own API, whose Workflows resume on their own.
+fn local_engine(target: &str, api_base: &str) -> bool {
+    if target.is_empty() || target == "local" {
+        return true;
+    }
+    let host = api_base
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    target == "cloudflare" && (host == "127.0.0.1" || host == "localhost")
 }
 
 async fn call0(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
@@ -181,4 +197,35 @@ pub async fn resume_rollbacks(env: &Env) -> Result<usize, ApiError> {
         }
     }
     Ok(touched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_engine;
+
+    #[test]
+    fn only_platforms_on_the_local_engine_resume_builds() {
+        assert!(local_engine("", ""));
+        assert!(local_engine(
+            "local",
+            "https://api.cloudflare.com/client/v4"
+        ));
+        assert!(local_engine(
+            "cloudflare",
+            "http://127.0.0.1:8788/client/v4"
+        ));
+        assert!(local_engine(
+            "cloudflare",
+            "http://localhost:8788/client/v4"
+        ));
+        assert!(!local_engine(
+            "cloudflare",
+            "https://api.cloudflare.com/client/v4"
+        ));
+        assert!(!local_engine("cloudflare", ""));
+        assert!(!local_engine(
+            "cloudflare",
+            "http://127.0.0.1.example.com/client/v4"
+        ));
+    }
 }

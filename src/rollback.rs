@@ -29,6 +29,7 @@ use workflows::validate::compat;
 
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::webcrypto::now_ms;
+use crate::deploy::DeployTarget;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::pipeline::durable_step;
@@ -215,24 +216,21 @@ async fn check(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     {
         return Err(StepError::Terminal(reason));
     }
-    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
-    let key = crate::steps::bundle_key(&job.project_id, job.to_version);
-    let present = bucket.head(&key).await.map_err(step_err_js)?.is_some();
-    if !present {
-        let store = R2CodeStore::new(bucket);
-        let m = store
-            .get_manifest(&job.project_id, job.to_version)
-            .await
-            .map_err(|e| StepError::Retryable(e.to_string()))?
-            .ok_or_else(|| {
-                StepError::Terminal(format!(
-                    "version {} is missing from the code store",
-                    job.to_version
-                ))
-            })?;
-        crate::steps::write_bundle(&ctx, &job.project_id, &m).await?;
-    }
-    Ok(json!({ "done": false, "bundle_written": !present }))
+    let m = R2CodeStore::new(ctx.env.bucket("STORE").map_err(step_err_js)?)
+        .get_manifest(&job.project_id, job.to_version)
+        .await
+        .map_err(|e| StepError::Retryable(e.to_string()))?
+        .ok_or_else(|| {
+            StepError::Terminal(format!(
+                "version {} is missing from the code store",
+                job.to_version
+            ))
+        })?;
+    // The target checks the version can run again (locally it writes a missing bundle).
+    DeployTarget::of(&ctx)?
+        .restore(&m, None, &job.rollback_id)
+        .await?;
+    Ok(json!({ "done": false }))
 }
 
 fn step_err_js(e: worker::Error) -> StepError {
@@ -241,33 +239,18 @@ fn step_err_js(e: worker::Error) -> StepError {
 
 /// The `slow` test hook: stalls once per rollback (an R2 marker remembers it across restarts).
 async fn stall_once(env: &Env, job: &RollbackJob) -> Result<(), StepError> {
-    let hooks = env
-        .var("KILN_TEST_HOOKS")
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false);
-    if !(hooks && job.slow) {
+    if !(crate::adapters::build_store::test_hooks(env) && job.slow) {
         return Ok(());
     }
-    let first = env
-        .bucket("STORE")
-        .map_err(step_err_js)?
-        .put(
-            format!("test/rollback-stall/{}", job.rollback_id),
-            Vec::<u8>::new(),
-        )
-        .only_if(worker::Conditional {
-            etag_does_not_match: Some("*".into()),
-            ..Default::default()
-        })
-        .execute()
-        .await
-        .map_err(step_err_js)?
-        .is_some();
+    let first = crate::adapters::build_store::put_if_absent(
+        env,
+        &format!("test/rollback-stall/{}", job.rollback_id),
+        Vec::new(),
+    )
+    .await
+    .map_err(step_err)?;
     if first {
-        worker::Delay::from(std::time::Duration::from_millis(
-            workflows::pipeline::SLOW_MS,
-        ))
-        .await;
+        crate::adapters::webcrypto::sleep_ms(workflows::pipeline::SLOW_MS).await;
     }
     Ok(())
 }
@@ -283,11 +266,23 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     let build_id = st
         .build_of_version(job.to_version)
         .map(|b| b.build_id.clone());
-    let pointer = json!({ "project": job.project_id, "version": job.to_version, "build_id": build_id, "rollback_id": job.rollback_id });
-    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
-    crate::steps::move_live_pointer(&bucket, &st.slug, &pointer)
+    let m = R2CodeStore::new(ctx.env.bucket("STORE").map_err(step_err_js)?)
+        .get_manifest(&job.project_id, job.to_version)
         .await
-        .map_err(step_err_js)?;
+        .map_err(|e| StepError::Retryable(e.to_string()))?
+        .ok_or_else(|| {
+            StepError::Terminal(format!(
+                "version {} is missing from the code store",
+                job.to_version
+            ))
+        })?;
+    let pointer = DeployTarget::of(&ctx)?
+        .restore(&m, build_id, &job.rollback_id)
+        .await?;
+    crate::steps::move_live_pointer(&ctx, &st.slug, &pointer)
+        .await
+        .map_err(step_err)?;
+    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
     // The same race as the deploy step: a deletion seen after the write undoes it.
     if load(&ctx, &job).await?.deleted {
         crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)

@@ -66,37 +66,6 @@ pub async fn load(
     Ok(fold(state, &decoded))
 }
 
-/// The events of `commands` decided one after the other on a scratch copy of `state`.
-fn decide_all(
-    state: &ProjectState,
-    stream: &str,
-    meta: &Metadata,
-    commands: &[Command],
-) -> Result<Vec<events::Event>, ApiError> {
-    if let [only] = commands {
-        return state.handle(only.clone()).map_err(rejection);
-    }
-    let mut scratch = state.clone();
-    let mut all = Vec::new();
-    for command in commands {
-        let events = scratch.handle(command.clone()).map_err(rejection)?;
-        for (i, event) in events.iter().enumerate() {
-            // Only the payload, seq and time matter to the fold; the hash chain is not checked.
-            let envelope = events::envelope::seal(
-                stream,
-                scratch.last_seq + 1 + i as u64,
-                events::envelope::GENESIS_HASH,
-                meta.clone(),
-                event.clone(),
-            )
-            .map_err(|e| ApiError::internal(format!("seal: {e}")))?;
-            scratch.apply(&envelope);
-        }
-        all.extend(events);
-    }
-    Ok(all)
-}
-
 fn fold(mut state: ProjectState, decoded: &[events::Decoded]) -> ProjectState {
     for d in decoded {
         if let Some(w) = state.apply_decoded(d) {
@@ -106,33 +75,114 @@ fn fold(mut state: ProjectState, decoded: &[events::Decoded]) -> ProjectState {
     state
 }
 
+/// Why a command was not recorded; typed, so callers match on the rejection itself. It becomes an
+/// HTTP answer only at the edge ([`From<ExecError> for ApiError`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecError {
+    /// The project's state does not allow the command (the events crate's business rules).
+    Rejected(Rejection),
+    /// Other writers kept winning the race; nothing was recorded.
+    Contended,
+    /// The event log, the projections or a binding failed; nothing or all of it was recorded
+    /// (appends are create-only), so trying again is safe.
+    Unavailable(ApiError),
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecError::Rejected(r) => write!(f, "{r}"),
+            ExecError::Contended => f.write_str("the project is changing too quickly; try again"),
+            ExecError::Unavailable(e) => f.write_str(&e.message()),
+        }
+    }
+}
+
+impl From<ExecError> for ApiError {
+    fn from(e: ExecError) -> Self {
+        match e {
+            ExecError::Rejected(r) => rejection(r),
+            ExecError::Contended => ApiError::Conflict(ExecError::Contended.to_string()),
+            ExecError::Unavailable(e) => e,
+        }
+    }
+}
+
+impl From<ApiError> for ExecError {
+    fn from(e: ApiError) -> Self {
+        ExecError::Unavailable(e)
+    }
+}
+
 /// Decides `command` against the current state of `stream` and appends the result, re-deciding
 /// after a lost race. Returns the stored envelopes (empty when the command changed nothing).
+/// The HTTP edge's form of [`execute_all`].
 pub async fn execute(
     ctx: &Ctx,
     stream: &str,
     meta: Metadata,
     command: Command,
 ) -> Result<Vec<Envelope>, ApiError> {
-    execute_all(ctx, stream, meta, vec![command]).await
+    execute_all(ctx, stream, meta, vec![command])
+        .await
+        .map_err(ApiError::from)
 }
 
-/// Decides `commands` in order, each against the state the previous ones lead to, and appends
-/// all their events in one commit (all or nothing; re-decided after a lost race). A rejection of
-/// any command appends nothing. One append instead of one per command: a build step records its
-/// domain events and its `StepSucceeded` together.
+/// The events of `commands`, decided in order against `state` (each against the state the
+/// earlier ones leave), so they can be appended as one batch. A command that changes nothing adds
+/// no events; a rejected one rejects the whole batch.
+pub fn decide_all(
+    state: &ProjectState,
+    commands: &[Command],
+    meta: &Metadata,
+) -> Result<Vec<events::Event>, Rejection> {
+    if let [only] = commands {
+        // One command: nothing to fold in between, no copy of the state.
+        return state.handle(only.clone());
+    }
+    let mut scratch = state.clone();
+    let mut all = Vec::new();
+    for command in commands {
+        let events = scratch.handle(command.clone())?;
+        for event in events {
+            // Provisional envelope: only the fold reads it (seq and time), never stored.
+            let envelope = Envelope {
+                id: String::new(),
+                stream: String::new(),
+                seq: scratch.last_seq + 1,
+                event_type: String::new(),
+                version: 0,
+                time_ms: meta.time_ms,
+                actor: meta.actor.clone(),
+                correlation: meta.correlation.clone(),
+                causation: meta.causation.clone(),
+                data: event.clone(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            scratch.apply(&envelope);
+            all.push(event);
+        }
+    }
+    Ok(all)
+}
+
+/// Decides `commands` in order against the current state of `stream` and appends all their events
+/// as one atomic batch (one create-only commit), re-deciding after a lost race: either every event
+/// is recorded or none is. Returns the stored envelopes (empty when nothing changed). A build
+/// step records its domain events and its `StepSucceeded` this way, in one append.
 pub async fn execute_all(
     ctx: &Ctx,
     stream: &str,
     meta: Metadata,
     commands: Vec<Command>,
-) -> Result<Vec<Envelope>, ApiError> {
+) -> Result<Vec<Envelope>, ExecError> {
     let log = event_log(ctx)?;
     let db = ctx.db()?;
     let mut use_snapshot = true;
     for _ in 0..MAX_ATTEMPTS {
         let state = load(&log, stream, use_snapshot).await?;
-        let events = decide_all(&state, stream, &meta, &commands)?;
+        let events = decide_all(&state, &commands, &meta).map_err(ExecError::Rejected)?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -168,10 +218,56 @@ pub async fn execute_all(
                     use_snapshot = false;
                 }
             }
-            Err(e) => return Err(store_error(e)),
+            Err(e) => return Err(ExecError::Unavailable(store_error(e))),
         }
     }
-    Err(ApiError::Conflict(
-        "the project is changing too quickly; try again".into(),
-    ))
+    Err(ExecError::Contended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create() -> Command {
+        Command::CreateProject {
+            name: "A".into(),
+            slug: "a".into(),
+            owner: "u1".into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_decided_in_order_against_the_state_the_earlier_commands_leave() {
+        let meta = Metadata::new(1, "t");
+        let rename = Command::RenameProject { name: "B".into() };
+        // Alone, the rename is refused (no project yet); after the create in the same batch it
+        // is decided against the created project.
+        assert_eq!(
+            decide_all(
+                &ProjectState::default(),
+                std::slice::from_ref(&rename),
+                &meta
+            ),
+            Err(Rejection::ProjectNotFound)
+        );
+        let events = decide_all(&ProjectState::default(), &[create(), rename], &meta).unwrap();
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn one_rejected_command_rejects_the_whole_batch() {
+        let meta = Metadata::new(1, "t");
+        let r = decide_all(&ProjectState::default(), &[create(), create()], &meta);
+        assert!(matches!(r, Err(Rejection::ProjectExists { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn rejections_become_conflicts_only_at_the_edge() {
+        let e = ExecError::Rejected(Rejection::ProjectNotFound);
+        assert!(matches!(ApiError::from(e), ApiError::Conflict(_)));
+        assert!(matches!(
+            ApiError::from(ExecError::Unavailable(ApiError::internal("x"))),
+            ApiError::Internal(_)
+        ));
+    }
 }

@@ -1,4 +1,5 @@
-//! Teardown of a deleted project, as a durable job: its app stops answering, its database, secret,
+//! Teardown of a deleted project, as a durable job: its app stops answering, its database (and on
+//! the `cloudflare` target its scripts and file bucket), secret,
 //! plans, code versions, blobs and stored files are removed, then `TeardownCompleted` is recorded.
 //!
 //! `DELETE /api/projects/:id` sends a [`TeardownJob`] on the `kiln-teardown` Queue *before* it
@@ -139,12 +140,14 @@ fn prefixes(project: &str) -> [String; 5] {
     ]
 }
 
-/// Destroys the app's database, through the dispatch Worker.
+/// Removes what the deploy target holds for the app: locally its database; on Cloudflare its
+/// scripts, D1 database and file bucket (crate::deploy).
 async fn destroy_database(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
-    crate::adapters::app_admin::destroy(&ctx.env, project)
+    crate::deploy::DeployTarget::of(ctx)
+        .map_err(|e| ApiError::internal(format!("teardown: {e}")))?
+        .teardown(project)
         .await
-        .map(|_| ())
-        .map_err(|e| ApiError::internal(format!("teardown database: {e}")))
+        .map_err(|e| ApiError::internal(format!("teardown: {e}")))
 }
 
 /// Whether `apps/<slug>.json` is the live pointer of `project`.

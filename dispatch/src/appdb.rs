@@ -149,6 +149,14 @@ impl DurableObject for AppDatabase {
                 }
                 reply(Ok(Value::Array(out)))
             }
+            "/create" => {
+                // Touching storage creates the object's database; the migrations table is its
+                // first table, so a created database is an initialised one.
+                reply(
+                    migrate(&sql, &[])
+                        .map(|v| json!({ "created": true, "migrations": v["already"] })),
+                )
+            }
             "/migrate" => {
                 let migrations: Vec<Migration> = req.json().await?;
                 reply(migrate(&sql, &migrations))

@@ -1,5 +1,7 @@
 // Dispatch Worker entry module. Rust (../build) serves static files, the per-app database
 // Durable Object and the caches; this file holds only what must be JavaScript:
+//  - an app whose live pointer says `"target": "cloudflare"` is handed, whole, to its script in
+//    the dispatch namespace (`DISPATCHER.get(script, {}, {limits})`, see `dispatcher`);
 //  - `/api/*` on an app host runs the app's modules in their own isolate (Worker Loader), one
 //    isolate per app version, so a deploy takes effect at once;
 //  - the capabilities handed to a loaded app, each a WorkerEntrypoint scoped by props the
@@ -149,6 +151,11 @@ export class AppStorage extends WorkerEntrypoint {
 // ---------------------------------------------------------------------------------------------
 
 export class AppAdmin extends WorkerEntrypoint {
+  /** Creates and initialises the app's database (idempotent) → `{ok, value: {database_id}}`; the id is stable. */
+  async create(project) {
+    const r = await dbCall(this.env, project, "create", {});
+    return r.ok ? { ok: true, value: { ...r.value, database_id: `local:${project}` } } : r;
+  }
   /** Applies the migrations (`[{name, sql}]`) not applied yet → `{ok, value: {applied, already}}`. */
   migrate(project, migrations) { return dbCall(this.env, project, "migrate", migrations); }
   /** Deletes the app's whole database (idempotent). */
@@ -332,6 +339,65 @@ async function serveApi(request, env, ctx, live, limits) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Apps deployed to Cloudflare (live pointer `"target": "cloudflare"`): Workers for Platforms
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The dispatch namespace: `env.DISPATCHER` (a `dispatch_namespaces` binding) in production. Local
+ * development has no such binding, so there an object with the same `get(name, args, options)`
+ * shape forwards each request over HTTP to the Cloudflare API double's dispatch emulation at
+ * `DISPATCH_EMULATION_URL` (`http://127.0.0.1:<CF_API_PORT>/__double/dispatch`), which runs the
+ * uploaded script with the bindings from its upload metadata (tests/cloudflare-double).
+ */
+function dispatcher(env) {
+  if (env.DISPATCHER) return env.DISPATCHER;
+  const base = env.DISPATCH_EMULATION_URL;
+  if (!base) return null;
+  const namespace = env.DISPATCH_NAMESPACE || "kiln-apps";
+  return {
+    get(name, _args, options) {
+      return {
+        async fetch(request) {
+          const url = new URL(request.url);
+          const headers = new Headers(request.headers);
+          headers.set("x-double-url", request.url);
+          headers.set("x-double-limits", JSON.stringify(options?.limits ?? {}));
+          // Unencoded on this internal hop: the answer goes back to the client as the app sent it,
+          // and the runtime encodes it for the client's own Accept-Encoding.
+          headers.set("accept-encoding", "identity");
+          const target = `${base.replace(/\/$/, "")}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}${url.pathname}${url.search}`;
+          const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+          const res = await fetch(target, { method: request.method, headers, body, redirect: "manual" });
+          // As the binding does when the namespace has no script of that name.
+          if (res.status === 404 && res.headers.get("x-double-error") === "worker-not-found") throw new Error("Worker not found.");
+          return res;
+        },
+      };
+    },
+  };
+}
+
+async function serveCloudflare(request, env, live, limits) {
+  const namespace = dispatcher(env);
+  if (namespace === null) {
+    return json(503, { error: { code: "not_deployed", message: "this app is deployed to Cloudflare, but this dispatch Worker has no dispatch namespace binding (DISPATCHER)" } });
+  }
+  try {
+    const worker = namespace.get(live.script, {}, { limits: { cpuMs: limits.cpuMs, subRequests: limits.subRequests } });
+    const response = withHeaders(await worker.fetch(request), []);
+    response.headers.set("x-kiln-version", String(live.version));
+    return response;
+  } catch (e) {
+    const message = String(e?.message ?? e);
+    if (message.includes("Worker not found")) {
+      return json(503, { error: { code: "not_deployed", message: `version ${live.version} of this app is not in the dispatch namespace; rebuild the app` } });
+    }
+    console.error(`app ${live.slug} (${live.script}) failed: ${message.slice(0, 300)}`);
+    return json(500, { error: { code: "app_error", message: "the app failed to answer this request" } });
+  }
+}
+
 // worker-build's default export is a WorkerEntrypoint class whose fetch runs the Rust handler
 // (static files); this subclass takes `/api/*` on app hosts first.
 export default class Dispatch extends RustWorker {
@@ -344,12 +410,15 @@ export default class Dispatch extends RustWorker {
     if (b.tooLarge) {
       return withHeaders(json(413, { error: { code: "too_large", message: `request bodies are limited to ${limits.maxBodyBytes} bytes` } }), headers);
     }
-    if (url.pathname === "/api" || url.pathname.startsWith("/api/")) {
-      const raw = await Apps.live(url.hostname, env);
-      if (raw !== null) {
-        const live = JSON.parse(raw);
-        return withHeaders(await serveApi(b.request, env, ctx, live, limits), headers);
-      }
+    const isApi = url.pathname === "/api" || url.pathname.startsWith("/api/");
+    const raw = await Apps.live(url.hostname, env);
+    const live = raw === null ? null : JSON.parse(raw);
+    // An app on Cloudflare answers every path itself (its worker and its assets).
+    if (live?.target === "cloudflare" && live.script) return withHeaders(await serveCloudflare(b.request, env, live, limits), headers);
+    if (live !== null && isApi) return withHeaders(await serveApi(b.request, env, ctx, live, limits), headers);
+    // The pointer is read: the app's files are served without reading it again.
+    if (live !== null) {
+      return Apps.serve_files(b.request.url, b.request.method, b.request.headers.get("if-none-match") ?? undefined, raw, env);
     }
     return super.fetch(b.request);
   }

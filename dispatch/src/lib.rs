@@ -5,7 +5,8 @@
 //! - Everything that belongs to a version (its manifest, its files, its deploy bundle) is
 //!   immutable, so it is cached in this isolate keyed by project and version ([`cache`]): a warm
 //!   request costs one small R2 read.
-//! - Static files come from the code store: `public/<path>` of the version's manifest, with the
+//! - Static files come from the code store: `public/<path>` of the version's assets manifest
+//!   (written by the platform's upload-assets step), with the
 //!   manifest's content type, the blob hash as ETag (304 on a match), an SPA fallback to
 //!   `public/index.html` for page paths, and the app's security headers.
 //! - `/api/*` runs the app's own modules in an isolate per app version via the Worker Loader;
@@ -47,6 +48,13 @@ pub struct LiveApp {
     /// Build that deployed it.
     #[serde(default)]
     pub build_id: Option<String>,
+    /// Where the version runs: absent or `local` (this Worker) or `cloudflare` (a script in the
+    /// dispatch namespace, named by `script`).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The version's script in the dispatch namespace (`cloudflare` target).
+    #[serde(default)]
+    pub script: Option<String>,
 }
 
 fn apps_domain(env: &Env) -> String {
@@ -62,19 +70,31 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let Some(slug) = app_slug(&host, &apps_domain(&env)) else {
         return Response::error("this address is not an app address", 404);
     };
-    let resp = match live_app(&env, &slug).await? {
-        None => not_deployed(&slug)?,
-        Some(_) if !matches!(req.method(), Method::Get | Method::Head) => {
+    let live = live_app(&env, &slug).await?;
+    let inm = req.headers().get("if-none-match")?;
+    answer(&env, &url, &req.method(), inm.as_deref(), &slug, live).await
+}
+
+/// The answer of an app host outside `/api/*` once its live pointer is read: the app's public
+/// files (GET and HEAD only), or the page that says nothing is deployed.
+async fn answer(
+    env: &Env,
+    url: &worker::Url,
+    method: &Method,
+    if_none_match: Option<&str>,
+    slug: &str,
+    live: Option<LiveApp>,
+) -> Result<Response> {
+    let resp = match live {
+        None => not_deployed(slug)?,
+        Some(_) if !matches!(method, Method::Get | Method::Head) => {
             let mut r = Response::error("an app's pages and files are read with GET or HEAD", 405)?;
             r.headers_mut().set("allow", "GET, HEAD")?;
             r
         }
-        Some(app) => {
-            let inm = req.headers().get("if-none-match")?;
-            serve_file(&env, &app.project, app.version, &req.path(), inm.as_deref()).await?
-        }
+        Some(app) => serve_file(env, &app.project, app.version, url.path(), if_none_match).await?,
     };
-    headers::secure(resp, &headers::platform_origin(&env, &url))
+    headers::secure(resp, &headers::platform_origin(env, url))
 }
 
 /// The app label of `<slug>.<apps domain>`.
@@ -116,13 +136,19 @@ async fn live_app(env: &Env, slug: &str) -> Result<Option<LiveApp>> {
         .filter(|a| valid_project_id(&a.project)))
 }
 
-/// The manifest of a version, from this isolate's cache or R2.
+/// The public files of a version, from this isolate's cache or R2: the assets manifest its
+/// upload-assets step wrote (`deploys/<project>/<version:08>.assets.json`), or for a version
+/// deployed before assets manifests existed, its code-store manifest.
 async fn manifest(env: &Env, project: &str, version: u32) -> Result<Option<Rc<Manifest>>> {
     let key = VersionKey::new(project, version);
     if let Some(m) = cache::manifest(&key) {
         return Ok(Some(m));
     }
-    let stored = get_bytes(env, &format!("versions/{project}/{version:08}.json")).await?;
+    let stored =
+        match get_bytes(env, &format!("deploys/{project}/{version:08}.assets.json")).await? {
+            Some(b) => Some(b),
+            None => get_bytes(env, &format!("versions/{project}/{version:08}.json")).await?,
+        };
     let Some(m) = stored.and_then(|b| Manifest::from_json(&b).ok()) else {
         return Ok(None);
     };
@@ -223,7 +249,8 @@ pub struct Apps;
 
 #[wasm_bindgen]
 impl Apps {
-    /// The live app of `host` as a JSON string `{project, version, slug}`, or `null` when the host
+    /// The live app of `host` as a JSON string `{project, version, slug, target, script}`, or
+    /// `null` when the host
     /// is not an app host or nothing is deployed there. One small R2 read.
     pub async fn live(host: String, env: JsValue) -> std::result::Result<JsValue, JsValue> {
         let env: Env = env.unchecked_into();
@@ -234,8 +261,40 @@ impl Apps {
         let Some(app) = live_app(&env, &slug).await.map_err(err)? else {
             return Ok(JsValue::NULL);
         };
-        let live = json!({ "project": app.project, "version": app.version, "slug": slug });
+        let live = json!({
+            "project": app.project,
+            "version": app.version,
+            "slug": slug,
+            "target": app.target,
+            "script": app.script,
+        });
         Ok(JsValue::from_str(&live.to_string()))
+    }
+
+    /// The answer to a request outside `/api/*` on an app host whose live pointer the caller
+    /// already read (`live`, as [`Apps::live`] returned it): the pointer is read once per request.
+    pub async fn serve_files(
+        url: String,
+        method: String,
+        if_none_match: Option<String>,
+        live: String,
+        env: JsValue,
+    ) -> std::result::Result<web_sys::Response, JsValue> {
+        let env: Env = env.unchecked_into();
+        let err = |e: worker::Error| JsValue::from_str(&e.to_string());
+        let url = worker::Url::parse(&url).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let Some(slug) = app_slug(&host, &apps_domain(&env)) else {
+            return Err(JsValue::from_str("not an app address"));
+        };
+        let live = serde_json::from_str::<LiveApp>(&live)
+            .ok()
+            .filter(|a| valid_project_id(&a.project));
+        let method = Method::from(method);
+        let resp = answer(&env, &url, &method, if_none_match.as_deref(), &slug, live)
+            .await
+            .map_err(err)?;
+        Ok(resp.into())
     }
 
     /// What the Worker Loader needs to start `version` of `project`: a JSON string

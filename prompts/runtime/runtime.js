@@ -9,8 +9,12 @@
 //   - accounts:               hashPassword / verifyPassword (PBKDF2-SHA256, 100,000 iterations,
 //                             16-byte random salt per user), signJwt / verifyJwt (HS256 only, with
 //                             expiry), requireUser, and the register / login / me route handlers
-//   - data:                   defineEntity, validateInput, list, get, insert, update, remove,
-//                             parseId, pageOf; every query is scoped to the signed-in user
+//   - data, declaratively:    defineEntity + crud(router, path, entity): the five routes of an
+//                             entity (list with search, filters and sort; read; create; update;
+//                             delete) with its visibility (private, shared, public) and the
+//                             admin's moderation rights applied here, in reviewed code
+//   - data, by hand:          validateInput, list, get, insert, update, remove, parseId, pageOf;
+//                             every query is scoped to the signed-in user (private rows)
 //   - files:                  listFiles, putFile, getFile, deleteFile (the STORAGE binding), each
 //                             user's files under their own key prefix
 //
@@ -314,9 +318,16 @@ export async function verifyJwt(token, secret) {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const unauthorized = (message) => new HttpError(401, "unauthorized", message, { "www-authenticate": "Bearer" });
 
+/**
+ * A user as the API shows it. `admin` is true for the app's first registered account (the lowest
+ * user id): it may edit and delete any shared or public row (moderation).
+ */
 function publicUser(row) {
-  return { id: row.id, email: row.email, created_at: row.created_at };
+  return { id: row.id, email: row.email, created_at: row.created_at, admin: row.admin === 1 || row.admin === true };
 }
+
+/** The user's columns plus `admin` (whether it is the first account), for one `WHERE id = ?`. */
+const USER_COLUMNS = "id, email, created_at, (id = (SELECT MIN(id) FROM users)) AS admin";
 
 function credentials(body) {
   const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
@@ -339,9 +350,19 @@ export async function requireUser(request, env) {
   const claims = await verifyJwt(match[1], env.JWT_SECRET);
   const id = claims ? Number(claims.sub) : NaN;
   if (!Number.isSafeInteger(id) || id < 1) throw unauthorized("your sign-in is invalid or has expired; sign in again");
-  const row = await env.DB.prepare("SELECT id, email, created_at FROM users WHERE id = ?").bind(id).first();
+  const row = await env.DB.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`).bind(id).first();
   if (!row) throw unauthorized("this account no longer exists; sign up again");
   return publicUser(row);
+}
+
+/**
+ * The signed-in user, or null for a request without an `Authorization` header (a visitor). A
+ * header with an invalid or expired token is still a 401, so a stale sign-in is never silently
+ * treated as a visitor.
+ */
+export async function optionalUser(request, env) {
+  if (!request.headers.get("authorization")) return null;
+  return requireUser(request, env);
 }
 
 /** `POST /api/auth/register` with `{email, password}` → 201 `{token, user}`. */
@@ -358,9 +379,10 @@ export async function register({ request, env }) {
   const now = new Date().toISOString();
   let row;
   try {
-    row = await env.DB.prepare("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id, email, created_at")
+    const inserted = await env.DB.prepare("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id")
       .bind(email, await hashPassword(password), now)
       .first();
+    row = await env.DB.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`).bind(inserted.id).first();
   } catch (e) {
     // Two sign-ups with one email at the same moment: the UNIQUE constraint decides.
     if (String(e && e.message).includes("UNIQUE")) {
@@ -376,7 +398,7 @@ export async function register({ request, env }) {
 export async function login({ request, env }) {
   const { email, password } = credentials(await readJson(request, 16 * 1024));
   const row = email
-    ? await env.DB.prepare("SELECT id, email, password_hash, created_at FROM users WHERE email = ?").bind(email).first()
+    ? await env.DB.prepare(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = ?`).bind(email).first()
     : null;
   // Unknown emails cost a hash too, so response time does not reveal which emails have accounts.
   const ok = row ? await verifyPassword(password, row.password_hash) : (await hashPassword(password), false);
@@ -408,10 +430,16 @@ function ident(name, what) {
   return name;
 }
 
+/** Who may read an entity's rows; see `crud`. */
+export const VISIBILITIES = Object.freeze(["private", "shared", "public"]);
+
 /**
  * Checks and freezes an entity definition written in the app's code:
- *   { table, label, fields: [{ name, kind, required, references? }], referencedBy?: [{ table, column, onDelete }] }
+ *   { table, label, visibility?, fields: [{ name, kind, required, references? }], referencedBy?: [{ table, column, onDelete }] }
  * `kind` is one of text, long_text, integer, number, boolean, date, rating, reference.
+ * `visibility` is "private" (the default: each user's own rows), "shared" (every signed-in user
+ * reads, the author edits) or "public" (anyone reads, signed-in users add, the author edits); only
+ * `crud` applies it (the hand-written helpers below are always private).
  * `referencedBy` lists the columns of other tables that point here; on delete they are set to
  * NULL (`onDelete: "set_null"`) or their rows are deleted (`"cascade"`), in one transaction.
  * Throws at startup on any unsafe name, so bad definitions never reach a query.
@@ -425,8 +453,13 @@ export function defineEntity(def) {
       kind: f.kind,
       required: Boolean(f.required),
       references: f.kind === "reference" ? ident(f.references, "referenced table") : undefined,
+      values: Array.isArray(f.values) ? Object.freeze(f.values.map(String)) : undefined,
     });
   });
+  const visibility = def.visibility === undefined ? "private" : def.visibility;
+  if (!VISIBILITIES.includes(visibility)) {
+    throw new Error(`visibility of ${table} must be one of ${VISIBILITIES.join(", ")}, not ${JSON.stringify(visibility)}`);
+  }
   const referencedBy = (def.referencedBy || []).map((r) =>
     Object.freeze({
       table: ident(r.table, "table"),
@@ -435,7 +468,7 @@ export function defineEntity(def) {
     }),
   );
   const columns = ["id", ...fields.map((f) => f.name), "created_at", "updated_at"].join(", ");
-  return Object.freeze({ table, label: def.label || table, fields: Object.freeze(fields), referencedBy: Object.freeze(referencedBy), columns });
+  return Object.freeze({ table, label: def.label || table, visibility, fields: Object.freeze(fields), referencedBy: Object.freeze(referencedBy), columns });
 }
 
 const AUTOMATIC = new Set(["id", "user_id", "created_at", "updated_at"]);
@@ -500,6 +533,18 @@ function coerce(field, value) {
  * References must point at a row of the same user.
  */
 export async function validateInput(db, entity, userId, body, { partial = false } = {}) {
+  const values = coerceBody(entity, body, partial);
+  for (const field of entity.fields) {
+    const id = values[field.name];
+    if (field.kind !== "reference" || id === null || id === undefined) continue;
+    const owned = await db.prepare(`SELECT id FROM ${field.references} WHERE id = ? AND user_id = ?`).bind(id, userId).first();
+    if (!owned) throw invalid(`${field.name} must be the id of one of your ${field.references}; ${id} is not`);
+  }
+  return values;
+}
+
+/** validateInput without the reference check: the stored values of a body, or a 400. */
+function coerceBody(entity, body, partial) {
   const known = new Set(entity.fields.map((f) => f.name));
   for (const key of Object.keys(body)) {
     if (!known.has(key) && !AUTOMATIC.has(key)) {
@@ -511,12 +556,6 @@ export async function validateInput(db, entity, userId, body, { partial = false 
     const present = Object.prototype.hasOwnProperty.call(body, field.name);
     if (partial && !present) continue;
     values[field.name] = coerce(field, present ? body[field.name] : undefined);
-  }
-  for (const field of entity.fields) {
-    const id = values[field.name];
-    if (field.kind !== "reference" || id === null || id === undefined) continue;
-    const owned = await db.prepare(`SELECT id FROM ${field.references} WHERE id = ? AND user_id = ?`).bind(id, userId).first();
-    if (!owned) throw invalid(`${field.name} must be the id of one of your ${field.references}; ${id} is not`);
   }
   return values;
 }
@@ -602,6 +641,258 @@ export async function remove(db, entity, userId, id) {
   statements.push(db.prepare(`DELETE FROM ${entity.table} WHERE id = ? AND user_id = ?`).bind(id, userId));
   const results = await db.batch(statements);
   return (results[results.length - 1].meta?.changes ?? 0) > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declarative CRUD with visibility, moderation, search, filters and sort
+// ---------------------------------------------------------------------------------------------
+//
+// Access rules (every one of them lives here, none in generated code):
+//
+//   visibility | read (list, get)      | create           | update, delete
+//   -----------+-----------------------+------------------+-----------------------------------
+//   private    | the owner only        | signed-in users  | the owner only
+//   shared     | every signed-in user  | signed-in users  | the author, or the admin
+//   public     | anyone, also signed out | signed-in users | the author, or the admin
+//
+// Errors: 401 when a signed-in user is needed and there is none; 404 for a row that does not
+// exist or is another user's private row (indistinguishable on purpose); 403 for a row the user
+// may read but not change. The admin is the app's first registered account; private rows stay
+// their owner's only, for the admin too.
+
+/** Most characters of a `?q=` search. */
+export const MAX_QUERY = 200;
+/** Query parameters `list` reads besides the filters. */
+const LIST_PARAMS = new Set(["q", "sort", "limit", "offset"]);
+/** The automatic columns a list may be sorted by. */
+const SORT_COLUMNS = ["id", "created_at", "updated_at"];
+
+function badQuery(message) {
+  return new HttpError(400, "invalid_query", message);
+}
+
+function forbidden(entity) {
+  return new HttpError(403, "forbidden", `only the author of this ${entity.label} or the app's admin may change it`);
+}
+
+/** The columns a row answer has: the entity's plus `user_id` (the author, to show who may edit). */
+function rowColumns(entity) {
+  return `id, user_id, ${entity.columns.slice("id, ".length)}`;
+}
+
+/** `WHERE` text and values that limit reads to the rows `user` may see; 401 when none without signing in. */
+function readScope(entity, user) {
+  if (entity.visibility === "public") return { sql: "1 = 1", values: [] };
+  if (!user) throw unauthorized(`sign in to see ${entity.label} records`);
+  if (entity.visibility === "shared") return { sql: "1 = 1", values: [] };
+  return { sql: "user_id = ?", values: [user.id] };
+}
+
+/** Filters a field supports: yes/no, a fixed set of values, or a referenced row. */
+function filterable(field) {
+  return field.kind === "boolean" || field.kind === "reference" || (field.kind === "choice" && Array.isArray(field.values));
+}
+
+/** One `?field=value` filter as a bound condition, or a 400 naming the field and what it takes. */
+function filterCondition(field, raw) {
+  switch (field.kind) {
+    case "boolean":
+      if (raw === "true" || raw === "1") return { sql: `${field.name} = ?`, value: 1 };
+      if (raw === "false" || raw === "0") return { sql: `${field.name} = ?`, value: 0 };
+      throw badQuery(`filter ${field.name} must be true or false`);
+    case "reference": {
+      const id = /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(id)) throw badQuery(`filter ${field.name} must be the id of a ${field.references} row`);
+      return { sql: `${field.name} = ?`, value: id };
+    }
+    default:
+      if (!field.values.includes(raw)) throw badQuery(`filter ${field.name} must be one of: ${field.values.join(", ")}`);
+      return { sql: `${field.name} = ?`, value: raw };
+  }
+}
+
+/** `%`, `_` and `\` match themselves in a LIKE pattern (with `ESCAPE '\'`). */
+function likePattern(text) {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * Reads a list request's query: `?q=` (text search over the text fields), `?<field>=` filters
+ * (boolean, choice and reference fields), `?sort=<column>` or `?sort=-<column>` (descending;
+ * default `-id`, newest first), `?limit=&offset=`. Anything else is a 400 that says what is
+ * allowed; column names come only from the entity, values are always bound.
+ */
+export function listQuery(entity, url) {
+  const seen = new Set();
+  const conditions = [];
+  const values = [];
+  let order = "id DESC";
+  for (const [key, raw] of url.searchParams) {
+    if (seen.has(key)) throw badQuery(`give ${key.slice(0, 40)} only once`);
+    seen.add(key);
+    if (key === "limit" || key === "offset") continue;
+    if (key === "q") {
+      const text = raw.trim();
+      if (text.length > MAX_QUERY) throw badQuery(`q must be at most ${MAX_QUERY} characters`);
+      if (!text) continue;
+      const searched = entity.fields.filter((f) => f.kind === "text" || f.kind === "long_text");
+      if (searched.length === 0) throw badQuery(`${entity.table} has no text fields to search`);
+      conditions.push(`(${searched.map((f) => `${f.name} LIKE ? ESCAPE '\\'`).join(" OR ")})`);
+      for (let i = 0; i < searched.length; i++) values.push(likePattern(text));
+      continue;
+    }
+    if (key === "sort") {
+      const descending = raw.startsWith("-");
+      const name = descending ? raw.slice(1) : raw;
+      const sortable = [...SORT_COLUMNS, ...entity.fields.map((f) => f.name)];
+      if (!sortable.includes(name)) throw badQuery(`sort must be one of ${sortable.join(", ")}, with a leading - for descending order`);
+      order = `${name} ${descending ? "DESC" : "ASC"}${name === "id" ? "" : `, id ${descending ? "DESC" : "ASC"}`}`;
+      continue;
+    }
+    const field = entity.fields.find((f) => f.name === key);
+    const filters = entity.fields.filter(filterable).map((f) => f.name);
+    const allowed = `use q, sort, limit, offset${filters.length ? ` or a filter: ${filters.join(", ")}` : ""}`;
+    if (!field) throw badQuery(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}; ${allowed}`);
+    if (!filterable(field)) throw badQuery(`${key} cannot be filtered; ${allowed}`);
+    const condition = filterCondition(field, raw);
+    conditions.push(condition.sql);
+    values.push(condition.value);
+  }
+  return { conditions, values, order, ...pageOf(url) };
+}
+
+/** The rows `user` (null: a visitor) may see, searched, filtered, sorted and paged by `url`'s query. */
+export async function listRows(db, entity, user, url) {
+  const scope = readScope(entity, user);
+  const query = listQuery(entity, url);
+  const where = [scope.sql, ...query.conditions].join(" AND ");
+  const { results } = await db
+    .prepare(`SELECT ${rowColumns(entity)} FROM ${entity.table} WHERE ${where} ORDER BY ${query.order} LIMIT ? OFFSET ?`)
+    .bind(...scope.values, ...query.values, query.limit, query.offset)
+    .all();
+  return results.map((row) => decode(entity, row));
+}
+
+/** One row `user` may see, or a 404 (401 when the entity needs a sign-in and there is none). */
+export async function getRow(db, entity, user, id) {
+  const scope = readScope(entity, user);
+  const row = await db.prepare(`SELECT ${rowColumns(entity)} FROM ${entity.table} WHERE id = ? AND ${scope.sql}`).bind(id, ...scope.values).first();
+  if (!row) throw notFound(entity);
+  return decode(entity, row);
+}
+
+/** Throws unless `user` may change `row` (read already checked): its author, or the admin for non-private rows. */
+function mayChange(entity, user, row) {
+  if (row.user_id === user.id) return;
+  if (user.admin && entity.visibility !== "private") return;
+  throw forbidden(entity);
+}
+
+/**
+ * Validated values for a body, like validateInput, but a reference may name any row the user can
+ * read in the referenced entity (`entities`: table → definition; a table not in it is treated as
+ * private, so only the user's own rows).
+ */
+async function checkedValues(db, entity, user, body, partial, entities) {
+  const values = coerceBody(entity, body, partial);
+  for (const field of entity.fields) {
+    const id = values[field.name];
+    if (field.kind !== "reference" || id === null || id === undefined) continue;
+    const target = entities.get(field.references);
+    const visible = target && target.visibility !== "private";
+    const row = visible
+      ? await db.prepare(`SELECT id FROM ${field.references} WHERE id = ?`).bind(id).first()
+      : await db.prepare(`SELECT id FROM ${field.references} WHERE id = ? AND user_id = ?`).bind(id, user.id).first();
+    if (!row) {
+      throw invalid(visible ? `${field.name} must be the id of an existing ${target.label}; ${id} is not` : `${field.name} must be the id of one of your ${field.references}; ${id} is not`);
+    }
+  }
+  return values;
+}
+
+/** Adds a row for `user` (required: 401 without) from a request body; returns it. */
+export async function createRow(db, entity, user, body, entities = new Map()) {
+  if (!user) throw unauthorized(`sign in to add ${entity.label} records`);
+  const values = await checkedValues(db, entity, user, body, false, entities);
+  const row = await insert(db, entity, user.id, values);
+  return { ...row, user_id: user.id };
+}
+
+/** Changes a row (partial body): 401 signed out, 404 unreadable or missing, 403 another author's. */
+export async function updateRow(db, entity, user, id, body, entities = new Map()) {
+  if (!user) throw unauthorized(`sign in to change ${entity.label} records`);
+  const existing = await getRow(db, entity, user, id);
+  mayChange(entity, user, existing);
+  const values = await checkedValues(db, entity, user, body, true, entities);
+  const cols = entity.fields.filter((f) => f.name in values).map((f) => f.name);
+  const sets = [...cols.map((c) => `${c} = ?`), "updated_at = ?"].join(", ");
+  const row = await db
+    .prepare(`UPDATE ${entity.table} SET ${sets} WHERE id = ? RETURNING ${rowColumns(entity)}`)
+    .bind(...cols.map((c) => values[c]), new Date().toISOString(), id)
+    .first();
+  if (!row) throw notFound(entity);
+  return decode(entity, row);
+}
+
+/**
+ * Deletes a row: 401 signed out, 404 unreadable or missing, 403 another author's. Rows pointing at
+ * it (entity.referencedBy) are cleared or deleted in the same transaction, whoever wrote them:
+ * a reference to a shared or public row may come from another user.
+ */
+export async function deleteRow(db, entity, user, id) {
+  if (!user) throw unauthorized(`sign in to delete ${entity.label} records`);
+  const existing = await getRow(db, entity, user, id);
+  mayChange(entity, user, existing);
+  const now = new Date().toISOString();
+  const statements = entity.referencedBy.map((r) =>
+    r.onDelete === "cascade"
+      ? db.prepare(`DELETE FROM ${r.table} WHERE ${r.column} = ?`).bind(id)
+      : db.prepare(`UPDATE ${r.table} SET ${r.column} = NULL, updated_at = ? WHERE ${r.column} = ?`).bind(now, id),
+  );
+  statements.push(db.prepare(`DELETE FROM ${entity.table} WHERE id = ?`).bind(id));
+  await db.batch(statements);
+}
+
+/**
+ * Mounts an entity's five routes on `router`, with every access rule above:
+ *
+ *   GET    path        → 200 [rows]   ?q=, ?<field>=, ?sort=, ?limit=, ?offset= (see listQuery)
+ *   POST   path        → 201 row
+ *   GET    path/:id    → 200 row
+ *   PUT    path/:id    → 200 row      (partial: only the fields sent change)
+ *   DELETE path/:id    → 200 {deleted: true}
+ *
+ * Rows are `{id, user_id, <fields>…, created_at, updated_at}` (`user_id`: the author). `path` is
+ * the route prefix, e.g. "/api/tasks". A generated worker.js needs one line per entity:
+ *   crud(api, "/api/tasks", tasks);
+ */
+export function crud(router, path, entity) {
+  if (typeof path !== "string" || !/^\/api\/[a-z0-9_/-]+$/.test(path) || path.includes("//") || path.endsWith("/")) {
+    throw new Error(`crud path ${JSON.stringify(path)} must look like "/api/${entity && entity.table}"`);
+  }
+  if (!entity || !entity.table || !entity.visibility) throw new Error(`crud(${path}) needs an entity made by defineEntity`);
+  if (!router.entities) router.entities = new Map();
+  router.entities.set(entity.table, entity);
+  const entities = router.entities;
+  router.route("GET", path, async ({ request, env, url }) => json(200, await listRows(env.DB, entity, await optionalUser(request, env), url)));
+  router.route("POST", path, async ({ request, env }) => {
+    const user = await requireUser(request, env);
+    return json(201, await createRow(env.DB, entity, user, await readJson(request), entities));
+  });
+  router.route("GET", `${path}/:id`, async ({ request, env, params }) =>
+    json(200, await getRow(env.DB, entity, await optionalUser(request, env), parseId(params.id, entity))),
+  );
+  router.route("PUT", `${path}/:id`, async ({ request, env, params }) => {
+    const user = await requireUser(request, env);
+    const id = parseId(params.id, entity);
+    return json(200, await updateRow(env.DB, entity, user, id, await readJson(request), entities));
+  });
+  router.route("DELETE", `${path}/:id`, async ({ request, env, params }) => {
+    const user = await requireUser(request, env);
+    await deleteRow(env.DB, entity, user, parseId(params.id, entity));
+    return json(200, { deleted: true });
+  });
+  return router;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,12 @@ pub async fn migrate(env: &Env, project: &str, migrations: &Value) -> Result<Val
     .await
 }
 
+/// Creates and initialises the app's database if it does not exist yet (idempotent):
+/// `{database_id}`, the same id every time.
+pub async fn create(env: &Env, project: &str) -> Result<Value, AdminError> {
+    call(env, "create", &[JsValue::from_str(project)]).await
+}
+
 /// Deletes the app's database (idempotent).
 pub async fn destroy(env: &Env, project: &str) -> Result<Value, AdminError> {
     call(env, "destroy", &[JsValue::from_str(project)]).await

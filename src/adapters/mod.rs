@@ -5,7 +5,11 @@
 
 pub mod api_tokens;
 pub mod app_admin;
+pub mod build_store;
+pub mod cloudflare;
 pub mod code_store;
+pub mod deploy_cloudflare;
+pub mod deploy_local;
 pub mod event_log;
 pub mod idempotency;
 pub mod model;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
@@ -52,14 +52,18 @@ impl Provider {
         Ok(match &settings.provider {
             ProviderKind::Offline => None,
             ProviderKind::WorkersAi => {
-                let ai: JsValue = env
-                    .ai("AI")
-                    .map_err(|_| {
+                // The binding is used through its documented method only (`run(model, inputs)`),
+                // so anything that has it serves: the Workers AI binding, or a service binding to
+                // an entrypoint that speaks the same contract (the e2e stand-in).
+                let env_value: &JsValue = env.as_ref();
+                let ai = Reflect::get(env_value, &"AI".into())
+                    .ok()
+                    .filter(|ai| ai.is_object())
+                    .ok_or_else(|| {
                         ApiError::Misconfigured(
                             "setting KILN_MODEL_PROVIDER: workers-ai needs the AI binding; add `[ai] binding = \"AI\"` to wrangler.toml".into(),
                         )
-                    })?
-                    .into();
+                    })?;
                 Some(Provider::WorkersAi {
                     ai,
                     model: settings.model.clone(),
@@ -137,6 +141,15 @@ impl ChatModel for Provider {
             None => Err(too_slow()),
         }
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// Anything with the AI binding's `run(model, inputs)` method.
+    type AiBinding;
+
+    #[wasm_bindgen(method, catch, js_name = run)]
+    fn run(this: &AiBinding, model: &str, inputs: &JsValue) -> Result<Promise, JsValue>;
 }
 
 fn unreachable_endpoint(provider: &str, e: impl std::fmt::Display) -> CallError {
@@ -222,14 +235,12 @@ async fn workers_ai_call(
     // Built with JSON.parse so nested objects reach the binding as plain objects.
     let input = js_sys::JSON::parse(&workers_ai::input(request, stream).to_string())
         .map_err(|_| CallError::Terminal("could not build the Workers AI input".into()))?;
-    let run: Function = Reflect::get(ai, &"run".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| CallError::Terminal("the AI binding has no run method".into()))?;
-    let promise: Promise = run
-        .call2(ai, &JsValue::from_str(model), &input)
-        .map_err(|e| workers_ai::classify_binding_error(&crate::pipeline::js_error_text(&e)))?
-        .unchecked_into();
+    // A method call (`ai.run(model, input)`), not a looked-up function: on a service binding
+    // the method is an RPC stub that only works when called on its binding.
+    let promise: Promise = ai
+        .unchecked_ref::<AiBinding>()
+        .run(model, &input)
+        .map_err(|e| workers_ai::classify_binding_error(&crate::pipeline::js_error_text(&e)))?;
     let output = JsFuture::from(promise)
         .await
         .map_err(|e| workers_ai::classify_binding_error(&crate::pipeline::js_error_text(&e)))?;

@@ -109,3 +109,8 @@ fn set(obj: &Object, key: &str, value: &JsValue) -> Result<(), ApiError> {
         .map(|_| ())
         .map_err(|e| ApiError::internal(format!("webcrypto: set {key}: {e:?}")))
 }
+
+/// Waits `ms` milliseconds (the runtime's timer).
+pub async fn sleep_ms(ms: u64) {
+    worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+}

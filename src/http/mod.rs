@@ -46,6 +46,13 @@ impl Ctx {
                 .collect(),
             allow_private_webhooks: text("ALLOW_PRIVATE_WEBHOOKS"),
             webhook_retry_scale: text("WEBHOOK_RETRY_SCALE"),
+            deploy_target: text("DEPLOY_TARGET"),
+            cloudflare_api_base: text("CLOUDFLARE_API_BASE"),
+            cloudflare_account_id: text("CLOUDFLARE_ACCOUNT_ID"),
+            cloudflare_api_token_set: env
+                .secret("CLOUDFLARE_API_TOKEN")
+                .is_ok_and(|v| !v.to_string().is_empty()),
+            dispatch_namespace: text("DISPATCH_NAMESPACE"),
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })

@@ -20,6 +20,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan,
         the_full_plan_of_a_build_is_readable_by_its_owner_only,
         a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps,
+        the_local_upload_assets_step_writes_what_the_app_is_served_from,
     ]
 }
 
@@ -104,7 +105,7 @@ pub fn app_send(
     )
 }
 
-fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Kiln) {
+pub fn a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild(k: &Kiln) {
     let token = k.api.new_user();
     let p = k.api.create_project(&token, "Task Manager");
     let (id, slug) = (p["id"].as_str().unwrap(), p["slug"].as_str().unwrap());
@@ -296,7 +297,7 @@ fn the_same_idempotency_key_twice_gives_one_build(k: &Kiln) {
     assert_eq!(builds["builds"].as_array().unwrap().len(), 1);
 }
 
-fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
+pub fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
     let token = k.api.new_user();
     let id = k.api.create_project(&token, "Recipe Book")["id"]
         .as_str()
@@ -341,7 +342,7 @@ fn a_retryable_deploy_failure_is_retried_and_recorded(k: &Kiln) {
     assert_eq!(failed, 2);
 }
 
-fn a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version(k: &Kiln) {
+pub fn a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version(k: &Kiln) {
     let token = k.api.new_user();
     let p = k.api.create_project(&token, "Bakery Inventory");
     let (id, slug) = (
@@ -607,7 +608,7 @@ fn a_plan_with_an_invalid_identifier_or_reserved_table_fails_at_plan(k: &Kiln) {
     assert_eq!(plan_attempts, 1, "a terminal error is not retried");
 }
 
-fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps(
+pub fn a_build_interrupted_by_a_dev_server_restart_completes_without_rerunning_finished_steps(
     k: &Kiln,
 ) {
     let token = k.api.new_user();
@@ -809,4 +810,65 @@ fn a_build_that_never_starts_is_failed_by_the_dead_letter_consumer(k: &Kiln) {
     );
     let again = request_build(k, &token, id, "a reading list", &[]);
     assert_eq!(wait_for_build(k, &token, &again)["status"], "succeeded");
+}
+
+/// How many R2 keys start with `prefix` (test hook).
+fn r2_count(k: &Kiln, prefix: &str) -> u64 {
+    let r = k.api.get(&format!("/api/_test/r2?prefix={prefix}"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["count"].as_u64().unwrap()
+}
+
+/// Local target: upload-assets writes the version's assets manifest and the dispatch Worker serves
+/// the app's pages from it (a damaged one is a clear 500, not a silent fallback), and create-db
+/// records the database it created under the same id on every build.
+fn the_local_upload_assets_step_writes_what_the_app_is_served_from(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Assets Proof");
+    let (id, slug) = (p["id"].as_str().unwrap(), p["slug"].as_str().unwrap());
+    let build = request_build(k, &token, id, "a notebook with notes", &[]);
+    assert_eq!(wait_for_build(k, &token, &build)["status"], "succeeded");
+    let key = format!("deploys/{id}/00000001.assets.json");
+    assert_eq!(r2_count(k, &key), 1, "upload-assets wrote {key}");
+    // Damage it before the app is first requested (the dispatch Worker caches it per version).
+    let r = k.api.send(
+        "PUT",
+        &format!("/api/_test/r2/{key}"),
+        None,
+        &[],
+        Some(b"not a manifest".to_vec()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = k.api.get_app(slug, "/");
+    assert_eq!(
+        page.status, 500,
+        "served from the assets manifest: {}",
+        page.body
+    );
+
+    // The next version gets its own assets manifest and is served again.
+    let build = request_build(k, &token, id, "a notebook with notes and tags", &[]);
+    assert_eq!(wait_for_build(k, &token, &build)["status"], "succeeded");
+    assert_eq!(
+        r2_count(k, &format!("deploys/{id}/00000002.assets.json")),
+        1
+    );
+    assert_eq!(k.api.get_app(slug, "/").status, 200);
+
+    let log = k
+        .api
+        .get(
+            &format!("/api/projects/{id}/events?limit=1000"),
+            Some(&token),
+        )
+        .json();
+    let databases: Vec<&Value> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "DatabaseProvisioned")
+        .collect();
+    assert_eq!(databases.len(), 1, "one database for two builds");
+    assert_eq!(databases[0]["data"]["database_id"], format!("local:{id}"));
 }

@@ -15,6 +15,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::Api;
+use crate::cloudflare_double::CloudflareDouble;
+
+/// Where a session's builds deploy (`DEPLOY_TARGET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The dispatch Worker with a SQLite Durable Object per app and a Worker Loader.
+    Local,
+    /// Cloudflare's REST API, here the local double (started with the session).
+    Cloudflare,
+}
 
 /// A running Kiln (platform + dispatch) on a free port with its own state.
 pub struct Kiln {
@@ -30,11 +40,17 @@ pub struct Kiln {
     pub api: Api,
     child: Mutex<Child>,
     env_file: PathBuf,
-    /// The dispatch Worker's config: `dispatch/wrangler.toml`, or a copy of it with this
-    /// session's `APP_*` vars (see [`dispatch_config`]), removed with the session.
-    dispatch_config: PathBuf,
+    /// The Workers' configs, in `wrangler dev -c` order: the platform's, the dispatch Worker's
+    /// (`dispatch/wrangler.toml`, or a copy of it with this session's `APP_*` vars, see
+    /// [`dispatch_config`]) and, for a Workers AI session, the stand-in binding's.
+    configs: Vec<PathBuf>,
+    /// Session copies of configs, removed with the session.
+    written: Vec<PathBuf>,
     state: PathBuf,
     log: PathBuf,
+    /// The Cloudflare API double of a `cloudflare` session (declared last: dropped after the
+    /// session's wrangler is stopped).
+    double: Option<CloudflareDouble>,
 }
 
 /// The repository root.
@@ -78,7 +94,44 @@ impl Kiln {
     /// Worker as vars, like secrets in `.dev.vars`). Each session has its own port, inspector
     /// port and state dir, so several can run at once.
     pub fn start_with(extra_env: &[(&str, &str)]) -> Self {
-        let kiln = Self::start_serving(extra_env);
+        Self::start_on(Target::Local, extra_env)
+    }
+
+    /// Like [`Kiln::start_with`], deploying to `target`. A `cloudflare` session first starts its
+    /// own Cloudflare API double (own process group, random token and account id) and points the
+    /// platform (`DEPLOY_TARGET`, `CLOUDFLARE_API_BASE`, `CLOUDFLARE_ACCOUNT_ID`, secret
+    /// `CLOUDFLARE_API_TOKEN`) and the dispatch Worker (`DISPATCH_EMULATION_URL`) at it.
+    pub fn start_on(target: Target, extra_env: &[(&str, &str)]) -> Self {
+        let double = (target == Target::Cloudflare).then(CloudflareDouble::start);
+        let mut env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(d) = &double {
+            env.extend([
+                ("DEPLOY_TARGET".to_string(), "cloudflare".to_string()),
+                ("CLOUDFLARE_API_BASE".to_string(), d.api_base()),
+                ("CLOUDFLARE_ACCOUNT_ID".to_string(), d.account.clone()),
+                ("CLOUDFLARE_API_TOKEN".to_string(), d.token.clone()),
+                ("DISPATCH_EMULATION_URL".to_string(), d.dispatch_url()),
+            ]);
+        }
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut kiln = Self::start_serving(&pairs, None);
+        kiln.double = double;
+        kiln.wait_healthy(Duration::from_secs(120));
+        kiln
+    }
+
+    /// Like [`Kiln::start_with`], with the Workers AI binding stand-in (`tests/ai-binding/`)
+    /// started beside the platform and bound to it as `AI`; the stand-in asks the OpenAI-compatible
+    /// server at `model_server` (with bearer `key`) what to answer.
+    pub fn start_with_ai_binding(
+        extra_env: &[(&str, &str)],
+        model_server: &str,
+        key: &str,
+    ) -> Self {
+        let kiln = Self::start_serving(extra_env, Some((model_server, key)));
         kiln.wait_healthy(Duration::from_secs(120));
         kiln
     }
@@ -86,12 +139,12 @@ impl Kiln {
     /// Like [`Kiln::start_with`], but waits only until `/api/health` answers at all (any status):
     /// for sessions that are meant to be misconfigured.
     pub fn start_answering(extra_env: &[(&str, &str)]) -> Self {
-        let kiln = Self::start_serving(extra_env);
+        let kiln = Self::start_serving(extra_env, None);
         kiln.wait_for(Duration::from_secs(120), |status| status.is_some());
         kiln
     }
 
-    fn start_serving(extra_env: &[(&str, &str)]) -> Self {
+    fn start_serving(extra_env: &[(&str, &str)], ai_binding: Option<(&str, &str)>) -> Self {
         for built in [
             "build/index.js",
             "dispatch/build/index.js",
@@ -118,6 +171,17 @@ impl Kiln {
         }
         fs::write(&env_file, env).expect("write env file");
         let dispatch_config = dispatch_config(extra_env, &state);
+        let mut written = Vec::new();
+        if dispatch_config != Path::new("dispatch/wrangler.toml") {
+            written.push(dispatch_config.clone());
+        }
+        let mut configs = vec![PathBuf::from("wrangler.toml"), dispatch_config];
+        if let Some((url, key)) = ai_binding {
+            let (platform, standin) = ai_binding_configs(&state, url, key);
+            configs[0] = platform.clone();
+            configs.push(standin.clone());
+            written.extend([platform, standin]);
+        }
 
         let migrate = wrangler()
             .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
@@ -133,7 +197,7 @@ impl Kiln {
 
         let port = free_port();
         let log = state.join("wrangler.log");
-        let child = spawn(&state, &env_file, &dispatch_config, &log, port);
+        let child = spawn(&state, &env_file, &configs, &log, port);
         let base = format!("http://127.0.0.1:{port}");
         Kiln {
             api: Api::new(&base, port),
@@ -143,10 +207,28 @@ impl Kiln {
             operator_token,
             child: Mutex::new(child),
             env_file,
-            dispatch_config,
+            configs,
+            written,
             state,
             log,
+            double: None,
         }
+    }
+
+    /// The session's deploy target.
+    pub fn target(&self) -> Target {
+        if self.double.is_some() {
+            Target::Cloudflare
+        } else {
+            Target::Local
+        }
+    }
+
+    /// The Cloudflare API double of a `cloudflare` session.
+    pub fn double(&self) -> &CloudflareDouble {
+        self.double
+            .as_ref()
+            .expect("this session deploys locally: it has no Cloudflare API double")
     }
 
     /// Stops the session (like Ctrl-C or a crash) and starts it again on the same state and port,
@@ -156,7 +238,7 @@ impl Kiln {
         let child = spawn(
             &self.state,
             &self.env_file,
-            &self.dispatch_config,
+            &self.configs,
             &self.log,
             self.port,
         );
@@ -200,8 +282,14 @@ impl Kiln {
         }
     }
 
-    /// Prints the end of wrangler's log (after a failure).
+    /// Prints the end of wrangler's log (after a failure), and the double's if there is one.
     pub fn print_log_tail(&self, lines: usize) {
+        if let Some(d) = &self.double {
+            println!(
+                "---- end of the Cloudflare API double's log ----\n{}",
+                d.log_tail()
+            );
+        }
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         println!("---- last {lines} lines of {} ----", self.log.display());
@@ -251,8 +339,8 @@ impl Kiln {
 impl Drop for Kiln {
     fn drop(&mut self) {
         self.stop(libc::SIGTERM);
-        if self.dispatch_config != Path::new("dispatch/wrangler.toml") {
-            let _ = fs::remove_file(root().join(&self.dispatch_config));
+        for config in &self.written {
+            let _ = fs::remove_file(root().join(config));
         }
         if std::env::var_os("KILN_E2E_KEEP_STATE").is_none() {
             let _ = fs::remove_dir_all(&self.state);
@@ -263,13 +351,16 @@ impl Drop for Kiln {
 /// Starts `wrangler dev` for both Workers in its own process group, logging to `log` (appended,
 /// so a restart keeps the earlier output).
 /// The dispatch Worker's config for a session. `wrangler dev` hands `--env-file` and `--var` to the
-/// first Worker only, so the dispatch Worker's settings (`APP_*`) go into a copy of its config,
-/// written beside the original (its paths are relative to it) and removed with the session.
+/// first Worker only, so the dispatch Worker's settings (`APP_*`, `DISPATCH_*`, `DEPLOY_TARGET`)
+/// go into a copy of its config, written beside the original (its paths are relative to it) and
+/// removed with the session.
 fn dispatch_config(extra_env: &[(&str, &str)], state: &Path) -> PathBuf {
     let original = PathBuf::from("dispatch/wrangler.toml");
     let app_vars: Vec<String> = extra_env
         .iter()
-        .filter(|(k, _)| k.starts_with("APP_"))
+        .filter(|(k, _)| {
+            k.starts_with("APP_") || k.starts_with("DISPATCH_") || *k == "DEPLOY_TARGET"
+        })
         .map(|(k, v)| format!("{k} = {v:?}"))
         .collect();
     if app_vars.is_empty() {
@@ -285,22 +376,40 @@ fn dispatch_config(extra_env: &[(&str, &str)], state: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn spawn(state: &Path, env_file: &Path, dispatch: &Path, log: &Path, port: u16) -> Child {
+/// Session copies of the platform's config with the Workers AI stand-in bound as `AI` (a service
+/// binding to its `AiBinding` entrypoint), and of the stand-in's config with the model server's
+/// URL and key. Both are written beside their originals (paths in them are relative) and removed
+/// with the session.
+fn ai_binding_configs(state: &Path, model_server: &str, key: &str) -> (PathBuf, PathBuf) {
+    let tag = state.file_name().unwrap().to_string_lossy().to_string();
+    let platform = fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
+    let platform = format!(
+        "{platform}\n# e2e: the Workers AI binding stand-in (tests/ai-binding/).\n[[services]]\nbinding = \"AI\"\nservice = \"kiln-ai-binding\"\nentrypoint = \"AiBinding\"\n"
+    );
+    let platform_path = PathBuf::from(format!("wrangler.e2e-{tag}.toml"));
+    fs::write(root().join(&platform_path), platform).expect("write the session's platform config");
+    let original = "tests/ai-binding/wrangler.toml";
+    let standin = fs::read_to_string(root().join(original)).expect("read the stand-in's config");
+    let standin = standin
+        .replace("\"http://127.0.0.1:9/v1\"", &format!("{model_server:?}"))
+        .replace("\"unset\"", &format!("{key:?}"));
+    let standin_path = PathBuf::from(format!("tests/ai-binding/wrangler.e2e-{tag}.toml"));
+    fs::write(root().join(&standin_path), standin).expect("write the stand-in's session config");
+    (platform_path, standin_path)
+}
+
+fn spawn(state: &Path, env_file: &Path, configs: &[PathBuf], log: &Path, port: u16) -> Child {
     let log_file = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("open log");
-    wrangler()
-        .args([
-            "dev",
-            "-c",
-            "wrangler.toml",
-            "-c",
-            dispatch.to_str().expect("utf-8 path"),
-            "--ip",
-            "127.0.0.1",
-        ])
+    let mut cmd = wrangler();
+    cmd.arg("dev");
+    for config in configs {
+        cmd.arg("-c").arg(config);
+    }
+    cmd.args(["--ip", "127.0.0.1"])
         .args([
             "--port",
             &port.to_string(),

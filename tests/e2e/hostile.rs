@@ -19,7 +19,8 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// Probe routes appended to the generated `worker.js`. Each attempt reports what it got; the test
 /// decides what counts as an escape. Nothing here names the app secret or the host's modules
-/// literally: the validator refuses that, and a real attacker would not either.
+/// literally, nor calls `env.DB.prepare` written out: the validator refuses those, and a real
+/// attacker would not write them either.
 /// Reaching the network or other code by dynamic `import()`: refused before anything is deployed
 /// (a computed path cannot be checked, and a literal one must be the app's own module).
 const IMPORT_PROBES: &str = r#"
@@ -87,9 +88,12 @@ api.route("GET", "/api/probe/escape", async ({ env, url }) => {
   out.push(await attempt("env keys", async () => Object.keys(env).sort()));
   out.push(await attempt("env binding names", async () => Object.keys(env).map((k) => typeof env[k])));
   out.push(await attempt("globalThis names", async () => Object.getOwnPropertyNames(globalThis)));
-  out.push(await attempt("db attach", async () => { await env.DB.prepare("ATTACH DATABASE '" + victim + "' AS v").run(); return "attached"; }));
-  out.push(await attempt("db users", async () => (await env.DB.prepare("SELECT email FROM users").all()).results.map((r) => r.email)));
-  out.push(await attempt("db tables", async () => (await env.DB.prepare("SELECT name FROM sqlite_master").all()).results.map((r) => r.name)));
+  // Through an alias: the validator refuses env.DB.prepare(…) written out (app code reaches data
+  // through the runtime), and an attacker would write it this way.
+  const db = env.DB;
+  out.push(await attempt("db attach", async () => { await db.prepare("ATTACH DATABASE '" + victim + "' AS v").run(); return "attached"; }));
+  out.push(await attempt("db users", async () => (await db.prepare("SELECT email FROM users").all()).results.map((r) => r.email)));
+  out.push(await attempt("db tables", async () => (await db.prepare("SELECT name FROM sqlite_master").all()).results.map((r) => r.name)));
   out.push(await attempt("db rpc destroy", async () => String(await env.DB.rpc.destroy(victim))));
   out.push(await attempt("db rpc migrate", async () => String(await env.DB.rpc.migrate(victim, []))));
   out.push(await attempt("db rpc fetch", async () => answer(await env.DB.rpc.fetch("http://db/query", { method: "POST", body: sql }))));

@@ -18,12 +18,24 @@
 //! low ([`limits::SETTINGS`]), so they are reached in a few requests, while the default session
 //! keeps the defaults.
 //!
+//! Scenarios that build through the `workers-ai` provider take `(k: &Kiln, m: &ModelServer)` and
+//! are listed with `workers_ai_scenarios!` (see `workers_ai.rs`). Their session binds the Workers
+//! AI binding stand-in (`tests/ai-binding/`) to the platform as `AI`; the stand-in answers from a
+//! scripted [`ModelServer`] of its own.
+//! Scenarios listed in `cloudflare.rs` run on a session whose deploy target is `cloudflare`: it
+//! starts the local Cloudflare API double (its own `wrangler dev`, own process group) and points
+//! the platform and the dispatch Worker at it. The build scenarios listed there run under both
+//! targets: once on the default session (`builds::…`) and once there (`cloudflare::builds::…`).
+//!
 //! Run a subset with `cargo test -p kiln --test e2e -- <substring>`.
 
+mod apps;
 mod auth;
 mod builds;
 mod cli;
 mod client;
+mod cloudflare;
+mod cloudflare_double;
 mod dispatch;
 mod events;
 mod harness;
@@ -42,12 +54,13 @@ mod ui;
 mod versions;
 mod webhook_receiver;
 mod webhooks;
+mod workers_ai;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub use client::{Api, Reply};
-pub use harness::Kiln;
+pub use harness::{Kiln, Target};
 pub use model_server::ModelServer;
 
 /// A named end-to-end check.
@@ -71,6 +84,12 @@ pub enum Run {
     Webhooks(fn(&Kiln)),
     /// Runs on the watchdog session (every unfinished build counts as stalled; see `stuck.rs`).
     Stuck(fn(&Kiln)),
+    /// Runs on the Workers AI session (provider `workers-ai`, the binding stand-in bound as
+    /// `AI`, answering from the scripted model server).
+    WorkersAi(fn(&Kiln, &ModelServer)),
+    /// Runs on the cloudflare session (`DEPLOY_TARGET=cloudflare` against the Cloudflare API
+    /// double, which the session starts and stops).
+    Cloudflare(fn(&Kiln)),
 }
 
 /// Lists scenario functions `fn(&Kiln)` with their names.
@@ -113,6 +132,17 @@ macro_rules! model_scenarios {
         vec![$($crate::Scenario {
             name: concat!(module_path!(), "::", stringify!($f)),
             run: $crate::Run::Model($f),
+        }),*]
+    };
+}
+
+/// Lists Workers AI session scenario functions `fn(&Kiln, &ModelServer)` with their names.
+#[macro_export]
+macro_rules! workers_ai_scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$($crate::Scenario {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            run: $crate::Run::WorkersAi($f),
         }),*]
     };
 }
@@ -161,10 +191,13 @@ fn main() {
         limits::scenarios(),
         webhooks::scenarios(),
         model::scenarios(),
+        workers_ai::scenarios(),
         rollback::scenarios(),
         stuck::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
+        apps::scenarios(),
+        cloudflare::scenarios(),
     ]
     .into_iter()
     .flatten()
@@ -186,6 +219,8 @@ fn main() {
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
     let stalled = on(|r| matches!(r, Run::Stuck(_)));
+    let workers_ai = on(|r| matches!(r, Run::WorkersAi(_)));
+    let on_cloudflare = on(|r| matches!(r, Run::Cloudflare(_)));
 
     let mut failed = Vec::new();
     let mut kiln = None;
@@ -267,6 +302,26 @@ fn main() {
         failed.extend(f);
     }
 
+    if !on_cloudflare.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_on(Target::Cloudflare, PLAIN_SESSION);
+        println!(
+            "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
+            k.base,
+            k.double().url,
+            started.elapsed().as_secs_f64(),
+            on_cloudflare.len()
+        );
+        let f = run_all(&on_cloudflare, |s| match s.run {
+            Run::Cloudflare(run) => run(&k),
+            _ => unreachable!("only cloudflare scenarios run on the cloudflare session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
     if !model.is_empty() {
         let server = ModelServer::start();
         let base_url = server.base_url();
@@ -289,6 +344,34 @@ fn main() {
         let f = run_all(&model, |s| match s.run {
             Run::Model(run) => run(&k, &server),
             _ => unreachable!("only model scenarios run on the model session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+            println!("---- model server requests (method path kind status) ----");
+            print!("{}", server.summary());
+        }
+        failed.extend(f);
+        drop(k);
+        drop(server);
+    }
+    if !workers_ai.is_empty() {
+        let server = ModelServer::start();
+        let started = Instant::now();
+        let k = Kiln::start_with_ai_binding(
+            &[("KILN_MODEL_PROVIDER", "workers-ai")],
+            &server.base_url(),
+            model_server::DEFAULT_KEY,
+        );
+        println!(
+            "e2e: Workers AI session ready at {} (binding stand-in over model server {}) in {:.1}s; running {} scenarios",
+            k.base,
+            server.base_url(),
+            started.elapsed().as_secs_f64(),
+            workers_ai.len()
+        );
+        let f = run_all(&workers_ai, |s| match s.run {
+            Run::WorkersAi(run) => run(&k, &server),
+            _ => unreachable!("only Workers AI scenarios run on the Workers AI session"),
         });
         if !f.is_empty() {
             k.print_log_tail(60);

@@ -13,7 +13,7 @@
 //! | `You plan web apps for Kiln.` | [`Kind::Plan`] | the offline planner's plan for the request (the text after a `Change request:` line if there is one), in a ```` ```json ```` fence between prose, or bare JSON when `response_format` asks for structured output |
 //! | `You write the code of web apps for Kiln.` | [`Kind::Codegen`] | the offline generator's files for the plan on the line after `Plan:`, except the ones Kiln supplies ([`SUPPLIED_BY_KILN`]), in the multi-file format between prose |
 //! | `You fix the code of web apps for Kiln.` | [`Kind::Repair`] | each file of the `Files:` section as the last codegen answer had it correct (unknown files echoed unchanged) |
-//! | `You change the code of web apps for Kiln.` | [`Kind::Edit`] | one SEARCH/REPLACE edit putting [`EDIT_MARK`] and the request's first line above the first line of `public/app.js` |
+//! | `You change the code of web apps for Kiln.` | [`Kind::Edit`] | one SEARCH/REPLACE edit putting [`EDIT_MARK`] and the request's first line above the first line of `public/app.js`; with a `Plan changes:` section, the whole `worker.js` and `public/app.js` for the plan after `New plan:`, each keeping the [`EDIT_MARK`] lines it started with |
 //! | any, with an assistant message and a last user message starting with `Continue` | [`Kind::Continue`] | the rest of the answer that was cut off |
 //!
 //! Anything else is a 400 `unrecognised prompt`.
@@ -130,7 +130,13 @@ pub enum Behaviour {
     /// Wait this long (holding the connection open, sending nothing), then answer correctly: a
     /// provider that hangs, for the caller's per-call timeout.
     Stall(std::time::Duration),
+    /// A reasoning model that spent the whole output budget thinking: [`THOUGHT`] as
+    /// `reasoning_content`, no content, `finish_reason: "length"`.
+    ThinkOnly,
 }
+
+/// The reasoning of [`Behaviour::ThinkOnly`].
+pub const THOUGHT: &str = "The user wants an app. Let me think about the entities first, then the routes, then the pages. ";
 
 /// One request the server received.
 #[derive(Debug, Clone)]
@@ -867,8 +873,13 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         }
         other => (other, state),
     };
+    let mut reasoning = String::new();
     let (content, finish) = match behaviour {
         Behaviour::Status(status) => return (Some(kind), scripted_status(status)),
+        Behaviour::ThinkOnly => {
+            reasoning = THOUGHT.repeat(40);
+            (String::new(), "length")
+        }
         Behaviour::Garbage => (GARBAGE.to_string(), "stop"),
         Behaviour::Raw(text) => (text, "stop"),
         Behaviour::Append { .. } => match answer(&mut state, kind, &msgs, structured, &behaviour) {
@@ -924,7 +935,7 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
     // (prompt: all message texts; completion: the answer).
     let prompt_chars: usize = msgs.iter().map(|(_, t)| t.chars().count()).sum();
     let prompt_tokens = prompt_chars.div_ceil(4);
-    let completion_tokens = content.chars().count().div_ceil(4);
+    let completion_tokens = (content.chars().count() + reasoning.chars().count()).div_ceil(4);
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -939,7 +950,11 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": content },
+                "message": if reasoning.is_empty() {
+                    json!({ "role": "assistant", "content": content })
+                } else {
+                    json!({ "role": "assistant", "content": null, "reasoning_content": reasoning })
+                },
                 "logprobs": null,
                 "finish_reason": finish,
             }],
@@ -974,6 +989,14 @@ fn chat(shared: &Shared, body: &Value) -> (Option<Kind>, Answer) {
         format!("data: {c}\n\n")
     };
     let mut events = Vec::new();
+    if !reasoning.is_empty() {
+        for piece in pieces(&reasoning, CHUNK_CHARS) {
+            events.push(chunk(
+                json!([{ "index": 0, "delta": { "reasoning_content": piece }, "logprobs": null, "finish_reason": null }]),
+                Value::Null,
+            ));
+        }
+    }
     for (i, piece) in pieces(&content, CHUNK_CHARS).into_iter().enumerate() {
         let delta = if i == 0 {
             json!({ "role": "assistant", "content": piece })
@@ -1043,6 +1066,11 @@ fn answer(
             let files = repair_files(state, msgs)?;
             Ok(files_answer(&files, *behaviour == Behaviour::WrongImport))
         }
+        Kind::Edit if first_user(msgs).is_some_and(|u| u.contains("\n\nPlan changes:\n")) => {
+            let files = revise_files(msgs)?;
+            state.last_files.clone_from(&files);
+            Ok(files_answer(&files, *behaviour == Behaviour::WrongImport))
+        }
         Kind::Edit => edit_answer(msgs),
         Kind::Continue => continue_answer(state, msgs),
     }
@@ -1065,6 +1093,48 @@ fn edit_answer(msgs: &[(String, String)]) -> Result<String, String> {
     Ok(format!(
         "{FILES_INTRO}\n=== EDIT: public/app.js ===\n<<<<<<< SEARCH\n{first}\n=======\n{EDIT_MARK}{request}\n{first}\n>>>>>>> REPLACE\n=== END EDIT ===\n"
     ))
+}
+
+/// A plan change on a live app (the edit prompt with `Plan changes:` and `New plan:`): the
+/// offline generator's `worker.js` and `public/app.js` for the new plan, each keeping the
+/// [`EDIT_MARK`] lines the current file starts with, as whole files — what a model does that
+/// serves the new plan and keeps the earlier changes.
+fn revise_files(msgs: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    let user = first_user(msgs).ok_or("the edit prompt has no user message")?;
+    let mut lines = user.lines();
+    lines
+        .by_ref()
+        .find(|l| l.trim() == "New plan:")
+        .ok_or("the plan-change prompt has no `New plan:` line")?;
+    let line = lines
+        .next()
+        .ok_or("the plan-change prompt has no plan after `New plan:`")?;
+    let plan: Plan = serde_json::from_str(line.trim()).map_err(|e| {
+        format!("the line after `New plan:` is not a plan as one line of JSON: {e}")
+    })?;
+    let valid = plan
+        .validate()
+        .map_err(|_| "the plan in the plan-change prompt is invalid".to_string())?;
+    let section = user.find("\nFiles:").map_or(user, |at| &user[at + 1..]);
+    let current = FileParser::parse(section);
+    let mut out = Vec::new();
+    for (path, content) in offline_files(&valid) {
+        if path.starts_with("migrations/") {
+            continue;
+        }
+        let marks: String = current
+            .file(&path)
+            .map(|f| {
+                f.content
+                    .lines()
+                    .take_while(|l| l.starts_with(EDIT_MARK))
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((path, format!("{marks}{content}")));
+    }
+    Ok(out)
 }
 
 /// The first user message (the request of every step).

@@ -71,7 +71,7 @@ fn rollback(k: &Kiln, token: &str, id: &str, body: &Value) -> crate::Reply {
         .post(&format!("/api/projects/{id}/rollback"), Some(token), body)
 }
 
-fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k: &Kiln) {
+pub fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k: &Kiln) {
     // v1: tasks; v2: a chat message adds a priority column (0002_update.sql).
     let token = k.api.new_user();
     let (id, slug) = build_app(k, &token, "Rollback Tasks", "a task manager with tasks");
@@ -207,7 +207,7 @@ fn a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward(k
     );
 }
 
-fn a_build_after_a_rollback_continues_the_databases_migrations(k: &Kiln) {
+pub fn a_build_after_a_rollback_continues_the_databases_migrations(k: &Kiln) {
     let token = k.api.new_user();
     let (id, slug) = build_app(
         k,

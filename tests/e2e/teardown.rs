@@ -50,7 +50,7 @@ fn log_types(k: &Kiln, id: &str) -> Vec<String> {
 }
 
 /// Polls the log until `TeardownCompleted` is in it (never a fixed sleep).
-fn wait_for_teardown(k: &Kiln, id: &str) -> Vec<String> {
+pub fn wait_for_teardown(k: &Kiln, id: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let types = log_types(k, id);

@@ -7,8 +7,10 @@
 # (index.html, app.js, vendored Preact); then, when Chromium is installed, the front end itself in
 # headless Chromium (ui-check.mjs).
 #
-#   tests/generated-app/run.sh                      # the two reference prompts
+#   tests/generated-app/run.sh                      # the reference prompts
 #   tests/generated-app/run.sh "a habit tracker"    # any prompts
+#   tests/generated-app/run.sh path/to/app          # apps already written (a directory with plan.json
+#                                                   # and the generated and runtime files)
 #   KEEP=1 tests/generated-app/run.sh …             # keep the temp dir (apps, logs, state)
 #
 # Needs: cargo, node_modules (npm ci), curl, jq; optional: chromium (CHROMIUM=/path, or CHROMIUM=
@@ -26,7 +28,9 @@ for tool in curl jq node; do
 done
 
 if [ "$#" -eq 0 ]; then
-  set -- "a task manager with projects and tasks" "a recipe book with ingredients and ratings"
+  set -- "a task manager with projects and tasks" "a recipe book with ingredients and ratings" \
+    "a poetry blog with poems that visitors can read without signing in, in indigo" \
+    "a team task board with projects and tasks shared with the team, dark and compact"
 fi
 
 # The runtime's own unit tests first: fast, and a clearer failure than an HTTP check.
@@ -35,8 +39,13 @@ node --test "$ROOT/tests/generated-app/runtime.test.mjs" >/dev/null 2>&1 ||
 
 CHROMIUM="${CHROMIUM-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
 
-cargo build -q -p workflows --example emit_app
 EMIT="$ROOT/target/debug/examples/emit_app"
+for arg in "$@"; do
+  if [ ! -f "$arg/plan.json" ]; then
+    cargo build -q -p workflows --example emit_app
+    break
+  fi
+done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kiln-generated-app-XXXXXX")"
 GROUPS_STARTED=()
@@ -114,8 +123,14 @@ expect_error() {
 run_app() {
   local prompt="$1" n="$2"
   local dir="$WORK/app-$n"
-  echo "== $prompt"
-  "$EMIT" "$dir" "$prompt" >/dev/null
+  if [ -f "$prompt/plan.json" ]; then
+    mkdir -p "$dir"
+    cp -R "$prompt/." "$dir"
+    echo "== $(jq -r .app_name "$dir/plan.json") ($prompt)"
+  else
+    echo "== $prompt"
+    "$EMIT" "$dir" "$prompt" >/dev/null
+  fi
   local plan="$dir/plan.json"
   echo "   entities: $(jq -r '[.entities[].name] | join(", ")' "$plan")"
 
@@ -204,6 +219,9 @@ TOML
   req POST /api/auth/register "{\"email\":\"$a_email\",\"password\":\"$password\"}"
   expect_status 201 "register A"
   expect_jq ".user.email == \"$a_email\" and (.token | split(\".\") | length == 3) and (.user | has(\"password_hash\") | not)" "register A answers {token, user}"
+  expect_jq ".user.admin == true" "the first account is the admin"
+  local a_id
+  a_id="$(jq -r .user.id <<<"$BODY")"
   req POST /api/auth/register "{\"email\":\"$a_email\",\"password\":\"$password\"}"
   expect_error 409 email_taken "register A twice"
   req POST /api/auth/register '{"email":"not-an-email","password":"long enough"}'
@@ -237,8 +255,10 @@ TOML
   expect_error 401 unauthorized "me with an alg=none token"
   req POST /api/auth/register "{\"email\":\"$b_email\",\"password\":\"$password\"}"
   expect_status 201 "register B"
-  local b
+  expect_jq ".user.admin == false" "a later account is not the admin"
+  local b b_id
   b="$(jq -r .token <<<"$BODY")"
+  b_id="$(jq -r .user.id <<<"$BODY")"
 
   # Entities, parents first (the plan lists referenced tables before the tables that use them).
   declare -A ids=()
@@ -248,11 +268,20 @@ TOML
     local entity sample
     entity="$(jq -c --arg t "$t" '.entities[] | select(.name == $t)' "$plan")"
     sample="$(sample_body "$entity")"
+    local vis
+    vis="$(jq -r '.visibility // "private"' <<<"$entity")"
+    echo "   $t: $vis"
     req GET "/api/$t"
-    expect_error 401 unauthorized "list $t without a token"
+    if [ "$vis" = public ]; then
+      expect_status 200 "list public $t without a token"
+    else
+      expect_error 401 unauthorized "list $vis $t without a token"
+    fi
+    req POST "/api/$t" "$sample"
+    expect_error 401 unauthorized "create $t without a token"
     req POST "/api/$t" "$sample" "$a"
     expect_status 201 "create $t"
-    expect_jq "(.id | type == \"number\") and (has(\"user_id\") | not) and (.created_at | type == \"string\")" "create $t answers the row"
+    expect_jq "(.id | type == \"number\") and (.user_id == $a_id) and (.created_at | type == \"string\")" "create $t answers the row with its author"
     check_fields "$entity" "$sample" "create $t"
     local id
     id="$(jq -r .id <<<"$BODY")"
@@ -270,18 +299,73 @@ TOML
     expect_jq ". as \$row | $change | to_entries | all(\$row[.key] == .value)" "update $t/$id changes the field"
     check_fields "$entity" "$(jq -c --argjson c "$change" '. + $c' <<<"$sample")" "update $t/$id keeps the other fields"
 
-    # Another user sees nothing and can touch nothing.
-    req GET "/api/$t" "" "$b"
-    expect_status 200 "list $t as B"
-    expect_jq 'length == 0' "B does not see A's $t"
-    req GET "/api/$t/$id" "" "$b"
-    expect_error 404 not_found "B reads A's $t/$id"
-    req PUT "/api/$t/$id" "$change" "$b"
-    expect_error 404 not_found "B updates A's $t/$id"
-    req DELETE "/api/$t/$id" "" "$b"
-    expect_error 404 not_found "B deletes A's $t/$id"
+    if [ "$vis" = private ]; then
+      # Another user sees nothing and can touch nothing.
+      req GET "/api/$t" "" "$b"
+      expect_status 200 "list $t as B"
+      expect_jq 'length == 0' "B does not see A's $t"
+      req GET "/api/$t/$id" "" "$b"
+      expect_error 404 not_found "B reads A's $t/$id"
+      req PUT "/api/$t/$id" "$change" "$b"
+      expect_error 404 not_found "B updates A's $t/$id"
+      req DELETE "/api/$t/$id" "" "$b"
+      expect_error 404 not_found "B deletes A's $t/$id"
+    else
+      # Another user reads A's row but may not change it (403), and a visitor reads public rows.
+      req GET "/api/$t" "" "$b"
+      expect_jq "length == 1 and .[0].id == $id" "B sees A's $vis $t"
+      req GET "/api/$t/$id" "" "$b"
+      expect_status 200 "B reads A's $vis $t/$id"
+      req PUT "/api/$t/$id" "$change" "$b"
+      expect_error 403 forbidden "B updates A's $t/$id"
+      req DELETE "/api/$t/$id" "" "$b"
+      expect_error 403 forbidden "B deletes A's $t/$id"
+      req GET "/api/$t/$id"
+      if [ "$vis" = public ]; then
+        expect_status 200 "a visitor reads public $t/$id"
+        req PUT "/api/$t/$id" "$change"
+        expect_error 401 unauthorized "a visitor updates $t/$id"
+      else
+        expect_error 401 unauthorized "a visitor reads shared $t/$id"
+      fi
+      # A, the first account, is the admin: it moderates B's rows; B cannot do the same to A's.
+      req POST "/api/$t" "$sample" "$b"
+      expect_status 201 "B creates a $t"
+      local bid
+      bid="$(jq -r .id <<<"$BODY")"
+      req PUT "/api/$t/$bid" "$change" "$a"
+      expect_status 200 "the admin edits B's $t/$bid"
+      expect_jq ".user_id == $b_id" "moderation keeps B as the author"
+      req DELETE "/api/$t/$bid" "" "$a"
+      expect_status 200 "the admin deletes B's $t/$bid"
+    fi
     req GET "/api/$t/$id" "" "$a"
     expect_status 200 "A's $t/$id is untouched"
+
+    # Search, filters and sort; bad parameters are a 400 naming what is allowed.
+    local text_field bool_field
+    text_field="$(jq -r '[.fields[] | select(.kind == "text") | .name] | first // empty' <<<"$entity")"
+    if [ -n "$text_field" ]; then
+      req GET "/api/$t?q=$(jq -r --arg f "$text_field" '.[$f] | @uri' <<<"$change")" "" "$a"
+      expect_jq "length == 1 and .[0].id == $id" "search $t finds the row"
+      req GET "/api/$t?q=zz-no-such-text" "" "$a"
+      expect_jq 'length == 0' "search $t for missing text"
+      req GET "/api/$t?sort=-$text_field" "" "$a"
+      expect_status 200 "sort $t by $text_field"
+    fi
+    bool_field="$(jq -r '[.fields[] | select(.kind == "boolean") | .name] | first // empty' <<<"$entity")"
+    if [ -n "$bool_field" ]; then
+      req GET "/api/$t?$bool_field=true" "" "$a"
+      expect_jq 'length == 1' "filter $t by $bool_field=true"
+      req GET "/api/$t?$bool_field=false" "" "$a"
+      expect_jq 'length == 0' "filter $t by $bool_field=false"
+      req GET "/api/$t?$bool_field=maybe" "" "$a"
+      expect_error 400 invalid_query "filter $t by $bool_field=maybe"
+    fi
+    req GET "/api/$t?sort=id%3BDROP%20TABLE%20users" "" "$a"
+    expect_error 400 invalid_query "sort $t by an injection"
+    req GET "/api/$t?no_such_filter=1" "" "$a"
+    expect_error 400 invalid_query "filter $t by an unknown field"
 
     # Validation: JSON errors with a code and a message.
     req POST "/api/$t" '{"broken": ' "$a"
@@ -330,7 +414,13 @@ TOML
     preq="$(jq -r .required <<<"$ref")"
     centity="$(jq -c --arg t "$ct" '.entities[] | select(.name == $t)' "$plan")"
     req POST "/api/$ct" "$(sample_body "$centity" | jq -c --arg f "$cf" --argjson p "${ids[$pt]}" '.[$f] = $p')" "$b"
-    expect_error 400 invalid_field "B references A's $pt in $ct.$cf"
+    if [ "$(jq -r --arg t "$pt" '.entities[] | select(.name == $t) | .visibility // "private"' "$plan")" = private ]; then
+      expect_error 400 invalid_field "B references A's private $pt in $ct.$cf"
+    else
+      expect_status 201 "B references A's readable $pt in $ct.$cf"
+      req DELETE "/api/$ct/$(jq -r .id <<<"$BODY")" "" "$b"
+      expect_status 200 "B deletes its $ct"
+    fi
     local pentity pid2 cid
     pentity="$(jq -c --arg t "$pt" '.entities[] | select(.name == $t)' "$plan")"
     req POST "/api/$pt" "$(sample_body "$pentity")" "$a"

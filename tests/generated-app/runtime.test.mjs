@@ -1,5 +1,6 @@
 // Unit tests of the app runtime (prompts/runtime/runtime.js) under Node's WebCrypto, with fake D1
-// and R2 bindings that record every call. Run: node --test tests/generated-app/
+// and R2 bindings that record every call, and crud()'s access rules, search, filters and sort on a
+// real D1 (Miniflare's SQLite, from node_modules). Run: node --test tests/generated-app/
 // (run.sh and `cargo test -p workflows` run them too). run.sh covers the same code end to end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -275,4 +276,275 @@ test("files live under the user's own prefix, with safe names, sizes and downloa
   assert.equal((await rt.deleteFile(ctx("DELETE", "a.txt"))).status, 200);
   assert.equal(STORAGE.objects.size, 0);
   await assert.rejects(rt.listFiles({ request: new Request("http://app/api/files"), env }), (e) => e.status === 401);
+});
+
+// ---- crud(): visibility, moderation, search, filters and sort on a real D1 (SQLite) --------------
+// Miniflare (the local Workers runtime that wrangler uses, from node_modules) gives a real D1
+// database to Node, so every rule below runs real SQL.
+
+const { Miniflare } = await import("miniflare");
+
+const SCHEMA = [
+  "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, created_at TEXT NOT NULL)",
+  "CREATE TABLE posts (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, title TEXT NOT NULL, body TEXT, published INTEGER NOT NULL DEFAULT 0, stars INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+  "CREATE TABLE comments (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, post_id INTEGER NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+  "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, text TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+  "CREATE TABLE drafts (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, title TEXT NOT NULL, post_id INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+  "CREATE TABLE scores (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, points INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+];
+
+/** A blog: public posts and comments, shared notes, private drafts (which may point at a post). */
+function blogApi() {
+  const posts = rt.defineEntity({
+    table: "posts",
+    label: "post",
+    visibility: "public",
+    fields: [
+      { name: "title", kind: "text", required: true },
+      { name: "body", kind: "long_text" },
+      { name: "published", kind: "boolean" },
+      { name: "stars", kind: "rating" },
+    ],
+    referencedBy: [
+      { table: "comments", column: "post_id", onDelete: "cascade" },
+      { table: "drafts", column: "post_id", onDelete: "set_null" },
+    ],
+  });
+  const comments = rt.defineEntity({
+    table: "comments",
+    label: "comment",
+    visibility: "public",
+    fields: [
+      { name: "post_id", kind: "reference", references: "posts", required: true },
+      { name: "text", kind: "text", required: true },
+    ],
+  });
+  const notes = rt.defineEntity({ table: "notes", label: "note", visibility: "shared", fields: [{ name: "text", kind: "text", required: true }] });
+  const drafts = rt.defineEntity({
+    table: "drafts",
+    label: "draft",
+    fields: [
+      { name: "title", kind: "text", required: true },
+      { name: "post_id", kind: "reference", references: "posts" },
+    ],
+  });
+  const scores = rt.defineEntity({ table: "scores", label: "score", visibility: "shared", fields: [{ name: "points", kind: "integer" }] });
+  const api = new rt.Router();
+  api.route("POST", "/api/auth/register", rt.register);
+  api.route("GET", "/api/auth/me", rt.me);
+  rt.crud(api, "/api/posts", posts);
+  rt.crud(api, "/api/comments", comments);
+  rt.crud(api, "/api/notes", notes);
+  rt.crud(api, "/api/drafts", drafts);
+  rt.crud(api, "/api/scores", scores);
+  return api;
+}
+
+/** A fresh app: real D1 with the schema, the blog's router, and three accounts (the first is the admin). */
+async function blogApp(t) {
+  const mf = new Miniflare({ modules: true, script: "export default { fetch() { return new Response(null) } }", d1Databases: ["DB"] });
+  t.after(() => mf.dispose());
+  const DB = await mf.getD1Database("DB");
+  for (const statement of SCHEMA) await DB.prepare(statement).run();
+  const env = { DB, JWT_SECRET: SECRET };
+  const api = blogApi();
+  const call = async (method, path, { token, body } = {}) => {
+    const headers = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await api.handle(new Request(`http://app${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), env, {});
+    return { status: response.status, body: await response.json() };
+  };
+  const users = {};
+  for (const name of ["admin", "alice", "bob"]) {
+    const r = await call("POST", "/api/auth/register", { body: { email: `${name}@example.com`, password: "correct horse" } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    users[name] = r.body;
+  }
+  return { call, users, DB, token: (name) => users[name].token };
+}
+
+const errorCode = (r) => r.body && r.body.error && r.body.error.code;
+
+test("crud: the first account is the admin; me and sign-up say so", async (t) => {
+  const { call, users, token } = await blogApp(t);
+  assert.equal(users.admin.user.admin, true);
+  assert.equal(users.alice.user.admin, false);
+  assert.equal((await call("GET", "/api/auth/me", { token: token("admin") })).body.user.admin, true);
+  assert.equal((await call("GET", "/api/auth/me", { token: token("bob") })).body.user.admin, false);
+});
+
+test("crud: visitors read public rows but cannot write them; shared and private rows need a sign-in", async (t) => {
+  const { call, users, token } = await blogApp(t);
+  const post = await call("POST", "/api/posts", { token: token("alice"), body: { title: "Ode to rain", body: "drip", published: true } });
+  assert.equal(post.status, 201);
+  assert.equal(post.body.user_id, users.alice.user.id, "rows name their author");
+  const id = post.body.id;
+
+  const list = await call("GET", "/api/posts");
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.body.map((p) => p.title), ["Ode to rain"]);
+  assert.equal((await call("GET", `/api/posts/${id}`)).body.title, "Ode to rain");
+  assert.equal((await call("GET", "/api/posts/999")).status, 404);
+
+  for (const [method, path, body] of [
+    ["POST", "/api/posts", { title: "spam" }],
+    ["PUT", `/api/posts/${id}`, { title: "defaced" }],
+    ["DELETE", `/api/posts/${id}`, undefined],
+  ]) {
+    const r = await call(method, path, { body });
+    assert.equal(r.status, 401, `${method} ${path} signed out`);
+    assert.equal(errorCode(r), "unauthorized");
+  }
+  assert.equal((await call("GET", `/api/posts/${id}`)).body.title, "Ode to rain", "nothing changed");
+
+  for (const path of ["/api/notes", "/api/notes/1", "/api/drafts", "/api/drafts/1"]) {
+    assert.equal((await call("GET", path)).status, 401, path);
+  }
+  const stale = await call("GET", "/api/posts", { token: "not-a-token" });
+  assert.equal(stale.status, 401, "a broken sign-in is an error, not a visitor");
+});
+
+test("crud: shared rows are read by every signed-in user; only the author edits them (403 for others)", async (t) => {
+  const { call, token } = await blogApp(t);
+  const note = await call("POST", "/api/notes", { token: token("alice"), body: { text: "team lunch friday" } });
+  assert.equal(note.status, 201);
+  const id = note.body.id;
+  const bobList = await call("GET", "/api/notes", { token: token("bob") });
+  assert.deepEqual(bobList.body.map((n) => n.text), ["team lunch friday"]);
+  assert.equal((await call("GET", `/api/notes/${id}`, { token: token("bob") })).status, 200);
+
+  const edit = await call("PUT", `/api/notes/${id}`, { token: token("bob"), body: { text: "cancelled" } });
+  assert.equal(edit.status, 403);
+  assert.equal(errorCode(edit), "forbidden");
+  assert.match(edit.body.error.message, /only the author of this note or the app's admin/);
+  assert.equal((await call("DELETE", `/api/notes/${id}`, { token: token("bob") })).status, 403);
+  assert.equal((await call("GET", `/api/notes/${id}`, { token: token("bob") })).body.text, "team lunch friday", "nothing changed");
+
+  const own = await call("PUT", `/api/notes/${id}`, { token: token("alice"), body: { text: "team lunch thursday" } });
+  assert.equal(own.status, 200);
+  assert.equal(own.body.text, "team lunch thursday");
+  assert.equal((await call("DELETE", `/api/notes/${id}`, { token: token("alice") })).status, 200);
+  assert.equal((await call("GET", `/api/notes/${id}`, { token: token("alice") })).status, 404);
+});
+
+test("crud: private rows stay their owner's: 404 for everyone else, the admin included", async (t) => {
+  const { call, token } = await blogApp(t);
+  const draft = await call("POST", "/api/drafts", { token: token("alice"), body: { title: "secret verse" } });
+  const id = draft.body.id;
+  for (const who of ["bob", "admin"]) {
+    assert.deepEqual((await call("GET", "/api/drafts", { token: token(who) })).body, [], who);
+    for (const [method, body] of [["GET"], ["PUT", { title: "x" }], ["DELETE"]]) {
+      const r = await call(method, `/api/drafts/${id}`, { token: token(who), body });
+      assert.equal(r.status, 404, `${who} ${method}`);
+      assert.equal(errorCode(r), "not_found");
+    }
+  }
+  assert.equal((await call("GET", `/api/drafts/${id}`, { token: token("alice") })).body.title, "secret verse");
+});
+
+test("crud: the admin moderates shared and public rows; a non-admin cannot", async (t) => {
+  const { call, token, DB } = await blogApp(t);
+  const post = (await call("POST", "/api/posts", { token: token("bob"), body: { title: "buy cheap watches" } })).body;
+  const comment = (await call("POST", "/api/comments", { token: token("alice"), body: { post_id: post.id, text: "spam!" } })).body;
+  const draft = (await call("POST", "/api/drafts", { token: token("alice"), body: { title: "reply", post_id: post.id } })).body;
+  assert.equal(comment.post_id, post.id, "a comment may point at another user's public post");
+
+  assert.equal((await call("PUT", `/api/posts/${post.id}`, { token: token("alice"), body: { title: "x" } })).status, 403, "non-admin edit");
+  assert.equal((await call("DELETE", `/api/posts/${post.id}`, { token: token("alice") })).status, 403, "non-admin delete");
+
+  const hidden = await call("PUT", `/api/posts/${post.id}`, { token: token("admin"), body: { title: "[removed by moderator]" } });
+  assert.equal(hidden.status, 200);
+  assert.equal(hidden.body.title, "[removed by moderator]");
+  assert.equal(hidden.body.user_id, post.user_id, "moderation keeps the author");
+
+  const gone = await call("DELETE", `/api/posts/${post.id}`, { token: token("admin") });
+  assert.deepEqual([gone.status, gone.body], [200, { deleted: true }]);
+  assert.equal((await call("GET", `/api/posts/${post.id}`)).status, 404);
+  assert.equal((await call("GET", `/api/comments/${comment.id}`)).status, 404, "required references cascade, whoever wrote them");
+  const kept = await DB.prepare("SELECT post_id FROM drafts WHERE id = ?").bind(draft.id).first();
+  assert.equal(kept.post_id, null, "optional references are cleared");
+});
+
+test("crud: references must name a row the user can read", async (t) => {
+  const { call, token } = await blogApp(t);
+  const comment = await call("POST", "/api/comments", { token: token("alice"), body: { post_id: 42, text: "hi" } });
+  assert.equal(comment.status, 400);
+  assert.match(comment.body.error.message, /post_id must be the id of an existing post; 42 is not/);
+  const bad = await call("POST", "/api/drafts", { token: token("alice"), body: { title: "t", post_id: "1; DROP TABLE posts" } });
+  assert.equal(bad.status, 400);
+  const invalid = await call("POST", "/api/posts", { token: token("alice"), body: { title: "t", stars: 9 } });
+  assert.deepEqual([invalid.status, errorCode(invalid)], [400, "invalid_field"]);
+});
+
+test("crud: lists search text fields, filter booleans and references, and sort", async (t) => {
+  const { call, token } = await blogApp(t);
+  const add = async (body) => (await call("POST", "/api/posts", { token: token("alice"), body })).body;
+  const a = await add({ title: "Autumn leaves", body: "red and gold", published: true, stars: 4 });
+  const b = await add({ title: "Winter", body: "snow 100% white", published: false, stars: 2 });
+  const c = await add({ title: "Spring_rain", body: "the leaves return", published: true, stars: 5 });
+  await call("POST", "/api/comments", { token: token("bob"), body: { post_id: a.id, text: "lovely" } });
+  await call("POST", "/api/comments", { token: token("bob"), body: { post_id: c.id, text: "fresh" } });
+  const titles = async (query) => {
+    const r = await call("GET", `/api/posts${query}`);
+    assert.equal(r.status, 200, `${query}: ${JSON.stringify(r.body)}`);
+    return r.body.map((p) => p.title);
+  };
+  assert.deepEqual(await titles(""), ["Spring_rain", "Winter", "Autumn leaves"], "newest first");
+  assert.deepEqual(await titles("?q=leaves"), ["Spring_rain", "Autumn leaves"], "title or body");
+  assert.deepEqual(await titles("?q=LEAVES"), ["Spring_rain", "Autumn leaves"], "case-insensitive");
+  assert.deepEqual(await titles("?q=%25"), ["Winter"], "% matches itself");
+  assert.deepEqual(await titles("?q=_"), ["Spring_rain"], "_ matches itself");
+  assert.deepEqual(await titles("?q=%20%20"), ["Spring_rain", "Winter", "Autumn leaves"], "a blank search is no search");
+  assert.deepEqual(await titles("?published=true"), ["Spring_rain", "Autumn leaves"]);
+  assert.deepEqual(await titles("?published=0"), ["Winter"]);
+  assert.deepEqual(await titles("?published=true&q=autumn"), ["Autumn leaves"]);
+  assert.deepEqual(await titles("?sort=stars"), ["Winter", "Autumn leaves", "Spring_rain"]);
+  assert.deepEqual(await titles("?sort=-stars"), ["Spring_rain", "Autumn leaves", "Winter"]);
+  assert.deepEqual(await titles("?sort=title"), ["Autumn leaves", "Spring_rain", "Winter"]);
+  assert.deepEqual(await titles("?sort=id&limit=2&offset=1"), ["Winter", "Spring_rain"]);
+  const comments = await call("GET", `/api/comments?post_id=${c.id}`);
+  assert.deepEqual(comments.body.map((x) => x.text), ["fresh"]);
+});
+
+test("crud: hostile or wrong list parameters are a 400 that says what is allowed, and change nothing", async (t) => {
+  const { call, token, DB } = await blogApp(t);
+  await call("POST", "/api/posts", { token: token("alice"), body: { title: "keep me" } });
+  const cases = [
+    ["?sort=title;DROP TABLE posts", /sort must be one of id, created_at, updated_at, title, body, published, stars/],
+    ["?sort=-user_id", /sort must be one of/],
+    ["?sort=(SELECT 1)", /sort must be one of/],
+    ["?title=keep me", /title cannot be filtered; use q, sort, limit, offset or a filter: published/],
+    ["?user_id=1", /unknown query parameter "user_id"/],
+    ["?published=maybe", /filter published must be true or false/],
+    ["?published=1 OR 1=1", /filter published must be true or false/],
+    ["?published=true&published=false", /give published only once/],
+    [`?q=${"x".repeat(201)}`, /q must be at most 200 characters/],
+    ["?limit=0", /limit must be a whole number from 1 to 500/],
+    ["?limit=1;DELETE", /limit must be/],
+  ];
+  for (const [query, message] of cases) {
+    const r = await call("GET", `/api/posts${query.replace(/ /g, "%20")}`);
+    assert.equal(r.status, 400, query);
+    assert.equal(errorCode(r), "invalid_query", query);
+    assert.match(r.body.error.message, message, query);
+  }
+  const filter = await call("GET", "/api/comments?post_id=1%20OR%201=1", { token: token("bob") });
+  assert.match(filter.body.error.message, /filter post_id must be the id of a posts row/);
+  const injection = await call("GET", `/api/posts?q=${encodeURIComponent("' OR 1=1 --")}`);
+  assert.deepEqual(injection.body, [], "a search is a bound value");
+  const noText = await call("GET", "/api/scores?q=x", { token: token("bob") });
+  assert.match(noText.body.error.message, /scores has no text fields to search/);
+  const count = await DB.prepare("SELECT COUNT(*) AS n FROM posts").first();
+  assert.equal(count.n, 1, "the table is intact");
+});
+
+test("crud: refuses a bad path or something that is not an entity at startup", () => {
+  const api = new rt.Router();
+  const notes = rt.defineEntity({ table: "notes", visibility: "shared", fields: [{ name: "text", kind: "text" }] });
+  assert.throws(() => rt.crud(api, "/notes", notes), /must look like "\/api\/notes"/);
+  assert.throws(() => rt.crud(api, "/api/notes/:id", notes));
+  assert.throws(() => rt.crud(api, "/api/notes", { table: "notes" }), /needs an entity made by defineEntity/);
+  assert.throws(() => rt.defineEntity({ table: "notes", visibility: "everyone", fields: [] }), /visibility of notes must be one of private, shared, public/);
+  assert.equal(rt.defineEntity({ table: "notes", fields: [] }).visibility, "private");
 });

@@ -1,7 +1,10 @@
-// Drives a generated app's front end in headless Chromium, as a person would: sign up, visit every
-// entity page (empty state), add a record with every input filled, edit it, upload and delete a
-// file (when the plan stores files), sign out, fail and then succeed to sign in, deep-link to a
-// page, delete everything. Fails on any JavaScript exception, console error or CSP violation.
+// Drives a generated app's front end in headless Chromium, as a person would: sign up (from the
+// public landing page when some entity is public), visit every entity page (empty state), add a
+// record with every input filled (references through their selects), edit it, search, filter and
+// sort the list, upload and delete a file (when the plan stores files), sign out and read the
+// public records as a visitor (no Edit or Delete offered), fail and then succeed to sign in,
+// deep-link to a page, delete everything; the theme's accent colour is what buttons show. Fails on
+// any JavaScript exception, console error or CSP violation.
 //
 //   node tests/generated-app/ui-check.mjs <base-url> <plan.json> [chromium-binary]
 //
@@ -135,8 +138,20 @@ const entityPages = plan.pages.filter((p) => p.entity);
 const entityOf = (p) => plan.entities.find((e) => e.name === p.entity);
 const kindOf = (f) => (typeof f.kind === "string" ? f.kind : "reference");
 
-async function signIn(mode) {
+const publicEntities = plan.entities.filter((e) => e.visibility === "public");
+const publicPages = entityPages.filter((p) => entityOf(p).visibility === "public");
+
+/** From the public landing page (apps with public entities) to the sign-in form. */
+async function toSignInForm() {
+  await waitFor(`$("form.auth") || $("header.topbar button")`, "the sign-in form or the landing page");
+  if (await evaluate(`return !$("form.auth");`)) {
+    await evaluate(`$$("header.topbar button").find((b) => text(b) === "Sign in").click();`);
+  }
   await waitFor(`$("form.auth")`, "the sign-in form");
+}
+
+async function signIn(mode) {
+  await toSignInForm();
   if (mode === "register") await evaluate(`button("Create an account").click();`);
   await waitFor(`button(${JSON.stringify(mode === "register" ? "Sign up" : "Sign in")})`, `the ${mode} form`);
   await evaluate(`
@@ -153,10 +168,24 @@ async function goTo(name) {
 }
 
 try {
-  await step("the sign-in page renders", async () => {
+  await step("the first page renders: the public landing page or the sign-in form", async () => {
     await open("/");
+    if (publicEntities.length > 0) {
+      await waitFor(`text($(".hero h1")) === ${JSON.stringify(plan.app_name)} && !text($("main")).includes("Loading")`, "the landing page");
+      await waitFor(`text($(".empty")) === ${JSON.stringify(`No ${publicEntities[0].label.toLowerCase()} yet.`)}`, "the landing page's empty list");
+      await toSignInForm();
+    }
     await waitFor(`text($("form.auth h1")) === ${JSON.stringify(plan.app_name)}`, "the app name on the sign-in form");
   });
+
+  if (plan.theme && plan.theme.accent) {
+    await step("buttons show the theme's accent colour", async () => {
+      const hex = plan.theme.accent;
+      const rgb = `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(", ")})`;
+      const shown = await evaluate(`return getComputedStyle($("form.auth button[type=submit]")).backgroundColor;`);
+      if (shown !== rgb) throw new Error(`the sign-in button is ${shown}, not the theme's ${rgb}`);
+    });
+  }
 
   await step("sign up", () => signIn("register"));
 
@@ -201,7 +230,35 @@ try {
         await evaluate(`setValue($("form.record-form [name=${titleField.name}]"), "UI edited"); await settle(); $("form.record-form").requestSubmit();`);
         await waitFor(`text($(".records li strong")) === "UI edited"`, "the edited title");
       });
+      await step(`${p.name}: search`, async () => {
+        const search = async (q, count) => {
+          await evaluate(`setValue($("form.controls [name=q]"), ${JSON.stringify(q)}); await settle(); $("form.controls").requestSubmit();`);
+          await waitFor(count ? `$$(".records li").length === ${count}` : `text($(".empty")) === ${JSON.stringify(`No ${plural} match.`)}`, `search "${q}"`);
+        };
+        await search("edited", 1);
+        await search("zz-nothing-like-this", 0);
+        await search("", 1);
+      });
     }
+    for (const f of entity.fields.filter((f) => ["boolean", "reference"].includes(kindOf(f)))) {
+      await step(`${p.name}: filter by ${f.name}`, async () => {
+        const sel = JSON.stringify(`form.controls [name=filter-${f.name}]`);
+        const choose = async (index, count) => {
+          await evaluate(`const s = $(${sel}); setValue(s, s.options[${index}].value);`);
+          await waitFor(count ? `$$(".records li").length === ${count}` : `text($(".empty")) === ${JSON.stringify(`No ${plural} match.`)}`, `filter ${f.name} option ${index}`);
+        };
+        await waitFor(`$(${sel}) && $(${sel}).options.length > 1`, `the ${f.name} filter's options`);
+        // Booleans: Any, Yes, No (the record was added with the box ticked). References: Any, the one parent row.
+        await choose(1, 1);
+        if (kindOf(f) === "boolean") await choose(2, 0);
+        await choose(0, 1);
+      });
+    }
+    await step(`${p.name}: sort`, async () => {
+      await evaluate(`const s = $("form.controls [name=sort]"); setValue(s, s.options[s.options.length - 1].value);`);
+      await waitFor(`$$(".records li").length === 1 && !text($("main")).includes("Loading")`, "the sorted list");
+      await evaluate(`setValue($("form.controls [name=sort]"), "");`);
+    });
   }
 
   const filesPage = plan.file_storage ? "Files" : null;
@@ -221,9 +278,23 @@ try {
     });
   }
 
+  if (publicPages.length > 0) {
+    await step("signed out, a visitor reads every public page, with nothing to edit", async () => {
+      await evaluate(`button("Sign out").click();`);
+      for (const p of publicPages) {
+        await evaluate(`$$("header nav a").find((a) => text(a) === ${JSON.stringify(p.name)}).click();`);
+        await waitFor(`text($("main section.page h1")) === ${JSON.stringify(p.name)} && $$(".records li").length === 1`, `the public records of ${p.name}`);
+        const offered = await evaluate(`return $$(".records button, form.record-form").length;`);
+        if (offered !== 0) throw new Error(`a visitor is offered ${offered} edit controls on ${p.name}`);
+      }
+      await open(publicPages[publicPages.length - 1].path);
+      await waitFor(`$$(".records li").length === 1`, "a deep link for a visitor");
+    });
+  }
+
   await step("sign out, a wrong password is refused with a message, then sign in", async () => {
-    await evaluate(`button("Sign out").click();`);
-    await waitFor(`$("form.auth")`, "the sign-in form after signing out");
+    if (await evaluate(`return Boolean(button("Sign out"));`)) await evaluate(`button("Sign out").click();`);
+    await toSignInForm();
     await evaluate(`
       setValue($("form.auth input[type=email]"), ${JSON.stringify(email)});
       setValue($("form.auth input[type=password]"), "wrong password!");

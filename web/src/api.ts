@@ -149,10 +149,17 @@ export interface Plan {
   app_name: string;
   summary: string;
   pages: { name: string; path: string; entity?: string | null }[];
-  entities: { name: string; label: string; fields: { name: string; kind: FieldKind; required: boolean }[] }[];
+  entities: {
+    name: string;
+    label: string;
+    fields: { name: string; kind: FieldKind; required: boolean }[];
+    /** Who reads the rows; absent means private. */
+    visibility?: "private" | "shared" | "public";
+  }[];
   features: string[];
   auth: boolean;
   file_storage: boolean;
+  theme?: { accent?: string; background?: string; mode: "light" | "dark"; density: "comfortable" | "compact"; tagline?: string };
 }
 
 export interface Message {

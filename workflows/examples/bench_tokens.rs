@@ -128,7 +128,12 @@ fn main() {
         // A repair round sends the repair template, the diagnostics and worker.js, and gets
         // worker.js back.
         let worker = code.files.get("worker.js").map_or(0, |w| w.chars().count());
-        let repair_in = workflows::prompts::REPAIR.text.chars().count() + 120 + worker;
+        let repair_in = workflows::prompts::repair_system(8192)
+            .unwrap()
+            .chars()
+            .count()
+            + 120
+            + worker;
         let repair = estimate_tokens(repair_in) + estimate_tokens(worker);
         // An edit-mode request on the live app sends the edit template, the request and the
         // editable files (the offline generator's index.html and styles.css included).
@@ -137,8 +142,14 @@ fn main() {
             .filter(|(p, _)| workflows::generate::session::EDITABLE_FILES.contains(&p.as_str()))
             .map(|(p, c)| c.chars().count() + p.len() + 40)
             .sum();
-        let edit_in =
-            estimate_tokens(workflows::prompts::EDIT.text.chars().count() + 60 + editable);
+        let edit_in = estimate_tokens(
+            workflows::prompts::edit_system(8192)
+                .unwrap()
+                .chars()
+                .count()
+                + 60
+                + editable,
+        );
         println!(
             "| {prompt} | {plan_in} / {} | {} | {code_in} / {} | {} | {tokens} | {cost:.5} | +{repair} | {edit_in} |",
             estimate_tokens(plan_in),
@@ -154,7 +165,10 @@ fn main() {
     println!(
         "\nmean {mean:.0} tokens per build, max {max}; goal: under 15,000 in and out together"
     );
-    for t in workflows::prompts::ALL {
+    for t in workflows::prompts::ALL
+        .iter()
+        .chain([&workflows::prompts::CONTRACT])
+    {
         println!(
             "template {}: {} chars (~{} tokens), hash {}",
             t.name,

@@ -297,6 +297,100 @@ pub struct Field {
     pub required: bool,
 }
 
+/// Who reads an entity's rows. Applied by the app runtime's `crud` (ADR 0020); the author of a
+/// row, and the app's admin (its first account) for non-private rows, may change it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Each user sees only their own rows (the default).
+    #[default]
+    #[serde(alias = "owner", alias = "personal")]
+    Private,
+    /// Every signed-in user reads every row; the author edits and deletes.
+    #[serde(alias = "team")]
+    Shared,
+    /// Anyone reads, also signed out; signed-in users add rows; the author edits and deletes.
+    #[serde(alias = "everyone", alias = "anyone")]
+    Public,
+}
+
+impl Visibility {
+    /// The name the runtime and the front end use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Shared => "shared",
+            Visibility::Public => "public",
+        }
+    }
+
+    /// Whether this is the default (kept out of the JSON form, so older plans read the same).
+    pub fn is_private(&self) -> bool {
+        *self == Visibility::Private
+    }
+}
+
+/// Light or dark pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeMode {
+    /// Dark text on a light background (the default).
+    #[default]
+    Light,
+    /// Light text on a dark background.
+    Dark,
+}
+
+/// How much room the layout gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Density {
+    /// Generous spacing (the default).
+    #[default]
+    #[serde(alias = "normal", alias = "cozy")]
+    Comfortable,
+    /// Tighter spacing, more rows on screen.
+    #[serde(alias = "dense")]
+    Compact,
+}
+
+/// How the app looks: colours, light or dark, density, and a tagline under the app's name.
+/// Every part is optional; the generator picks the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Theme {
+    /// Buttons, links and highlights: `#rrggbb`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "accent_color"
+    )]
+    pub accent: Option<String>,
+    /// The page background: `#rrggbb`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "background_color"
+    )]
+    pub background: Option<String>,
+    /// Light or dark.
+    #[serde(default)]
+    pub mode: ThemeMode,
+    /// Comfortable or compact.
+    #[serde(default)]
+    pub density: Density,
+    /// One line shown under the app's name (at most [`MAX_TAGLINE_CHARS`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tagline: String,
+}
+
+/// Longest theme tagline, in characters.
+pub const MAX_TAGLINE_CHARS: usize = 120;
+
+/// Whether `text` is a `#rrggbb` colour.
+pub fn is_hex_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// One kind of record the app stores: a table, scoped to the signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entity {
@@ -308,6 +402,9 @@ pub struct Entity {
     pub label: String,
     /// The user-editable columns, in display order.
     pub fields: Vec<Field>,
+    /// Who reads the rows: private (default), shared or public.
+    #[serde(default, skip_serializing_if = "Visibility::is_private")]
+    pub visibility: Visibility,
 }
 
 /// One page of the front end.
@@ -348,6 +445,9 @@ pub struct Plan {
     /// adds the per-user files API (`/api/files`).
     #[serde(default, alias = "storage")]
     pub file_storage: bool,
+    /// How the app looks; the generator's defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<Theme>,
 }
 
 fn yes() -> bool {
@@ -487,6 +587,26 @@ pub enum PlanError {
         /// The limit.
         limit: usize,
     },
+    /// A non-private entity references a private one, whose rows its readers cannot see.
+    #[error("field '{column}' in {visibility} table '{table}' references private table '{target}', whose rows other people cannot see; make '{target}' {visibility} too, or '{table}' private")]
+    HiddenReference {
+        /// The table with the reference.
+        table: String,
+        /// Its visibility.
+        visibility: &'static str,
+        /// The reference column.
+        column: String,
+        /// The private table.
+        target: String,
+    },
+    /// A theme colour is not `#rrggbb`.
+    #[error("theme {what} '{value}' is not a colour; use six hex digits like '#4f46e5'")]
+    InvalidColour {
+        /// `accent` or `background`.
+        what: &'static str,
+        /// The value as given.
+        value: String,
+    },
     /// A display text is empty, too long or has control characters.
     #[error("{what} {problem}")]
     InvalidText {
@@ -611,6 +731,52 @@ impl Plan {
                         });
                     }
                 }
+            }
+        }
+
+        for entity in &plan.entities {
+            if entity.visibility.is_private() {
+                continue;
+            }
+            for field in &entity.fields {
+                let Some(target) = field.kind.references() else {
+                    continue;
+                };
+                if let Some(target) = plan.entities.iter().find(|e| e.name == target) {
+                    if target.visibility.is_private() {
+                        errors.push(PlanError::HiddenReference {
+                            table: entity.name.clone(),
+                            visibility: entity.visibility.as_str(),
+                            column: field.name.clone(),
+                            target: target.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(theme) = &mut plan.theme {
+            for (what, colour) in [
+                ("accent", &mut theme.accent),
+                ("background", &mut theme.background),
+            ] {
+                if let Some(value) = colour {
+                    if is_hex_colour(value.trim()) {
+                        *value = value.trim().to_ascii_lowercase();
+                    } else {
+                        errors.push(PlanError::InvalidColour {
+                            what,
+                            value: shown(value),
+                        });
+                    }
+                }
+            }
+            if !theme.tagline.is_empty() {
+                check_text(
+                    &mut errors,
+                    "theme tagline",
+                    &theme.tagline,
+                    MAX_TAGLINE_CHARS,
+                );
             }
         }
 
@@ -886,6 +1052,7 @@ mod tests {
             features: vec![],
             auth: true,
             file_storage: false,
+            theme: None,
         }
     }
 
@@ -894,6 +1061,7 @@ mod tests {
             name: name.into(),
             label: String::new(),
             fields,
+            visibility: Visibility::Private,
         }
     }
 
@@ -1156,6 +1324,64 @@ mod tests {
         assert!(text.contains(r#""kind":"long_text""#), "{text}");
         let back: Plan = serde_json::from_str(&text).unwrap();
         assert_eq!(&back, valid.plan());
+    }
+
+    #[test]
+    fn visibility_and_theme_are_read_checked_and_left_out_when_default() {
+        let plan: Plan = serde_json::from_str(
+            r##"{"app_name": "Poems", "entities": [
+                 {"name": "poems", "visibility": "public", "fields": [{"name": "title", "kind": "text"},
+                   {"name": "book_id", "kind": {"reference": "books"}}]},
+                 {"name": "books", "fields": [{"name": "title", "kind": "text"}]},
+                 {"name": "notes", "visibility": "team", "fields": [{"name": "text", "kind": "text"}]}],
+               "theme": {"accent": " #4F46E5 ", "background": "lavender", "mode": "dark",
+                         "density": "dense", "tagline": "Words that last"}}"##,
+        )
+        .unwrap();
+        assert_eq!(plan.entities[0].visibility, Visibility::Public);
+        assert_eq!(plan.entities[1].visibility, Visibility::Private);
+        assert_eq!(
+            plan.entities[2].visibility,
+            Visibility::Shared,
+            "alias team"
+        );
+        let errors: Vec<String> = plan
+            .validate()
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "field 'book_id' in public table 'poems' references private table 'books', whose rows other people cannot see; make 'books' public too, or 'poems' private",
+                "theme background 'lavender' is not a colour; use six hex digits like '#4f46e5'",
+            ]
+        );
+        let mut fixed = plan.clone();
+        fixed.entities[1].visibility = Visibility::Public;
+        fixed.theme.as_mut().unwrap().background = Some("#e6e6fa".into());
+        let valid = fixed.validate().unwrap();
+        let theme = valid.plan().theme.as_ref().unwrap();
+        assert_eq!(
+            theme.accent.as_deref(),
+            Some("#4f46e5"),
+            "trimmed and lowercased"
+        );
+        assert_eq!(
+            (theme.mode, theme.density),
+            (ThemeMode::Dark, Density::Compact)
+        );
+        fixed.theme.as_mut().unwrap().tagline = "x".repeat(MAX_TAGLINE_CHARS + 1);
+        assert!(messages(&fixed)[0].starts_with("theme tagline is 121 characters"));
+        // Private entities and no theme: the JSON form is what it was before either existed.
+        let old = plan_with(vec![entity("notes", vec![field("text", FieldKind::Text)])]);
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(
+            !text.contains("visibility") && !text.contains("theme"),
+            "{text}"
+        );
+        assert!(serde_json::from_str::<Plan>(r#"{"app_name": "A", "entities": [{"name": "a", "visibility": "secret", "fields": []}]}"#).is_err());
     }
 
     #[test]

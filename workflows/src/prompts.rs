@@ -20,24 +20,39 @@ pub struct Template {
     pub name: &'static str,
     /// The text, with `{{placeholders}}`.
     pub text: &'static str,
+    /// Fragments rendered into it (their text is part of [`Template::hash`]).
+    pub includes: &'static [Template],
 }
+
+/// The app contract: every rule Kiln's checks enforce and every runtime export's behaviour.
+/// Rendered into the codegen, edit and repair templates as `{{contract}}`; the prompt-contract
+/// tests below fail when the validator, the runtime or the stylesheet gains something it does not
+/// state.
+pub const CONTRACT: Template = Template {
+    name: "contract",
+    text: include_str!("../../prompts/contract.txt"),
+    includes: &[],
+};
 
 /// Plans an app: the system message of the plan step.
 pub const PLAN: Template = Template {
     name: "plan",
     text: include_str!("../../prompts/plan.txt"),
+    includes: &[],
 };
 
 /// Writes an app's files from a plan: the system message of the codegen step.
 pub const CODEGEN: Template = Template {
     name: "codegen",
     text: include_str!("../../prompts/codegen.txt"),
+    includes: &[CONTRACT],
 };
 
 /// Fixes files that failed validation: the system message of repair steps.
 pub const REPAIR: Template = Template {
     name: "repair",
     text: include_str!("../../prompts/repair.txt"),
+    includes: &[CONTRACT],
 };
 
 /// Changes a live app's code when a request leaves its plan unchanged: the system message of an
@@ -45,16 +60,70 @@ pub const REPAIR: Template = Template {
 pub const EDIT: Template = Template {
     name: "edit",
     text: include_str!("../../prompts/edit.txt"),
+    includes: &[CONTRACT],
 };
 
 /// Asks for the rest of an answer cut off at the token limit (a user message).
 pub const CONTINUE: Template = Template {
     name: "continue",
     text: include_str!("../../prompts/continue.txt"),
+    includes: &[],
 };
 
 /// Every template, for listings and tests.
 pub const ALL: [Template; 5] = [PLAN, CODEGEN, REPAIR, EDIT, CONTINUE];
+
+/// The plan step's system message.
+pub fn plan_system() -> Result<String, RenderError> {
+    use crate::plan::{MAX_ENTITIES, MAX_FEATURES, MAX_FIELDS, MAX_PAGES};
+    PLAN.render(&[
+        ("max_entities", &MAX_ENTITIES.to_string()),
+        ("max_fields", &MAX_FIELDS.to_string()),
+        ("max_pages", &MAX_PAGES.to_string()),
+        ("max_features", &MAX_FEATURES.to_string()),
+    ])
+}
+
+/// The codegen step's system message for a plan with or without file storage; `max_tokens` is
+/// the output budget of one answer.
+pub fn codegen_system(max_tokens: u32, file_storage: bool) -> Result<String, RenderError> {
+    CODEGEN.render(&[
+        ("max_tokens", &max_tokens.to_string()),
+        (
+            "storage_binding",
+            if file_storage {
+                ", env.STORAGE (R2, this app's files)"
+            } else {
+                ""
+            },
+        ),
+        (
+            "storage_routes",
+            if file_storage {
+                ", and the files API: GET /api/files (listFiles), PUT, GET and DELETE /api/files/:name (putFile, getFile, deleteFile)"
+            } else {
+                ""
+            },
+        ),
+        ("contract", &CONTRACT.render(&[])?),
+    ])
+}
+
+/// The edit template's system message (edit mode and plan-change revisions).
+pub fn edit_system(max_tokens: u32) -> Result<String, RenderError> {
+    EDIT.render(&[
+        ("max_tokens", &max_tokens.to_string()),
+        ("contract", &CONTRACT.render(&[])?),
+    ])
+}
+
+/// The repair steps' system message.
+pub fn repair_system(max_tokens: u32) -> Result<String, RenderError> {
+    REPAIR.render(&[
+        ("max_tokens", &max_tokens.to_string()),
+        ("contract", &CONTRACT.render(&[])?),
+    ])
+}
 
 /// Why a template could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +146,17 @@ impl fmt::Display for RenderError {
 impl std::error::Error for RenderError {}
 
 impl Template {
-    /// The first 16 hex digits of the SHA-256 of the template text.
+    /// The first 16 hex digits of the SHA-256 of the template text (followed by the text of
+    /// each included fragment, so a change to the contract changes the hash of every template
+    /// that carries it).
     pub fn hash(&self) -> String {
-        Sha256::digest(self.text.as_bytes())
+        let mut digest = Sha256::new();
+        digest.update(self.text.as_bytes());
+        for part in self.includes {
+            digest.update(part.text.as_bytes());
+        }
+        digest
+            .finalize()
             .iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
@@ -144,6 +221,12 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), ALL.len());
         assert_eq!(PLAN.hash(), PLAN.hash());
+        // The contract is part of the hash of every template that carries it.
+        let bare = Template {
+            includes: &[],
+            ..CODEGEN
+        };
+        assert_ne!(bare.hash(), CODEGEN.hash());
     }
 
     #[test]
@@ -151,6 +234,7 @@ mod tests {
         let t = Template {
             name: "t",
             text: "a {{x}} b {{y}} c {{x}}",
+            includes: &[],
         };
         assert_eq!(t.placeholders(), vec!["x", "y"]);
         assert_eq!(
@@ -171,14 +255,29 @@ mod tests {
     fn the_shipped_templates_have_the_expected_placeholders() {
         assert_eq!(
             PLAN.placeholders(),
-            vec!["max_entities", "max_fields", "max_pages"]
+            vec!["max_entities", "max_fields", "max_pages", "max_features"]
         );
         assert_eq!(
             CODEGEN.placeholders(),
-            vec!["storage_binding", "storage_api"]
+            vec![
+                "max_tokens",
+                "storage_binding",
+                "storage_routes",
+                "contract"
+            ]
         );
-        assert!(REPAIR.placeholders().is_empty());
-        assert!(EDIT.placeholders().is_empty());
+        assert_eq!(REPAIR.placeholders(), vec!["max_tokens", "contract"]);
+        assert_eq!(EDIT.placeholders(), vec!["max_tokens", "contract"]);
+        assert!(CONTRACT.placeholders().is_empty());
+        for text in [
+            plan_system().unwrap(),
+            codegen_system(8192, true).unwrap(),
+            codegen_system(8192, false).unwrap(),
+            edit_system(8192).unwrap(),
+            repair_system(8192).unwrap(),
+        ] {
+            assert!(!text.contains("{{"), "{text}");
+        }
         assert_eq!(CONTINUE.placeholders(), vec!["path", "tail"]);
     }
 
@@ -194,6 +293,6 @@ mod tests {
             .starts_with("You fix the code of web apps for Kiln."));
         assert!(CONTINUE.text.starts_with("Continue"));
         assert!(CODEGEN.text.contains("=== FILE: worker.js ==="));
-        assert!(CODEGEN.text.contains("./_kiln/runtime.js"));
+        assert!(CONTRACT.text.contains("./_kiln/runtime.js"));
     }
 }

@@ -62,9 +62,25 @@ fn file<'a>(files: &'a [(String, String)], path: &str) -> &'a str {
         .1
 }
 
-/// `(method, path)` of every `api.route("METHOD", "PATH", …)` in worker.js.
+/// `(method, path)` of every `api.route("METHOD", "PATH", …)` in worker.js, and the five routes
+/// the runtime's `crud(api, "PATH", …)` mounts.
 fn worker_routes(worker: &str) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
+    for part in worker.split("\ncrud(api, \"").skip(1) {
+        let (path, _) = part.split_once('"').expect("path end");
+        for (method, suffix) in [
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "/:id"),
+            ("PUT", "/:id"),
+            ("DELETE", "/:id"),
+        ] {
+            assert!(
+                routes.insert((method.to_string(), format!("{path}{suffix}"))),
+                "duplicate route {method} {path}{suffix}"
+            );
+        }
+    }
     for part in worker.split("api.route(\"").skip(1) {
         let (method, rest) = part.split_once('"').expect("method");
         let rest = rest.strip_prefix(", \"").expect("path");
@@ -97,7 +113,8 @@ fn front_end_calls(app: &str, tables: &[String]) -> BTreeSet<(String, String)> {
             for t in tables {
                 calls.insert((method.to_string(), format!("/api/{t}/:id")));
             }
-        } else if rest.starts_with("entity.api") {
+        } else if rest.starts_with("entity.api") || rest.starts_with("`${entity.api}${queryString(")
+        {
             for t in tables {
                 calls.insert((method.to_string(), format!("/api/{t}")));
             }
@@ -447,13 +464,14 @@ prop_compose! {
                 },
                 required,
             }).collect(),
+            visibility: Default::default(),
         }).collect();
         let pages = if with_pages {
             vec![Page { name: "Home".into(), path: "/".into(), entity: None }]
         } else {
             vec![]
         };
-        Plan { app_name, summary, pages, entities, features: vec![], auth: true, file_storage }
+        Plan { app_name, summary, pages, entities, features: vec![], auth: true, file_storage, theme: None }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Recorded Workers AI chunk streams through the reader the Worker uses (see
-//! `tests/fixtures/workers-ai/README.md`).
+//! Hand-written Workers AI chunk streams (written from the documented shapes, not recorded) through the reader the Worker uses (see
+//! `tests/fixtures/workers-ai-handwritten/README.md`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use workflows::model::{Reply, StreamReader};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/workers-ai")
+        .join("../tests/fixtures/workers-ai-handwritten")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

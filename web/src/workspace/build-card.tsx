@@ -199,7 +199,10 @@ export function PlanCard({ plan }: { plan: Plan }) {
       <div class="plan-grid">
         {plan.entities.map((e) => (
           <div class="entity">
-            <h4>{e.label || e.name}</h4>
+            <h4>
+              {e.label || e.name}
+              {e.visibility && e.visibility !== "private" && <span class="kind"> · {e.visibility}</span>}
+            </h4>
             <ul>
               {e.fields.map((f) => (
                 <li>
@@ -233,6 +236,16 @@ export function PlanCard({ plan }: { plan: Plan }) {
         <dd>{plan.file_storage ? "Yes" : "No"}</dd>
         <dt>Sign-in</dt>
         <dd>{plan.auth ? "Yes" : "No"}</dd>
+        {plan.theme && (
+          <>
+            <dt>Theme</dt>
+            <dd>
+              {[plan.theme.mode, plan.theme.density, plan.theme.accent && `accent ${plan.theme.accent}`, plan.theme.background && `background ${plan.theme.background}`, plan.theme.tagline && `“${plan.theme.tagline}”`]
+                .filter(Boolean)
+                .join(", ")}
+            </dd>
+          </>
+        )}
       </dl>
     </section>
   );

@@ -21,6 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod files;
+pub mod plan_diff;
 pub mod plan_json;
 pub mod session;
 pub mod sse;

@@ -24,17 +24,19 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::files::{apply_edits, FileParser, ParsedFiles};
-use super::{plan_json, Diagnostic};
+use super::files::{apply_edits, says_no_change, FileParser, ParsedFiles};
+use super::{plan_diff, plan_json, Diagnostic};
 use crate::model::{
     complete_with_retries, estimate_tokens, CallError, CallRetry, ChatModel, ChatRequest, Message,
     Role,
 };
-use crate::plan::{Plan, ValidPlan, MAX_ENTITIES, MAX_FIELDS, MAX_PAGES};
-use crate::prompts::{Template, CODEGEN, CONTINUE, EDIT, PLAN, REPAIR};
+use crate::plan::{Plan, ValidPlan};
+use crate::prompts::{self, Template, CODEGEN, CONTINUE, EDIT, PLAN, REPAIR};
 
-/// Most continuation requests for one answer.
-pub const MAX_CONTINUATIONS: u32 = 3;
+/// Most continuation requests for one answer. Continuing is the normal path for a large app, not
+/// a rescue: the prompts state the per-answer budget and ask for whole files, and a plan at the
+/// entity limit needs about four answers of 8,192 tokens (six give room for a verbose model).
+pub const MAX_CONTINUATIONS: u32 = 6;
 
 /// The files the model writes; everything else comes from Kiln.
 pub const MODEL_FILES: [&str; 3] = ["worker.js", "migrations/0001_init.sql", "public/app.js"];
@@ -46,6 +48,16 @@ pub const EDITABLE_FILES: [&str; 4] = [
     "public/styles.css",
     "public/index.html",
 ];
+
+/// Whether an edit may send and change `path`: the [`EDITABLE_FILES`] and the app's own modules
+/// under `src/` and `public/`; never migrations (Kiln writes those) or the runtime.
+pub fn is_editable(path: &str) -> bool {
+    EDITABLE_FILES.contains(&path)
+        || (path.starts_with("src/") && path.ends_with(".js"))
+        || (path.starts_with("public/")
+            && !path.starts_with("public/_kiln/")
+            && (path.ends_with(".js") || path.ends_with(".mjs") || path.ends_with(".css")))
+}
 
 /// Output budget of the plan call: a plan is a few hundred tokens.
 const PLAN_MAX_TOKENS: u32 = 2_048;
@@ -115,6 +127,8 @@ pub struct Generated {
     pub diagnostics: Vec<Diagnostic>,
     /// Continuation requests made.
     pub continuations: u32,
+    /// True when an edit answer said explicitly that the request needs no change.
+    pub no_change: bool,
 }
 
 /// One generation conversation with a model.
@@ -217,13 +231,7 @@ where
         request: &str,
         current: Option<&Plan>,
     ) -> Result<ValidPlan, GenError> {
-        let system = PLAN
-            .render(&[
-                ("max_entities", &MAX_ENTITIES.to_string()),
-                ("max_fields", &MAX_FIELDS.to_string()),
-                ("max_pages", &MAX_PAGES.to_string()),
-            ])
-            .map_err(|e| GenError::terminal(e.to_string()))?;
+        let system = prompts::plan_system().map_err(|e| GenError::terminal(e.to_string()))?;
         let user = match current {
             None => request.to_string(),
             Some(plan) => format!(
@@ -266,18 +274,7 @@ where
     /// Writes the app's own files for a validated plan.
     pub async fn code(&mut self, plan: &ValidPlan) -> Result<Generated, GenError> {
         let storage = plan.plan().file_storage;
-        let system = CODEGEN
-            .render(&[
-                ("storage_binding", if storage { ", env.STORAGE (R2, this app's files)" } else { "" }),
-                (
-                    "storage_api",
-                    if storage {
-                        "- listFiles, putFile, getFile, deleteFile: handlers for GET /api/files, PUT/GET/DELETE /api/files/:name (files API for the front end)\n"
-                    } else {
-                        ""
-                    },
-                ),
-            ])
+        let system = prompts::codegen_system(self.max_tokens, storage)
             .map_err(|e| GenError::terminal(e.to_string()))?;
         let plan_line =
             serde_json::to_string(plan.plan()).map_err(|e| GenError::terminal(e.to_string()))?;
@@ -288,7 +285,7 @@ where
                 format!("Plan:\n{plan_line}\n\nWrite the files."),
             ),
         ];
-        let parsed = self.files_answer(CODEGEN, messages).await?;
+        let (parsed, _) = self.files_answer(CODEGEN, messages).await?;
         let (generated, _) = collect(parsed, &BTreeMap::new());
         if generated.files.is_empty() {
             return Err(GenError::retryable(
@@ -298,40 +295,81 @@ where
         Ok(generated)
     }
 
-    /// Changes a live app's files for a request that leaves its plan as it is. `files` are the
-    /// app's current files; only the [`EDITABLE_FILES`] among them are sent, and only those can
-    /// change. Returns the changed files.
+    /// Changes a live app's files for a request that leaves its plan's structure as it is
+    /// (see [`plan_diff`]). `files` are the app's current files; only the editable ones
+    /// ([`is_editable`]) are sent, and only those can change. Returns the changed files; an
+    /// explicit `=== NO CHANGE ===` answer gives none, with [`Generated::no_change`] set.
     pub async fn edit(
         &mut self,
         request: &str,
         files: &BTreeMap<String, String>,
     ) -> Result<Generated, GenError> {
+        self.change(format!("Request:\n{request}"), files).await
+    }
+
+    /// Changes a live app's files for a request that changed its plan's structure: the model gets
+    /// the request, the plan changes ([`plan_diff::changes`]), the new plan and the current
+    /// editable files, and answers with edits, so earlier changes to the code survive. Kiln writes
+    /// the migration for new tables and columns.
+    pub async fn revise(
+        &mut self,
+        request: &str,
+        files: &BTreeMap<String, String>,
+        old: &Plan,
+        new: &ValidPlan,
+    ) -> Result<Generated, GenError> {
+        let plan_line =
+            serde_json::to_string(new.plan()).map_err(|e| GenError::terminal(e.to_string()))?;
+        let head = format!(
+            "Request:\n{request}\n\nPlan changes:\n{}\nNew plan:\n{plan_line}",
+            bullet(&plan_diff::changes(old, new.plan()))
+        );
+        self.change(head, files).await
+    }
+
+    async fn change(
+        &mut self,
+        head: String,
+        files: &BTreeMap<String, String>,
+    ) -> Result<Generated, GenError> {
         let editable: BTreeMap<String, String> = files
             .iter()
-            .filter(|(p, _)| EDITABLE_FILES.contains(&p.as_str()))
+            .filter(|(p, _)| is_editable(p))
             .map(|(p, c)| (p.clone(), c.clone()))
             .collect();
+        let system =
+            prompts::edit_system(self.max_tokens).map_err(|e| GenError::terminal(e.to_string()))?;
         let messages = vec![
-            Message::new(Role::System, EDIT.text),
+            Message::new(Role::System, system),
             Message::new(
                 Role::User,
-                format!("Request:\n{request}\n\nFiles:\n{}", file_blocks(&editable)),
+                format!("{head}\n\nFiles:\n{}", file_blocks(&editable)),
             ),
         ];
-        let parsed = self.files_answer(EDIT, messages).await?;
+        let (parsed, text) = self.files_answer(EDIT, messages).await?;
+        let answered = !parsed.0.files.is_empty() || !parsed.0.edits.is_empty();
         let (mut generated, edit_errors) = collect(parsed, &editable);
         generated
             .files
-            .retain(|p, c| EDITABLE_FILES.contains(&p.as_str()) && editable.get(p) != Some(c));
-        // Edits that do not apply are worth another try; an answer that changes nothing (the
-        // request needs no change, e.g. the same prompt again) leaves the app as it is.
-        if generated.files.is_empty() && !edit_errors.is_empty() {
+            .retain(|p, c| is_editable(p) && editable.get(p) != Some(c));
+        if !generated.files.is_empty() {
+            return Ok(generated);
+        }
+        // Edits that do not apply are worth another try.
+        if !edit_errors.is_empty() {
             return Err(GenError::retryable(format!(
                 "the edits did not apply: {}",
                 edit_errors.join("; ")
             )));
         }
-        Ok(generated)
+        if says_no_change(&text) || answered {
+            // Said so explicitly, or blocks that leave every file as it was.
+            generated.no_change = true;
+            return Ok(generated);
+        }
+        Err(GenError::retryable(
+            "the edit answer had no `=== EDIT: path ===` or `=== FILE: path ===` blocks and no `=== NO CHANGE ===` line",
+        ))
     }
 
     /// Fixes `affected` files (path → content) for `diagnostics`; returns the changed files.
@@ -340,8 +378,10 @@ where
         affected: &BTreeMap<String, String>,
         diagnostics: &[String],
     ) -> Result<Generated, GenError> {
+        let system = prompts::repair_system(self.max_tokens)
+            .map_err(|e| GenError::terminal(e.to_string()))?;
         let messages = vec![
-            Message::new(Role::System, REPAIR.text),
+            Message::new(Role::System, system),
             Message::new(
                 Role::User,
                 format!(
@@ -351,7 +391,7 @@ where
                 ),
             ),
         ];
-        let parsed = self.files_answer(REPAIR, messages).await?;
+        let (parsed, _) = self.files_answer(REPAIR, messages).await?;
         let (generated, edit_errors) = collect(parsed, affected);
         if generated.files.is_empty() {
             let why = if edit_errors.is_empty() {
@@ -364,12 +404,13 @@ where
         Ok(generated)
     }
 
-    /// One files answer, continued while it was cut off at the token limit.
+    /// One files answer, continued while it was cut off at the token limit; also gives the
+    /// whole answer text.
     async fn files_answer(
         &mut self,
         template: Template,
         messages: Vec<Message>,
-    ) -> Result<(ParsedFiles, u32), GenError> {
+    ) -> Result<((ParsedFiles, u32), String), GenError> {
         let reply = self
             .call(
                 template,
@@ -408,7 +449,7 @@ where
                 parsed.unfinished_path().unwrap_or("a file")
             )));
         }
-        Ok((parsed, continuations))
+        Ok(((parsed, continuations), text))
     }
 }
 
@@ -439,6 +480,7 @@ fn collect(
             files,
             diagnostics: parsed.diagnostics,
             continuations,
+            no_change: false,
         },
         errors,
     )
@@ -448,10 +490,88 @@ fn collect(
 /// sentences for the repair request.
 pub fn read_plan(answer: &str) -> Result<ValidPlan, Vec<String>> {
     let value = plan_json::extract(answer).map_err(|e| vec![e.to_string()])?;
-    let plan: Plan = serde_json::from_value(value)
+    let mut plan: Plan = serde_json::from_value(value)
         .map_err(|e| vec![format!("the plan does not match the schema: {e}")])?;
+    normalise_plan(&mut plan);
     plan.validate()
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+}
+
+/// Fixes what a model commonly misspells in a plan and what has exactly one right spelling:
+/// table and column names in another case or with spaces or `-` (`Tasks`, `Due Date`,
+/// `check-ins`) become snake_case, everywhere they are used (references, pages), and page paths
+/// are normalised ([`normalise_page_path`]). A name that would still be invalid, or that would
+/// collide with another, is left for validation to report.
+pub fn normalise_plan(plan: &mut Plan) {
+    use crate::plan::{is_identifier, FieldKind};
+    let snake = |name: &str| -> Option<String> {
+        if is_identifier(name) {
+            return None;
+        }
+        let fixed: String = name
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        is_identifier(&fixed).then_some(fixed)
+    };
+    let mut tables = BTreeMap::new();
+    for entity in &plan.entities {
+        if let Some(fixed) = snake(&entity.name) {
+            if !plan.entities.iter().any(|e| e.name == fixed) {
+                tables.insert(entity.name.clone(), fixed);
+            }
+        }
+    }
+    for entity in &mut plan.entities {
+        if let Some(fixed) = tables.get(&entity.name) {
+            entity.name = fixed.clone();
+        }
+        let names: Vec<String> = entity.fields.iter().map(|f| f.name.clone()).collect();
+        for field in &mut entity.fields {
+            if let Some(fixed) = snake(&field.name) {
+                if !names.contains(&fixed) {
+                    field.name = fixed;
+                }
+            }
+            if let FieldKind::Reference(target) = &mut field.kind {
+                if let Some(fixed) = tables.get(target.as_str()) {
+                    *target = fixed.clone();
+                }
+            }
+        }
+    }
+    for page in &mut plan.pages {
+        if let Some(fixed) = page.entity.as_ref().and_then(|e| tables.get(e)) {
+            page.entity = Some(fixed.clone());
+        }
+        page.path = normalise_page_path(&page.path);
+    }
+}
+
+/// A page path as the plan rules want it, when only its spelling is off: page paths are usually
+/// derived from entity names (`/check_ins`), so `_` and spaces become `-`, letters are lowercased,
+/// a missing leading `/` is added and a trailing one removed. Anything else is left for
+/// validation to report.
+pub fn normalise_page_path(path: &str) -> String {
+    let trimmed = path.trim();
+    let mut out: String = trimmed
+        .chars()
+        .map(|c| match c {
+            '_' | ' ' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    if !out.starts_with('/') {
+        out.insert(0, '/');
+    }
+    while out.len() > 1 && out.ends_with('/') {
+        out.pop();
+    }
+    out
 }
 
 /// Files in the multi-file format, for a prompt.
@@ -508,6 +628,7 @@ pub fn plan_schema() -> Value {
                 "required": ["path"]
             }},
             "features": { "type": "array", "items": { "type": "string" } },
+            "auth": { "type": "boolean" },
             "file_storage": { "type": "boolean" }
         },
         "required": ["app_name", "entities"]
@@ -614,7 +735,7 @@ mod tests {
         assert_eq!(req.messages[1].content, "a recipe book");
         assert!(req.messages[0]
             .content
-            .contains(&format!("At most {MAX_ENTITIES} entities")));
+            .contains(&format!("At most {} entities", crate::plan::MAX_ENTITIES)));
     }
 
     #[test]
@@ -812,14 +933,132 @@ mod tests {
         );
         assert_eq!(s.calls[0].template, "edit");
 
-        let m = Scripted::new(vec![answer("Nothing to change.")]);
+        // "No change" is an answer when it is said explicitly; prose alone is not.
+        let m = Scripted::new(vec![answer("It is already there.\n=== NO CHANGE ===\n")]);
         let same = block_on(session(&m).edit("nothing", &files)).unwrap();
-        assert!(same.files.is_empty(), "no change is not an error");
+        assert!(same.files.is_empty() && same.no_change);
+        let m = Scripted::new(vec![answer("Nothing to change.")]);
+        let e = block_on(session(&m).edit("nothing", &files)).unwrap_err();
+        assert!(e.retryable);
+        assert!(e.message.contains("=== NO CHANGE ==="), "{}", e.message);
 
         let miss = "=== EDIT: public/app.js ===\n<<<<<<< SEARCH\nno such line anywhere in it\n=======\nx\n>>>>>>> REPLACE\n=== END EDIT ===\n";
         let m = Scripted::new(vec![answer(miss)]);
         let e = block_on(session(&m).edit("change it", &files)).unwrap_err();
         assert!(e.retryable);
         assert!(e.message.contains("did not apply"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_structural_change_sends_the_live_files_and_the_plan_diff_and_keeps_earlier_edits() {
+        let old = offline_plan("a reading list with books");
+        let mut files: BTreeMap<String, String> =
+            crate::offline::generate(&old).into_iter().collect();
+        let app = files["public/app.js"].clone();
+        files.insert("public/app.js".into(), format!("// Welcome!\n{app}"));
+        let mut new = old.plan().clone();
+        new.entities[0].fields.push(crate::plan::Field {
+            name: "shelf_note".into(),
+            kind: crate::plan::FieldKind::LongText,
+            required: false,
+        });
+        let new = new.validate().unwrap();
+        let first_worker_line = files["worker.js"].lines().next().unwrap().to_string();
+        let edit = format!(
+            "=== EDIT: worker.js ===\n<<<<<<< SEARCH\n{first_worker_line}\n=======\n{first_worker_line}\n// notes\n>>>>>>> REPLACE\n=== END EDIT ===\n"
+        );
+        let m = Scripted::new(vec![answer(&edit)]);
+        let mut s = session(&m);
+        let got = block_on(s.revise("add notes to books", &files, old.plan(), &new)).unwrap();
+        assert_eq!(got.files.keys().collect::<Vec<_>>(), vec!["worker.js"]);
+        let req = &m.requests.borrow()[0];
+        let user = &req.messages[1].content;
+        assert!(
+            user.starts_with("Request:\nadd notes to books\n\nPlan changes:\n- entity "),
+            "{user}"
+        );
+        assert!(
+            user.contains(": new field shelf_note (long_text)\n"),
+            "{user}"
+        );
+        assert!(user.contains("New plan:\n{\"app_name\""), "{user}");
+        assert!(
+            user.contains("=== FILE: public/app.js ===\n// Welcome!\n"),
+            "the edited file is sent"
+        );
+        assert!(!user.contains("=== FILE: migrations/"));
+        assert!(req.messages[0].content.contains("Plan changes:"));
+        assert_eq!(s.calls[0].template, "edit");
+    }
+
+    #[test]
+    fn page_paths_derived_from_entity_names_are_normalised_not_rejected() {
+        let text = r#"{"app_name": "Habits", "entities": [{"name": "check_ins", "fields": [{"name": "day", "kind": "date"}]}],
+            "pages": [{"name": "Check-ins", "path": "/Check_Ins/", "entity": "check_ins"}, {"path": "my log", "entity": "check_ins"}]}"#;
+        let plan = read_plan(text).unwrap();
+        let paths: Vec<&str> = plan.plan().pages.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["/check-ins", "/my-log"]);
+        // Names in another case or with spaces become snake_case wherever they are used.
+        let text = r#"{"app_name": "Trips", "entities": [
+            {"name": "Trips", "fields": [{"name": "Start Date", "kind": "date"}]},
+            {"name": "check-ins", "fields": [{"name": "trip_id", "kind": {"reference": "Trips"}}, {"name": "Note", "kind": "text"}]}],
+            "pages": [{"path": "/Trips", "entity": "Trips"}, {"path": "/check_ins", "entity": "check-ins"}]}"#;
+        let plan = read_plan(text).unwrap();
+        let p = plan.plan();
+        assert_eq!(p.entities[0].name, "trips");
+        assert_eq!(p.entities[0].fields[0].name, "start_date");
+        assert_eq!(p.entities[1].name, "check_ins");
+        assert_eq!(
+            p.entities[1].fields[0].kind,
+            crate::plan::FieldKind::Reference("trips".into())
+        );
+        assert_eq!(p.entities[1].fields[1].name, "note");
+        assert_eq!(p.pages[0].entity.as_deref(), Some("trips"));
+        assert_eq!(p.pages[1].path, "/check-ins");
+        // What cannot be normalised is still reported.
+        let bad = r#"{"app_name": "X", "entities": [{"name": "items", "fields": [{"name": "title", "kind": "text"}]}], "pages": [{"path": "/api/items", "entity": "items"}]}"#;
+        let errors = read_plan(bad).unwrap_err();
+        assert!(errors[0].contains("/api"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_prompts_state_the_output_budget_and_continuing_is_the_normal_path() {
+        let plan = offline_plan("a task manager with projects, tasks, notes and tags");
+        let full = files_answer(&plan);
+        // Three answers: two cut off at the token limit, the last one finishing.
+        let cuts: Vec<usize> = [full.len() / 3, full.len() * 2 / 3]
+            .iter()
+            .map(|c| {
+                (*c..full.len())
+                    .find(|i| full.is_char_boundary(*i))
+                    .unwrap()
+            })
+            .collect();
+        let part = |a: usize, b: usize, cut: bool| {
+            Ok(Reply {
+                content: full[a..b].to_string(),
+                finish_reason: Some(if cut { "length" } else { "stop" }.into()),
+                usage: Some((100, 8192)),
+                reasoning_chars: 0,
+            })
+        };
+        let m = Scripted::new(vec![
+            part(0, cuts[0], true),
+            part(cuts[0], cuts[1], true),
+            part(cuts[1], full.len(), false),
+        ]);
+        let mut s = Session::new(&m, 4096, false, DEFAULT_CALL_RETRY, |_| {
+            std::future::ready(())
+        });
+        let got = block_on(s.code(&plan)).unwrap();
+        assert_eq!(got.continuations, 2);
+        for f in FileParser::parse(&full).files {
+            assert_eq!(got.files.get(&f.path), Some(&f.content), "{}", f.path);
+        }
+        let requests = m.requests.borrow();
+        assert!(requests[0].messages[0]
+            .content
+            .contains("each answer holds at most 4096 tokens"));
+        assert_eq!(requests[0].max_tokens, 4096);
     }
 }

@@ -230,7 +230,13 @@ where
     let mut failures = Vec::new();
     let attempts = policy.attempts.max(1);
     for attempt in 1..=attempts {
-        match model.complete(request).await {
+        let outcome = match model.complete(request).await {
+            Ok(reply) if reply.content.trim().is_empty() => {
+                Err(no_content(model.provider(), &reply))
+            }
+            other => other,
+        };
+        match outcome {
             Ok(reply) => return (Ok(reply), failures),
             Err(e @ CallError::Terminal(_)) => return (Err(e), failures),
             Err(e) => {
@@ -247,6 +253,22 @@ where
         }
     }
     unreachable!("the loop returns on its last attempt")
+}
+
+/// The error for an answer without content (retryable: the next attempt usually has one). A
+/// reasoning model that spent the whole output budget thinking answers like this (GLM-4.7-Flash
+/// thinks by default; Kiln's Workers AI input turns thinking off), and the message says so.
+pub fn no_content(provider: &str, reply: &Reply) -> CallError {
+    let finish = reply.finish_reason.as_deref().unwrap_or("none");
+    let message = if reply.reasoning_chars > 0 {
+        format!(
+            "{provider} answered with no content: {} characters of reasoning used the output budget (finish reason {finish}); thinking must be off (chat_template_kwargs.enable_thinking = false) or the budget larger (KILN_MODEL_MAX_TOKENS)",
+            reply.reasoning_chars
+        )
+    } else {
+        format!("{provider} answered with no content (finish reason {finish})")
+    };
+    CallError::retryable(message)
 }
 
 /// Maps an HTTP error status and body of a model endpoint to a [`CallError`] with the provider's
@@ -437,6 +459,71 @@ mod tests {
             temperature: 0.0,
             json_schema: None,
         }
+    }
+
+    #[test]
+    fn an_answer_spent_on_thinking_is_retried_and_then_fails_naming_the_cause() {
+        let thought = || {
+            Ok(Reply {
+                content: String::new(),
+                finish_reason: Some("length".into()),
+                usage: Some((100, 10)),
+                reasoning_chars: 4000,
+            })
+        };
+        let m = Scripted::new(vec![thought(), answer("done")]);
+        let (result, failures) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
+        assert_eq!(result.unwrap().content, "done");
+        assert_eq!(failures.len(), 1);
+        assert!(
+            failures[0]
+                .message()
+                .contains("4000 characters of reasoning"),
+            "{}",
+            failures[0].message()
+        );
+
+        let m = Scripted::new(
+            (0..DEFAULT_CALL_RETRY.attempts)
+                .map(|_| thought())
+                .collect(),
+        );
+        let (result, _) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
+        let e = result.unwrap_err();
+        assert!(e.is_retryable());
+        assert!(
+            e.message().starts_with("scripted answered with no content"),
+            "{}",
+            e.message()
+        );
+        assert!(
+            e.message().contains("enable_thinking = false"),
+            "{}",
+            e.message()
+        );
+
+        let m = Scripted::new(vec![answer("  \n"), answer("ok")]);
+        let (result, failures) = block_on(complete_with_retries(
+            &m,
+            &request(),
+            DEFAULT_CALL_RETRY,
+            no_sleep,
+        ));
+        assert_eq!(result.unwrap().content, "ok");
+        assert_eq!(
+            failures[0].message(),
+            "scripted answered with no content (finish reason stop)"
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Valid plan → the app's own files: `worker.js`, `migrations/0001_init.sql`, and the front end
 //! (`public/index.html`, `public/app.js`, `public/styles.css`).
 //!
-//! Key decision: the generated code is explicit (one `api.route(...)` line per endpoint, one
-//! `CREATE TABLE` per entity, the data model spelled out in `app.js`) but thin: validation,
-//! hashing, tokens and SQL live in the shared runtime. So the app reads like hand-written code
+//! Key decision: the generated code is explicit (one `crud(api, "/api/<table>", …)` line per
+//! entity, one `api.route(...)` line per other endpoint, one `CREATE TABLE` per entity, the data
+//! model spelled out in `app.js`) but thin: validation, access rules (visibility, moderation),
+//! search, hashing, tokens and SQL live in the shared runtime (ADR 0020). So the app reads like hand-written code
 //! and a model can later edit it file by file, while the sensitive parts stay in reviewed code.
 //! Output is a pure function of the plan: no clock, no randomness, stable ordering.
 
@@ -11,13 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use super::intent::luminance;
 use super::words::singular;
-use crate::plan::{humanize, Entity, Field, FieldKind, Plan, ValidPlan};
+use crate::plan::{humanize, Density, Entity, Field, FieldKind, Plan, Theme, ThemeMode, ValidPlan};
 
 /// The front end's generic part. `@@APP_NAME_COMMENT@@` and `@@MODEL@@` are filled in; the lines
 /// between `@@FILES_START@@` and `@@FILES_END@@` stay only for plans with file storage.
 const APP_TEMPLATE: &str = include_str!("templates/app.js");
-/// The stylesheet; `@@ACCENT@@` is filled in.
+/// The stylesheet; `@@THEME@@` becomes the colour variables (see [`theme_variables`]).
 const STYLES_TEMPLATE: &str = include_str!("templates/styles.css");
 
 /// Accent colours (all readable with white text); the app name picks one.
@@ -250,10 +252,14 @@ fn worker_js(model: &Model) -> String {
     ));
     out.push_str(
         "//\n\
-         // Every endpoint is spelled out below. The shared runtime (./_kiln/runtime.js) does the\n\
-         // sensitive parts: password hashing, tokens, input validation per field kind, and SQL with\n\
-         // bound parameters. Each row belongs to the signed-in user; another user's row answers 404.\n",
+         // The shared runtime (./_kiln/runtime.js) does the sensitive parts: password hashing, tokens,\n\
+         // input validation per field kind, and SQL with bound parameters. crud() mounts each entity's\n\
+         // routes (list with ?q= search, ?<field>= filters and ?sort=; create; read; update; delete) and\n\
+         // applies its visibility: private rows are their owner's only (another user's row answers\n\
+         // 404), shared rows are read by every signed-in user, public rows by anyone; only a row's\n\
+         // author, or the app's admin (its first account) for shared and public rows, changes it.\n",
     );
+    // json, readJson and requireUser are for routes of the app's own, added by later edits.
     let mut imports = vec![
         "Router",
         "json",
@@ -263,15 +269,7 @@ fn worker_js(model: &Model) -> String {
         "login",
         "me",
         "defineEntity",
-        "validateInput",
-        "list",
-        "get",
-        "insert",
-        "update",
-        "remove",
-        "parseId",
-        "notFound",
-        "pageOf",
+        "crud",
     ];
     if plan.file_storage {
         out.push_str(
@@ -284,11 +282,10 @@ fn worker_js(model: &Model) -> String {
             "// Bindings: DB (D1), JWT_SECRET (secret, >= 32 characters), ASSETS (the public/ files).\n",
         );
     }
-    out.push_str("import {\n");
-    for name in imports {
-        out.push_str(&format!("  {name},\n"));
-    }
-    out.push_str("} from \"./_kiln/runtime.js\";\n\n");
+    out.push_str(&format!(
+        "import {{ {} }} from \"./_kiln/runtime.js\";\n\n",
+        imports.join(", ")
+    ));
     out.push_str(
         "// The data model. These table and column names are the only identifiers that reach SQL;\n\
          // defineEntity refuses anything but plain lowercase identifiers.\n\
@@ -299,6 +296,7 @@ fn worker_js(model: &Model) -> String {
         out.push_str(&format!("  {}: defineEntity({{\n", e.name));
         out.push_str(&format!("    table: {},\n", js(&e.name)));
         out.push_str(&format!("    label: {},\n", js(&em.singular)));
+        out.push_str(&format!("    visibility: {},\n", js(e.visibility.as_str())));
         out.push_str("    fields: [\n");
         for f in &e.fields {
             out.push_str(&format!("      {},\n", field_spec(f, false)));
@@ -323,55 +321,12 @@ fn worker_js(model: &Model) -> String {
         "// Accounts: both answer {token, user}; send the token as `Authorization: Bearer <token>`.\n\
          api.route(\"POST\", \"/api/auth/register\", register);\n\
          api.route(\"POST\", \"/api/auth/login\", login);\n\
-         api.route(\"GET\", \"/api/auth/me\", me);\n",
+         api.route(\"GET\", \"/api/auth/me\", me);\n\n\
+         // Per entity: GET/POST /api/<table>, GET/PUT/DELETE /api/<table>/:id.\n",
     );
     for em in &model.entities {
         let t = &em.entity.name;
-        let e = format!("entities.{t}");
-        let base = format!("/api/{t}");
-        out.push_str(&format!(
-            "\n// {}: list (newest first, ?limit=&offset=), create, read, update (partial), delete.\n",
-            comment(&em.entity.label)
-        ));
-        out.push_str(&format!(
-            "api.route(\"GET\", \"{base}\", async ({{ request, env, url }}) => {{\n  \
-               const user = await requireUser(request, env);\n  \
-               return json(200, await list(env.DB, {e}, user.id, pageOf(url)));\n\
-             }});\n"
-        ));
-        out.push_str(&format!(
-            "api.route(\"POST\", \"{base}\", async ({{ request, env }}) => {{\n  \
-               const user = await requireUser(request, env);\n  \
-               const values = await validateInput(env.DB, {e}, user.id, await readJson(request));\n  \
-               return json(201, await insert(env.DB, {e}, user.id, values));\n\
-             }});\n"
-        ));
-        out.push_str(&format!(
-            "api.route(\"GET\", \"{base}/:id\", async ({{ request, env, params }}) => {{\n  \
-               const user = await requireUser(request, env);\n  \
-               const row = await get(env.DB, {e}, user.id, parseId(params.id, {e}));\n  \
-               if (!row) throw notFound({e});\n  \
-               return json(200, row);\n\
-             }});\n"
-        ));
-        out.push_str(&format!(
-            "api.route(\"PUT\", \"{base}/:id\", async ({{ request, env, params }}) => {{\n  \
-               const user = await requireUser(request, env);\n  \
-               const id = parseId(params.id, {e});\n  \
-               const values = await validateInput(env.DB, {e}, user.id, await readJson(request), {{ partial: true }});\n  \
-               const row = await update(env.DB, {e}, user.id, id, values);\n  \
-               if (!row) throw notFound({e});\n  \
-               return json(200, row);\n\
-             }});\n"
-        ));
-        out.push_str(&format!(
-            "api.route(\"DELETE\", \"{base}/:id\", async ({{ request, env, params }}) => {{\n  \
-               const user = await requireUser(request, env);\n  \
-               const deleted = await remove(env.DB, {e}, user.id, parseId(params.id, {e}));\n  \
-               if (!deleted) throw notFound({e});\n  \
-               return json(200, {{ deleted: true }});\n\
-             }});\n"
-        ));
+        out.push_str(&format!("crud(api, \"/api/{t}\", entities.{t});\n"));
     }
     if plan.file_storage {
         out.push_str(
@@ -556,9 +511,17 @@ pub fn upgrade_migration_over(
 fn index_html(model: &Model) -> String {
     let name = html_escape(&model.plan.app_name);
     let description = html_escape(&model.plan.summary.replace('\n', " "));
+    let theme = model.plan.theme.clone().unwrap_or_default();
+    // The theme's mode and density as attributes that styles.css reads (the CSP allows no inline
+    // styles); its colours are the variables at the top of styles.css.
+    let mode = if is_dark(&theme) { "dark" } else { "light" };
+    let density = match theme.density {
+        Density::Comfortable => "comfortable",
+        Density::Compact => "compact",
+    };
     format!(
         "<!doctype html>\n\
-         <html lang=\"en\">\n  \
+         <html lang=\"en\" data-mode=\"{mode}\" data-density=\"{density}\">\n  \
            <head>\n    \
              <meta charset=\"utf-8\" />\n    \
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />\n    \
@@ -579,10 +542,12 @@ fn index_html(model: &Model) -> String {
 fn app_js(model: &Model) -> String {
     let plan = model.plan;
     let mut m = String::new();
+    let tagline = plan.theme.as_ref().map_or("", |t| t.tagline.as_str());
     m.push_str(&format!(
-        "const APP = {{ name: {}, summary: {} }};\n\n",
+        "const APP = {{ name: {}, summary: {}, tagline: {} }};\n\n",
         js(&plan.app_name),
-        js(&plan.summary)
+        js(&plan.summary),
+        js(tagline)
     ));
     m.push_str("const ENTITIES = [\n");
     for em in &model.entities {
@@ -592,6 +557,7 @@ fn app_js(model: &Model) -> String {
         m.push_str(&format!("    api: {},\n", js(&format!("/api/{}", e.name))));
         m.push_str(&format!("    label: {},\n", js(&e.label)));
         m.push_str(&format!("    singular: {},\n", js(&em.singular)));
+        m.push_str(&format!("    visibility: {},\n", js(e.visibility.as_str())));
         m.push_str("    fields: [\n");
         for f in &e.fields {
             m.push_str(&format!("      {},\n", field_spec(f, true)));
@@ -622,10 +588,51 @@ fn app_js(model: &Model) -> String {
     )
 }
 
+/// Whether pages are dark: the background colour decides when the theme has one (light text on
+/// a light background would be unreadable), otherwise the theme's mode.
+fn is_dark(theme: &Theme) -> bool {
+    match &theme.background {
+        Some(background) => luminance(background) < 0.35,
+        None => theme.mode == ThemeMode::Dark,
+    }
+}
+
+/// The colour variables at the top of styles.css: the theme's accent and background (or an accent
+/// the app name picks, and the mode's background), the text colour on the accent (dark on light
+/// accents, white on dark ones), and the mode's card, text, muted and border colours.
+fn theme_variables(plan: &Plan) -> String {
+    let theme = plan.theme.clone().unwrap_or_default();
+    let digest = Sha256::digest(plan.app_name.as_bytes());
+    let dark = is_dark(&theme);
+    let accent = theme
+        .accent
+        .unwrap_or_else(|| ACCENTS[usize::from(digest[0]) % ACCENTS.len()].to_string());
+    let on_accent = if luminance(&accent) > 0.45 {
+        "#111827"
+    } else {
+        "#ffffff"
+    };
+    let background = theme
+        .background
+        .unwrap_or_else(|| if dark { "#0f172a" } else { "#f6f7f9" }.to_string());
+    let (card, text, muted, border, input) = if dark {
+        ("#1e293b", "#e5e7eb", "#9ca3af", "#334155", "#0b1220")
+    } else {
+        ("#ffffff", "#1d2330", "#667085", "#d9dde5", "#ffffff")
+    };
+    format!(
+        "  --accent: {accent};\n  --on-accent: {on_accent};\n  --bg: {background};\n  --card: {card};\n  \
+         --text: {text};\n  --muted: {muted};\n  --border: {border};\n  --input: {input};\n  \
+         color-scheme: {};",
+        if dark { "dark" } else { "light" }
+    )
+}
+
 fn styles_css(model: &Model) -> String {
-    let digest = Sha256::digest(model.plan.app_name.as_bytes());
-    let accent = ACCENTS[usize::from(digest[0]) % ACCENTS.len()];
-    fill(STYLES_TEMPLATE, &[("@@ACCENT@@", accent)])
+    fill(
+        STYLES_TEMPLATE,
+        &[("@@THEME@@", &theme_variables(model.plan))],
+    )
 }
 
 #[cfg(test)]
@@ -737,6 +744,46 @@ mod tests {
         assert!(sql.contains("stars INTEGER CHECK (stars BETWEEN 1 AND 5),"));
         assert!(sql.contains("list_id INTEGER NOT NULL,"));
         assert!(sql.contains("CREATE INDEX idx_list_items_list_id ON list_items (list_id);"));
+    }
+
+    #[test]
+    fn the_theme_becomes_css_variables_and_html_attributes_never_inline_styles() {
+        let mut p = plan();
+        let default = generate(&p.validate().unwrap());
+        assert!(default[4].1.contains("  --bg: #f6f7f9;\n"));
+        assert!(default[2]
+            .1
+            .contains("<html lang=\"en\" data-mode=\"light\" data-density=\"comfortable\">"));
+        p.theme = Some(Theme {
+            accent: Some("#E6E6FA".into()),
+            background: None,
+            mode: ThemeMode::Dark,
+            density: Density::Compact,
+            tagline: "Short & \"sweet\"".into(),
+        });
+        let files = generate(&p.validate().unwrap());
+        let css = &files[4].1;
+        assert!(
+            css.contains("  --accent: #e6e6fa;\n  --on-accent: #111827;\n"),
+            "{css}"
+        );
+        assert!(css.contains("  --bg: #0f172a;\n"), "{css}");
+        assert!(css.contains("color-scheme: dark;"), "{css}");
+        let html = &files[2].1;
+        assert!(
+            html.contains("data-mode=\"dark\" data-density=\"compact\""),
+            "{html}"
+        );
+        assert!(
+            !html.contains("style=") && !html.contains("<style"),
+            "the CSP forbids inline styles: {html}"
+        );
+        assert!(files[3].1.contains(r#"tagline: "Short & \"sweet\"""#));
+        // A light background wins over "dark": light text on it would be unreadable.
+        p.theme.as_mut().unwrap().background = Some("#e6e6fa".into());
+        let files = generate(&p.validate().unwrap());
+        assert!(files[2].1.contains("data-mode=\"light\""));
+        assert!(files[4].1.contains("  --bg: #e6e6fa;\n  --card: #ffffff;"));
     }
 
     #[test]

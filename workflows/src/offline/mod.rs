@@ -17,6 +17,7 @@
 //! model-written apps.
 
 mod codegen;
+mod intent;
 mod lexicon;
 mod planner;
 mod runtime;

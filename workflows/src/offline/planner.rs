@@ -56,8 +56,12 @@ pub fn plan_from_prompt(prompt: &str) -> Result<Plan, PromptError> {
         return Err(PromptError::Empty);
     }
     let mut reader = Reader::default();
-    reader.read(&merge_compounds(tokenize(prompt)));
-    Ok(reader.into_plan())
+    reader.read(&merge_compounds(tokenize(&super::intent::without_style(
+        prompt,
+    ))));
+    let mut plan = reader.into_plan();
+    super::intent::apply(prompt, &mut plan);
+    Ok(plan)
 }
 
 /// Joins two-word phrases from [`COMPOUNDS`] into one token (`check in` → `checkin`); an empty
@@ -622,11 +626,13 @@ impl Reader {
                             required: f.required,
                         })
                         .collect(),
+                    visibility: Default::default(),
                 })
                 .collect(),
             features,
             auth: true,
             file_storage: self.file_storage,
+            theme: None,
         }
     }
 

@@ -1,4 +1,10 @@
-//! Binding internals: what model-written code may not name.
+//! Binding internals: what model-written code may not name or call.
+//!
+//! Model-written worker modules also never run SQL on the `DB` binding themselves
+//! (`env.DB.prepare(…)` and the other D1 methods): every access rule (private, shared and public
+//! rows, authors, the admin) lives in the reviewed runtime (ADR 0020), and a hand-written query
+//! bypasses them. Passing `env.DB` to the runtime's helpers is fine. An alias (`const db = env.DB;
+//! db.prepare(…)`) is not caught: like the secret check, this guards against habits.
 //!
 //! Every app gets a signing secret (`JWT_SECRET`) that only the reviewed runtime
 //! (`_kiln/runtime.js`) reads, to sign and check the app's sign-in tokens; and the host wraps every
@@ -24,6 +30,15 @@ pub(super) fn secret_message() -> String {
          users in and check tokens with the runtime's auth helpers (register, login, me, \
          requireUser from ./_kiln/runtime.js)"
     )
+}
+
+/// The message for a direct call on the `DB` binding in a model-written worker module.
+pub(super) fn db_message() -> String {
+    "this calls the database directly; read and write rows only through the runtime's helpers \
+     (crud(api, \"/api/<table>\", entity) for an entity's routes, or list, get, insert, update, \
+     remove from ./_kiln/runtime.js), which apply every access rule (visibility, authors, the admin) \
+     and bind every value"
+        .to_string()
 }
 
 /// Whether an import specifier names one of the host's wrapper modules (`./_kiln_d1.js`,

@@ -62,6 +62,8 @@ pub(super) enum Use {
     Prefix,
     /// A regular expression's source (`^\/api\/tasks\/(\d+)$`), to be read by `routes`.
     Regex,
+    /// The path of the runtime's `crud(router, path, entity)`: `path` and `path/:id`.
+    Resource,
 }
 
 /// A string, template or regex literal that starts with `/api`.
@@ -104,6 +106,8 @@ pub(super) struct ModuleFacts {
     /// Byte offsets of every identifier, property name or string/template text that names the
     /// app secret ([`APP_SECRET`]). Read from the AST, so comments never count.
     pub secret_names: Vec<u32>,
+    /// Byte offsets of direct database calls (`env.DB.prepare(…)`, `DB.batch(…)`, …).
+    pub db_calls: Vec<u32>,
     pub default_export: DefaultExport,
     /// Reserved names and regular expressions the guard cannot bound, in source order.
     pub hazards: Vec<Hazard>,
@@ -135,6 +139,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             imports: Vec::new(),
             api_literals: Vec::new(),
             secret_names: Vec::new(),
+            db_calls: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
         };
@@ -167,6 +172,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             imports: Vec::new(),
             api_literals: Vec::new(),
             secret_names: Vec::new(),
+            db_calls: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
         };
@@ -179,7 +185,9 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
     let mut api_literals = collector.literals;
     for literal in &mut api_literals {
         if literal.usage == Use::Whole {
-            if collector.prefix_args.contains(&literal.offset) {
+            if collector.resource_args.contains(&literal.offset) {
+                literal.usage = Use::Resource;
+            } else if collector.prefix_args.contains(&literal.offset) {
                 literal.usage = Use::Prefix;
             } else if collector.concat_lefts.contains(&literal.offset) {
                 literal.usage = Use::Concatenated;
@@ -191,6 +199,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
         imports: collector.imports,
         api_literals,
         secret_names: collector.secret_names,
+        db_calls: collector.db_calls,
         default_export: default_export(&parsed.program),
         hazards: collector.hazards,
     }
@@ -253,6 +262,10 @@ struct Collector<'s> {
     prefix_args: HashSet<u32>,
     /// Offsets of literals on the left of `+`.
     concat_lefts: HashSet<u32>,
+    /// Offsets of literals passed as the path of `crud(router, path, entity)`.
+    resource_args: HashSet<u32>,
+    /// Offsets of direct database calls.
+    db_calls: Vec<u32>,
     hazards: Vec<Hazard>,
     /// Offsets where the app secret is named.
     secret_names: Vec<u32>,
@@ -342,6 +355,28 @@ fn is_regexp(callee: &Expression<'_>) -> bool {
     }
 }
 
+/// The D1 methods that run SQL.
+const DB_METHODS: [&str; 4] = ["prepare", "batch", "exec", "dump"];
+
+/// `env.DB.prepare`, `this.env.DB.batch`, `DB.exec`, `env["DB"].prepare`: a D1 method called on
+/// the `DB` binding itself.
+fn is_db_call(callee: &Expression<'_>) -> bool {
+    let Expression::StaticMemberExpression(method) = callee.without_parentheses() else {
+        return false;
+    };
+    if !DB_METHODS.contains(&method.property.name.as_str()) {
+        return false;
+    }
+    match method.object.without_parentheses() {
+        Expression::Identifier(binding) => binding.name == "DB",
+        Expression::StaticMemberExpression(member) => member.property.name == "DB",
+        Expression::ComputedMemberExpression(member) => {
+            matches!(&member.expression, Expression::StringLiteral(s) if s.value == "DB")
+        }
+        _ => false,
+    }
+}
+
 /// Offset of a string or template literal expression (parentheses ignored), if it is one.
 fn literal_offset(expression: &Expression<'_>) -> Option<u32> {
     match expression.without_parentheses() {
@@ -392,6 +427,19 @@ impl<'a> Visit<'a> for Collector<'_> {
             {
                 self.prefix_args.insert(offset);
             }
+        }
+        if it.callee_name() == Some("crud") {
+            if let Some(offset) = it
+                .arguments
+                .get(1)
+                .and_then(|a| a.as_expression())
+                .and_then(literal_offset)
+            {
+                self.resource_args.insert(offset);
+            }
+        }
+        if is_db_call(&it.callee) {
+            self.db_calls.push(it.span.start);
         }
         self.regexp_call(&it.callee, &it.arguments, it.span);
         walk::walk_call_expression(self, it);
@@ -703,6 +751,24 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn crud_paths_are_resources_and_direct_database_calls_are_found() {
+        let f = facts(
+            "crud(api, \"/api/poems\", poems);\nconst rows = await env.DB.prepare(\"SELECT 1\").all();\n\
+             await this.env.DB.batch([]);\nawait DB.exec(\"x\");\nawait env[\"DB\"].dump();\n\
+             await list(env.DB, poems, 1);\nconst db = env.DB;\nstatement.prepare();\n",
+        );
+        assert_eq!(f.api_literals.len(), 1);
+        assert_eq!(f.api_literals[0].usage, Use::Resource);
+        let lines: Vec<usize> = f
+            .db_calls
+            .iter()
+            .map(|&o| super::super::line_at("crud(api, \"/api/poems\", poems);\nconst rows = await env.DB.prepare(\"SELECT 1\").all();\nawait this.env.DB.batch([]);\nawait DB.exec(\"x\");\nawait env[\"DB\"].dump();\n", o))
+            .collect();
+        // Passing env.DB to a helper, aliasing it, or another object's prepare() is not a direct call.
+        assert_eq!(lines, [2, 3, 4, 5]);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
 //! | guard | [`DiagnosticKind::Unguarded`] | in the app's worker modules (not `public/`, not the runtime): no names starting with `__kiln` (they would shadow or call the CPU guard of [`crate::sandbox`]), no regular expression that repeats a group containing an unbounded quantifier (`(a+)+`), no `RegExp(x)` with a pattern built at run time (see `guard`) |
-//! | internals | [`DiagnosticKind::PlatformInternal`] | model-written modules never name the app secret `JWT_SECRET` (identifiers, properties, strings; not comments) nor import the host's `_kiln_*.js` wrapper modules; the runtime's paths are exempt (see `internals`) |
+//! | internals | [`DiagnosticKind::PlatformInternal`] | model-written modules never name the app secret `JWT_SECRET` (identifiers, properties, strings; not comments) nor import the host's `_kiln_*.js` wrapper modules; model-written worker modules never run SQL on the `DB` binding themselves (`env.DB.prepare/batch/exec/dump`: data goes through the runtime's helpers, which hold every access rule); the runtime's paths are exempt (see `internals`) |
 //!
 //! Diagnostics come sorted by path, then line, then message (app-wide ones first), without
 //! duplicates, so the same files always give the same report. A module with a syntax error is not
@@ -295,6 +295,15 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             }
         }
         let serves_routes = side == Side::Worker && !path.starts_with("_kiln/");
+        if serves_routes {
+            for &offset in &facts.db_calls {
+                out.push(
+                    Diagnostic::new(DiagnosticKind::PlatformInternal, internals::db_message())
+                        .with_path(path)
+                        .at_line(at(offset)),
+                );
+            }
+        }
         // Model-written worker modules run under the CPU guard; the front end runs in the
         // browser and the runtime is Kiln's own.
         if serves_routes {
@@ -308,7 +317,7 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
         }
         for literal in facts.api_literals {
             if serves_routes {
-                routes.extend(routes::route(&literal));
+                routes.extend(routes::routes(&literal));
             } else if side == Side::FrontEnd {
                 calls.push((path, content, literal));
             }

@@ -77,7 +77,7 @@ pub(super) fn route(literal: &ApiLiteral) -> Option<Route> {
     let (mut segs, mut open) = match literal.usage {
         Use::Regex => regex_route(&literal.text)?,
         Use::Prefix | Use::Concatenated => (segments(&literal.text), true),
-        Use::Whole => (segments(&literal.text), false),
+        Use::Whole | Use::Resource => (segments(&literal.text), false),
     };
     if segs.last() == Some(&Segment::Literal(String::new())) {
         segs.pop();
@@ -118,6 +118,20 @@ pub(super) fn route(literal: &ApiLiteral) -> Option<Route> {
         open,
         shown,
     })
+}
+
+/// The routes a worker literal stands for: a `crud` path serves itself and `path/:id`.
+pub(super) fn routes(literal: &ApiLiteral) -> Vec<Route> {
+    let Some(base) = route(literal) else {
+        return Vec::new();
+    };
+    if literal.usage != Use::Resource || base.open {
+        return vec![base];
+    }
+    let mut item = base.clone();
+    item.segments.push(Segment::Any);
+    item.shown = format!("{}/:id", base.shown);
+    vec![base, item]
 }
 
 /// Reads a routing regex such as `^\/api\/tasks\/(\d+)\/?$`: `\/`-separated segments, plain
@@ -291,6 +305,22 @@ mod tests {
         // The `/api/` guard serves nothing by itself.
         assert!(!served(&routes, "/api/tasks", Use::Whole));
         assert_eq!(route(&lit("/api", Use::Whole)), None);
+    }
+
+    #[test]
+    fn a_crud_path_serves_the_collection_and_its_items_only() {
+        let routes = routes(&lit("/api/poems", Use::Resource));
+        let shown: Vec<&str> = routes.iter().map(|r| r.shown.as_str()).collect();
+        assert_eq!(shown, ["/api/poems", "/api/poems/:id"]);
+        let served = |text: &str| {
+            let c = call(&lit(text, Use::Whole)).unwrap();
+            routes.iter().any(|r| serves(r, &c))
+        };
+        assert!(served("/api/poems"));
+        assert!(served("/api/poems/$"));
+        assert!(served("/api/poems?q=rain&sort=-id"));
+        assert!(!served("/api/poems/$/likes"));
+        assert!(!served("/api/poem"));
     }
 
     #[test]

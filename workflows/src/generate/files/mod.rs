@@ -214,6 +214,31 @@ fn marker(line: &str) -> Option<Marker<'_>> {
     None
 }
 
+/// Whether an answer says explicitly that a request needs no change: a line `=== NO CHANGE ===`
+/// (any number of `=` from two, any case, decorated like the other markers).
+pub fn says_no_change(answer: &str) -> bool {
+    answer.lines().any(|line| {
+        let t = line
+            .trim()
+            .trim_start_matches(|c: char| matches!(c, '#' | '*' | '`' | '>') || c.is_whitespace())
+            .trim_end_matches(|c: char| matches!(c, '*' | '`') || c.is_whitespace());
+        let rest = t.trim_start_matches('=');
+        if t.len() - rest.len() < 2 {
+            return false;
+        }
+        let body = rest
+            .trim_end_matches(|c: char| c == '=' || c.is_whitespace())
+            .trim();
+        let words: Vec<&str> = body
+            .split([' ', '_', '-'])
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.len() == 2
+            && words[0].eq_ignore_ascii_case("no")
+            && (words[1].eq_ignore_ascii_case("change") || words[1].eq_ignore_ascii_case("changes"))
+    })
+}
+
 /// `=== END FI` at the very end of an answer: the model was closing the file when it was cut.
 fn partial_end_marker(line: &str) -> bool {
     let t = line.trim();

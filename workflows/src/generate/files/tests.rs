@@ -435,3 +435,26 @@ fn a_header_after_continued_code_does_not_discard_that_code() {
     );
     assert!(kinds.contains(&DiagnosticKind::DuplicateFile), "{kinds:?}");
 }
+
+#[test]
+fn an_explicit_no_change_line_is_recognised_with_the_usual_decorations() {
+    use super::says_no_change;
+    for yes in [
+        "=== NO CHANGE ===",
+        "The app already does this.\n=== NO CHANGE ===\n",
+        "**=== no change ===**",
+        "`=== NO_CHANGES ===`",
+        "==== No-Change ====",
+    ] {
+        assert!(says_no_change(yes), "{yes}");
+    }
+    for no in [
+        "No change is needed.",
+        "= NO CHANGE =",
+        "=== NO CHANGE HERE ===",
+        "=== CHANGE ===",
+        "=== FILE: worker.js ===",
+    ] {
+        assert!(!says_no_change(no), "{no}");
+    }
+}

@@ -3,21 +3,25 @@
 // Preact + htm, served by this app itself from /_kiln/vendor/ (no CDN). The data model below is
 // generated from the app plan; the components after it are the same in every offline-generated
 // app: sign-up/sign-in, a navigation bar with one page per entity, and on each page a form to add
-// or edit a record and a list of the signed-in user's records (plus a files page when the plan
-// stores files).
+// or edit a record and a searchable, filterable, sortable list of the records the user may see
+// (their own; everyone's for shared and public entities, with Edit and Delete where the server
+// allows them), a public landing page for signed-out visitors when some entity is public, and a
+// files page when the plan stores files.
 import { h, render } from "/_kiln/vendor/preact.mjs";
-import { useState, useEffect, useCallback } from "/_kiln/vendor/hooks.mjs";
+import { useState, useEffect } from "/_kiln/vendor/hooks.mjs";
 import htm from "/_kiln/vendor/htm.mjs";
 
 const html = htm.bind(h);
 
 // ---- Data model (generated) -------------------------------------------------------------------
-// Each entity's `api` is the route prefix its worker.js serves: GET/POST `api`,
-// GET/PUT/DELETE `api/:id`.
+// Each entity's `api` is the route prefix its worker.js serves: GET/POST `api` (GET takes
+// ?q=, ?<field>=, ?sort=), GET/PUT/DELETE `api/:id`. `visibility`: private (each user's own rows),
+// shared (every signed-in user reads) or public (anyone reads, also signed out).
 
 @@MODEL@@
 
 const ENTITY = Object.fromEntries(ENTITIES.map((e) => [e.table, e]));
+const PUBLIC_ENTITIES = ENTITIES.filter((e) => e.visibility === "public");
 
 // ---- API client --------------------------------------------------------------------------------
 
@@ -86,8 +90,18 @@ const auth = {
   me: () => api("GET", "/api/auth/me"),
 };
 
+/** `?q=…&done=true&sort=-id`: the non-empty parts of a list query. */
+function queryString(query) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value !== "" && value !== null && value !== undefined) params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
 const records = {
-  list: (entity) => api("GET", entity.api),
+  list: (entity, query) => api("GET", `${entity.api}${queryString(query)}`),
   create: (entity, values) => api("POST", entity.api, values),
   update: (entity, id, values) => api("PUT", `${entity.api}/${id}`, values),
   remove: (entity, id) => api("DELETE", `${entity.api}/${id}`),
@@ -145,6 +159,37 @@ function payload(entity, values) {
   return body;
 }
 
+/** Fields a list can be filtered by: yes/no, a fixed set of values, a referenced row. */
+function filterable(field) {
+  return field.kind === "boolean" || field.kind === "reference" || (field.kind === "choice" && Array.isArray(field.values));
+}
+
+/** The choices of a filter select. */
+function filterOptions(field, options) {
+  if (field.kind === "boolean") return [{ value: "true", label: "Yes" }, { value: "false", label: "No" }];
+  if (field.kind === "reference") {
+    const parent = ENTITY[field.references];
+    return (options[field.references] || []).map((r) => ({ value: String(r.id), label: titleOf(parent, r) }));
+  }
+  return field.values.map((v) => ({ value: v, label: capitalize(v) }));
+}
+
+/** The orders a list offers besides newest first. */
+function sortOptions(entity) {
+  const out = [{ value: "id", label: "Oldest first" }];
+  for (const f of entity.fields) {
+    if (f.kind === "long_text") continue;
+    out.push({ value: f.name, label: `${f.label}, ascending` }, { value: `-${f.name}`, label: `${f.label}, descending` });
+  }
+  return out;
+}
+
+/** Whether the user may edit or delete a row: the author, or the admin for shared and public rows. */
+function canChange(entity, user, row) {
+  if (!user) return false;
+  return row.user_id === user.id || (user.admin && entity.visibility !== "private");
+}
+
 function stars(n) {
   const k = Math.max(0, Math.min(5, Number(n) || 0));
   return "★".repeat(k) + "☆".repeat(5 - k);
@@ -184,6 +229,7 @@ function App() {
   const [user, setUser] = useState(undefined); // undefined: checking; null: signed out
   const [notice, setNotice] = useState("");
   const [path, setPath] = useState(location.pathname);
+  const [signingIn, setSigningIn] = useState(false); // a visitor of a public app chose "Sign in"
 
   useEffect(() => {
     onSignedOut = (message) => {
@@ -217,15 +263,21 @@ function App() {
   const signOut = () => {
     session.set(null);
     setNotice("");
+    setSigningIn(false);
     setUser(null);
   };
 
   if (user === undefined) return html`<main class="center"><p class="muted">Loading…</p></main>`;
   if (user === null) {
+    if (PUBLIC_ENTITIES.length > 0 && !signingIn) {
+      return html`<${PublicSite} path=${path} navigate=${navigate} notice=${notice} onSignIn=${() => setSigningIn(true)} />`;
+    }
     return html`<${AuthForm}
       notice=${notice}
+      onBack=${PUBLIC_ENTITIES.length > 0 ? () => setSigningIn(false) : null}
       onSignedIn=${(u) => {
         setNotice("");
+        setSigningIn(false);
         setUser(u);
       }}
     />`;
@@ -240,26 +292,53 @@ function App() {
         )}
       </nav>
       <div class="account">
-        <span class="muted">${user.email}</span>
+        <span class="muted">${user.email}${user.admin ? " (admin)" : ""}</span>
         <button type="button" class="link" onClick=${signOut}>Sign out</button>
       </div>
     </header>
     <main>
-      ${pageView(page, navigate)}
+      ${pageView(page, navigate, user)}
     </main>
   `;
 }
 
 /** The view for a page: an entity's records, the files, or an overview. */
-function pageView(page, navigate) {
-  if (page.entity) return html`<${EntityPage} key=${page.path} entity=${ENTITY[page.entity]} title=${page.name} />`;
+function pageView(page, navigate, user) {
+  if (page.entity) return html`<${EntityPage} key=${page.path} entity=${ENTITY[page.entity]} title=${page.name} user=${user} />`;
   // @@FILES_START@@
   if (page.files) return html`<${FilesPage} key=${page.path} title=${page.name} />`;
   // @@FILES_END@@
   return html`<${InfoPage} page=${page} navigate=${navigate} />`;
 }
 
-function AuthForm({ notice, onSignedIn }) {
+/** What signed-out visitors see when some entity is public: its records, read-only, and a way to sign in. */
+function PublicSite({ path, navigate, notice, onSignIn }) {
+  const pages = PAGES.filter((p) => p.entity && ENTITY[p.entity].visibility === "public");
+  const page = pages.find((p) => p.path === path) || pages[0];
+  return html`
+    <header class="topbar">
+      <a class="brand" href="/" onClick=${followLink(navigate, "/")}>${APP.name}</a>
+      <nav aria-label="Pages">
+        ${pages.map(
+          (p) => html`<a href=${p.path} class=${p === page ? "active" : ""} aria-current=${p === page ? "page" : undefined} onClick=${followLink(navigate, p.path)}>${p.name}</a>`,
+        )}
+      </nav>
+      <div class="account">
+        <button type="button" onClick=${onSignIn}>Sign in</button>
+      </div>
+    </header>
+    <main>
+      <section class="hero">
+        <h1>${APP.name}</h1>
+        <p class="tagline">${APP.tagline || APP.summary}</p>
+        ${notice && html`<p class="notice">${notice}</p>`}
+      </section>
+      <${EntityPage} key=${page.path} entity=${ENTITY[page.entity]} title=${page.name} user=${null} />
+    </main>
+  `;
+}
+
+function AuthForm({ notice, onSignedIn, onBack }) {
   const [mode, setMode] = useState("login");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -285,6 +364,7 @@ function AuthForm({ notice, onSignedIn }) {
     <main class="center">
       <form class="card auth" onSubmit=${submit}>
         <h1>${APP.name}</h1>
+        ${APP.tagline && html`<p class="tagline">${APP.tagline}</p>`}
         <p class="muted">${signingIn ? "Sign in to continue." : "Create an account to get started."}</p>
         ${notice && html`<p class="notice">${notice}</p>`}
         <label>
@@ -318,6 +398,7 @@ function AuthForm({ notice, onSignedIn }) {
             ${signingIn ? "Create an account" : "Sign in"}
           </button>
         </p>
+        ${onBack && html`<p class="switch"><button type="button" class="link" onClick=${onBack}>Back to ${APP.name}</button></p>`}
       </form>
     </main>
   `;
@@ -341,7 +422,7 @@ function FilesPage({ title }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
 
-  const load = useCallback(async () => {
+  const load = async () => {
     try {
       setItems(await files.list());
       setError("");
@@ -349,10 +430,10 @@ function FilesPage({ title }) {
       setError(e.message);
       setItems((old) => old || []);
     }
-  }, []);
+  };
   useEffect(() => {
     load();
-  }, [load]);
+  }, []);
 
   const upload = async (event) => {
     const file = event.currentTarget.files[0];
@@ -424,35 +505,44 @@ function FilesPage({ title }) {
 }
 // @@FILES_END@@
 
-function EntityPage({ entity, title }) {
+function EntityPage({ entity, title, user }) {
   const [items, setItems] = useState(null); // null: loading
   const [options, setOptions] = useState({}); // referenced table → its rows, for selects and names
   const [editing, setEditing] = useState(null); // the row in the form, or null for a new one
   const [error, setError] = useState("");
+  const [query, setQuery] = useState({}); // q, filters and sort of the list
+  const [version, setVersion] = useState(0); // bumped to load again after a change
+  const reload = () => setVersion((v) => v + 1);
   const plural = entity.label.toLowerCase();
-
-  const load = useCallback(async () => {
-    try {
-      const parents = [...new Set(entity.fields.filter((f) => f.kind === "reference").map((f) => f.references))];
-      const [rows, ...parentRows] = await Promise.all([records.list(entity), ...parents.map((t) => records.list(ENTITY[t]))]);
-      setItems(rows);
-      setOptions(Object.fromEntries(parents.map((t, i) => [t, parentRows[i]])));
-      setError("");
-    } catch (e) {
-      setError(e.message);
-      setItems((old) => old || []);
-    }
-  }, [entity]);
+  const searching = Object.values(query).some((v) => v !== "" && v !== undefined);
 
   useEffect(() => {
-    load();
-  }, [load]);
+    let current = true;
+    const parents = [...new Set(entity.fields.filter((f) => f.kind === "reference").map((f) => f.references))]
+      // A visitor can only read public entities.
+      .filter((t) => user || ENTITY[t].visibility === "public");
+    Promise.all([records.list(entity, query), ...parents.map((t) => records.list(ENTITY[t], { limit: 500 }))])
+      .then(([rows, ...parentRows]) => {
+        if (!current) return;
+        setItems(rows);
+        setOptions(Object.fromEntries(parents.map((t, i) => [t, parentRows[i]])));
+        setError("");
+      })
+      .catch((e) => {
+        if (!current) return;
+        setError(e.message);
+        setItems((old) => old || []);
+      });
+    return () => {
+      current = false;
+    };
+  }, [entity, query, version]);
 
   const save = async (values) => {
     if (editing) await records.update(entity, editing.id, values);
     else await records.create(entity, values);
     setEditing(null);
-    await load();
+    reload();
   };
 
   const removeRow = async (row) => {
@@ -460,7 +550,7 @@ function EntityPage({ entity, title }) {
     try {
       await records.remove(entity, row.id);
       if (editing && editing.id === row.id) setEditing(null);
-      await load();
+      reload();
     } catch (e) {
       setError(e.message);
     }
@@ -469,28 +559,32 @@ function EntityPage({ entity, title }) {
   const toggle = async (row, field) => {
     try {
       await records.update(entity, row.id, { [field.name]: !row[field.name] });
-      await load();
+      reload();
     } catch (e) {
       setError(e.message);
     }
   };
 
+  const who = { private: "Only you see these.", shared: "Everyone signed in sees these.", public: "Anyone can read these, also without signing in." }[entity.visibility];
   return html`
     <section class="page">
       <h1>${title}</h1>
+      ${user && html`<p class="muted visibility">${who}</p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
-      <${RecordForm}
+      ${user &&
+      html`<${RecordForm}
         key=${editing ? `edit-${editing.id}` : "new"}
         entity=${entity}
         row=${editing}
         options=${options}
         onSave=${save}
         onCancel=${editing ? () => setEditing(null) : null}
-      />
+      />`}
+      <${ListControls} entity=${entity} options=${options} query=${query} onChange=${setQuery} />
       ${items === null
         ? html`<p class="muted">Loading ${plural}…</p>`
         : items.length === 0
-          ? html`<p class="empty">No ${plural} yet — add the first one above.</p>`
+          ? html`<p class="empty">${searching ? `No ${plural} match.` : user ? `No ${plural} yet — add the first one above.` : `No ${plural} yet.`}</p>`
           : html`<ul class="records">
               ${items.map(
                 (row) => html`<${RecordItem}
@@ -498,6 +592,8 @@ function EntityPage({ entity, title }) {
                   entity=${entity}
                   row=${row}
                   options=${options}
+                  mine=${Boolean(user) && row.user_id === user.id && entity.visibility !== "private"}
+                  editable=${canChange(entity, user, row)}
                   onEdit=${() => {
                     setEditing(row);
                     scrollTo(0, 0);
@@ -511,7 +607,33 @@ function EntityPage({ entity, title }) {
   `;
 }
 
-function RecordItem({ entity, row, options, onEdit, onDelete, onToggle }) {
+/** Search, filters and sort of a list; the list reloads on every change. */
+function ListControls({ entity, options, query, onChange }) {
+  const [text, setText] = useState(query.q || "");
+  const searchable = entity.fields.some((f) => f.kind === "text" || f.kind === "long_text");
+  const filters = entity.fields.filter(filterable);
+  const set = (name, value) => onChange({ ...query, [name]: value });
+  return html`
+    <form class="controls" role="search" onSubmit=${(e) => {
+      e.preventDefault();
+      set("q", text.trim());
+    }}>
+      ${searchable &&
+      html`<label class="search">Search
+        <span class="search-row">
+          <input type="search" name="q" maxlength="200" placeholder=${`Search ${entity.label.toLowerCase()}`} value=${text} onInput=${(e) => setText(e.currentTarget.value)} />
+          <button type="submit" class="secondary">Search</button>
+        </span>
+      </label>`}
+      ${filters.map(
+        (f) => html`<${Select} key=${f.name} label=${f.label} name=${`filter-${f.name}`} value=${query[f.name] || ""} placeholder="Any" options=${filterOptions(f, options)} onChange=${(v) => set(f.name, v)} />`,
+      )}
+      <${Select} label="Sort" name="sort" value=${query.sort || ""} placeholder="Newest first" options=${sortOptions(entity)} onChange=${(v) => set("sort", v)} />
+    </form>
+  `;
+}
+
+function RecordItem({ entity, row, options, mine, editable, onEdit, onDelete, onToggle }) {
   const titleField = entity.fields.find((f) => f.kind === "text") || entity.fields[0];
   const toggles = entity.fields.filter((f) => f.kind === "boolean");
   const details = entity.fields.filter((f) => f !== titleField && f.kind !== "boolean");
@@ -521,12 +643,13 @@ function RecordItem({ entity, row, options, onEdit, onDelete, onToggle }) {
       <div class="record-main">
         ${toggles.map(
           (f) => html`<label class="toggle" title=${f.label}>
-            <input type="checkbox" checked=${Boolean(row[f.name])} onChange=${() => onToggle(f)} />
+            <input type="checkbox" checked=${Boolean(row[f.name])} disabled=${!editable} onChange=${() => onToggle(f)} />
             <span>${f.label}</span>
           </label>`,
         )}
         <div class="record-text">
           <strong>${titleOf(entity, row)}</strong>
+          ${mine && html` <span class="badge">yours</span>`}
           <dl>
             ${details.map((f) => {
               const value = display(f, row[f.name], options);
@@ -535,10 +658,11 @@ function RecordItem({ entity, row, options, onEdit, onDelete, onToggle }) {
           </dl>
         </div>
       </div>
-      <div class="record-actions">
+      ${editable &&
+      html`<div class="record-actions">
         <button type="button" class="secondary" onClick=${onEdit}>Edit</button>
         <button type="button" class="danger" onClick=${onDelete}>Delete</button>
-      </div>
+      </div>`}
     </li>
   `;
 }
@@ -577,6 +701,16 @@ function RecordForm({ entity, row, options, onSave, onCancel }) {
   `;
 }
 
+/** A labelled <select>: `options` are `{value, label}`; `placeholder` is the empty choice. */
+function Select({ label, name, value, options, placeholder, required, onChange }) {
+  return html`<label>${label}
+    <select name=${name} required=${required} value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
+      <option value="">${placeholder}</option>
+      ${options.map((o) => html`<option key=${o.value} value=${o.value}>${o.label}</option>`)}
+    </select>
+  </label>`;
+}
+
 function Input({ field, value, options, onChange }) {
   const label = html`${field.label}${field.required ? html`<span class="required" aria-hidden="true"> *</span>` : ""}`;
   const common = { name: field.name, required: field.required, value, onInput: (e) => onChange(e.currentTarget.value) };
@@ -591,23 +725,19 @@ function Input({ field, value, options, onChange }) {
       return html`<label>${label}<input type="number" step="any" ...${common} /></label>`;
     case "date":
       return html`<label>${label}<input type="date" ...${common} /></label>`;
-    case "rating":
-      return html`<label>${label}
-        <select ...${common} onChange=${(e) => onChange(e.currentTarget.value)}>
-          <option value="">${field.required ? "Choose a rating" : "No rating"}</option>
-          ${[1, 2, 3, 4, 5].map((n) => html`<option value=${String(n)}>${stars(n)} (${n})</option>`)}
-        </select>
-      </label>`;
+    case "rating": {
+      const choices = [1, 2, 3, 4, 5].map((n) => ({ value: String(n), label: `${stars(n)} (${n})` }));
+      return html`<${Select} label=${label} name=${field.name} required=${field.required} value=${value} options=${choices} placeholder=${field.required ? "Choose a rating" : "No rating"} onChange=${onChange} />`;
+    }
     case "reference": {
       const parent = ENTITY[field.references];
       const rows = options[field.references] || [];
-      return html`<label>${label}
-        <select ...${common} onChange=${(e) => onChange(e.currentTarget.value)}>
-          <option value="">${rows.length === 0 ? `No ${parent.label.toLowerCase()} yet` : field.required ? `Choose a ${parent.singular}` : "None"}</option>
-          ${rows.map((r) => html`<option value=${String(r.id)}>${titleOf(parent, r)}</option>`)}
-        </select>
-      </label>`;
+      const choices = rows.map((r) => ({ value: String(r.id), label: titleOf(parent, r) }));
+      const placeholder = rows.length === 0 ? `No ${parent.label.toLowerCase()} yet` : field.required ? `Choose a ${parent.singular}` : "None";
+      return html`<${Select} label=${label} name=${field.name} required=${field.required} value=${value} options=${choices} placeholder=${placeholder} onChange=${onChange} />`;
     }
+    case "choice":
+      return html`<${Select} label=${label} name=${field.name} required=${field.required} value=${value} options=${filterOptions(field, options)} placeholder="Choose…" onChange=${onChange} />`;
     default:
       return html`<label>${label}<input type="text" maxlength="500" ...${common} /></label>`;
   }

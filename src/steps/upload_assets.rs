@@ -1,0 +1,27 @@
+//! `upload-assets`: the version's public files go where the deploy target serves them from
+//! (`AssetsUploaded`).
+
+use events::{Command, ProjectState};
+
+use super::output::{AssetsOutput, StepOutput};
+use super::shared::{current_manifest, StepResult};
+use crate::deploy::DeployTarget;
+use crate::http::Ctx;
+use crate::pipeline::BuildJob;
+
+/// Runs the upload-assets step.
+pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
+    let m = current_manifest(ctx, job, st).await?;
+    let uploaded = DeployTarget::of(ctx)?.upload_assets(&m).await?;
+    Ok((
+        StepOutput::UploadAssets(AssetsOutput {
+            count: uploaded.count,
+            bytes: uploaded.bytes,
+        }),
+        vec![Command::RecordAssets {
+            build_id: job.build_id.clone(),
+            count: uploaded.count,
+            bytes: uploaded.bytes,
+        }],
+    ))
+}

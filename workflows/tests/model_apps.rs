@@ -1,0 +1,67 @@
+//! The hand-written, model-style app answers in `tests/fixtures/model-apps/` (see its README),
+//! natively: the plan reader, the file parser, the validator and the repair edit take each one
+//! from the model's text to an app that passes validation, with exactly the slips the README
+//! names. The e2e scenario `model::an_app_written_like_a_model_with_its_slips_is_built` builds
+//! the same answers through the pipeline.
+
+use std::collections::BTreeMap;
+
+use workflows::generate::files::{apply_edits, FileParser};
+use workflows::generate::session::{assemble, read_plan, MODEL_FILES};
+use workflows::validate::{validate_app, Limits};
+
+const PLAN: &str = include_str!("../../tests/fixtures/model-apps/reading-list/plan.txt");
+const CODEGEN: &str = include_str!("../../tests/fixtures/model-apps/reading-list/codegen.txt");
+const REPAIR: &str = include_str!("../../tests/fixtures/model-apps/reading-list/repair.txt");
+
+fn diagnostics(tables: &[&str], files: &BTreeMap<String, String>) -> Vec<String> {
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    validate_app(&pairs, tables, &Limits::default())
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn the_reading_list_written_like_a_model_validates_after_one_repair() {
+    let plan = read_plan(PLAN).expect("the plan reads, slips and all");
+    let paths: Vec<&str> = plan.plan().pages.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/my-books", "/shelves"],
+        "page paths are normalised"
+    );
+    assert!(plan.plan().auth);
+
+    let parsed = FileParser::parse(CODEGEN);
+    assert!(!parsed.truncated());
+    let model: BTreeMap<String, String> = parsed
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.content.clone()))
+        .collect();
+    assert_eq!(model.keys().map(String::as_str).collect::<Vec<_>>(), {
+        let mut m = MODEL_FILES.to_vec();
+        m.sort();
+        m
+    });
+    assert!(!model["worker.js"].contains("```"), "fences are dropped");
+    let mut app: BTreeMap<String, String> = assemble(&plan, &model).into_iter().collect();
+    let tables = ["shelves", "books"];
+    let found = diagnostics(&tables, &app);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("public/app.js:1: import \"preact\""),
+        "{found:#?}"
+    );
+
+    let repair = FileParser::parse(REPAIR);
+    assert_eq!(repair.edits.len(), 1);
+    let fixed = apply_edits(&app["public/app.js"], &repair.edits[0].blocks).unwrap();
+    app.insert("public/app.js".into(), fixed);
+    assert_eq!(diagnostics(&tables, &app), Vec::<String>::new());
+}
