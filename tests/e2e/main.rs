@@ -304,7 +304,8 @@ fn main() {
 
     if !on_cloudflare.is_empty() {
         let started = Instant::now();
-        let k = Kiln::start_on(Target::Cloudflare, PLAIN_SESSION);
+        // The watchdog session's settings: its scenarios run here too.
+        let k = Kiln::start_on(Target::Cloudflare, stuck::SETTINGS);
         println!(
             "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
             k.base,

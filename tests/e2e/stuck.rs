@@ -46,6 +46,7 @@ pub fn scenarios() -> Vec<Scenario> {
 fn watchdog_scenarios() -> Vec<Scenario> {
     let watchdog: Vec<Scenario> = scenarios![
         the_watchdog_fails_a_stalled_build_and_frees_the_project,
+        the_watchdog_puts_the_live_pointer_back_for_a_build_stalled_after_its_deploy,
         a_build_whose_workflow_vanished_is_ended_by_the_watchdog,
         a_build_whose_failure_could_never_be_recorded_is_ended_by_the_watchdog,
         the_watchdog_leaves_finished_builds_alone,
@@ -165,7 +166,7 @@ fn of_build<'a>(log: &'a [Value], build: &str, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn a_build_cancelled_during_each_step_ends_cancelled_keeps_the_live_version_and_frees_the_project(
+pub fn a_build_cancelled_during_each_step_ends_cancelled_keeps_the_live_version_and_frees_the_project(
     k: &Kiln,
 ) {
     let token = k.api.new_user();
@@ -283,7 +284,7 @@ fn cancelling_twice_is_fine_and_an_ended_unknown_or_foreign_build_cannot_be_canc
 /// The cancel leaves the workflow running (test hook), as if the terminate had not reached a
 /// step in flight: when the parked `deploy` and `record` steps wake up, the log refuses them, so
 /// the pointer is not moved (or is put back) and no success is recorded.
-fn a_step_still_running_after_its_build_was_cancelled_cannot_deploy_or_finish_it(k: &Kiln) {
+pub fn a_step_still_running_after_its_build_was_cancelled_cannot_deploy_or_finish_it(k: &Kiln) {
     let token = k.api.new_user();
     let mut parked = Vec::new();
     for step in ["deploy", "record"] {
@@ -386,7 +387,7 @@ fn assert_failed_by_watchdog(k: &Kiln, token: &str, b: &str, at: &str) {
     );
 }
 
-fn the_watchdog_fails_a_stalled_build_and_frees_the_project(k: &Kiln) {
+pub fn the_watchdog_fails_a_stalled_build_and_frees_the_project(k: &Kiln) {
     let token = k.api.new_user();
     let (id, slug) = new_project(k, &token, "Stalled");
     let first = request_build(k, &token, &id, "a reading list", &[]);
@@ -400,6 +401,44 @@ fn the_watchdog_fails_a_stalled_build_and_frees_the_project(k: &Kiln) {
     assert_eq!(served_version(k, &slug), Some(v1));
     let next = request_build(k, &token, &id, "a reading list", &[]);
     assert_eq!(wait_for_build(k, &token, &next)["status"], "succeeded");
+}
+
+/// A build parked in `record` has moved the live pointer to its version, which is not live in
+/// the log: the watchdog that ends it puts the pointer back, so the previous version serves.
+pub fn the_watchdog_puts_the_live_pointer_back_for_a_build_stalled_after_its_deploy(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = new_project(k, &token, "Stalled After Deploy");
+    let first = request_build(k, &token, &id, "a reading list", &[]);
+    let v1 = wait_for_build(k, &token, &first)["deployed_version"]
+        .as_u64()
+        .unwrap();
+    let b = park(k, &token, &id, "record", &[]);
+    let log = events(k, &token, &id);
+    let deployed = of_build(&log, &b, "Deployed");
+    assert_eq!(deployed.len(), 1, "the parked build deployed: {log:?}");
+    let v2 = deployed[0]["data"]["version"].as_u64().unwrap();
+    assert!(v2 > v1);
+    run_watchdog(k);
+    assert_failed_by_watchdog(k, &token, &b, "in step record");
+    assert_ne!(wait_for_workflow_end(k, &b).as_deref(), Some("complete"));
+    assert_eq!(
+        served_version(k, &slug),
+        Some(v1),
+        "the previous version serves"
+    );
+    let p = k
+        .api
+        .get(&format!("/api/projects/{id}"), Some(&token))
+        .json();
+    assert_eq!(p["project"]["live"]["version"], v1, "{p:#}");
+    let next = request_build(k, &token, &id, "a reading list", &[]);
+    let done = wait_for_build(k, &token, &next);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(
+        served_version(k, &slug),
+        done["deployed_version"].as_u64(),
+        "the next build goes live"
+    );
 }
 
 fn a_build_whose_workflow_vanished_is_ended_by_the_watchdog(k: &Kiln) {
