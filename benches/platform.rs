@@ -54,13 +54,16 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
-    if run("builds") || run("events") {
+    if run("builds") || run("events") || run("rebuild") {
         let kiln = Kiln::start();
         if run("builds") {
             builds(&kiln);
         }
         if run("events") {
             event_log(&kiln);
+        }
+        if run("rebuild") {
+            rebuilds(&kiln);
         }
     }
     if run("builds-cloudflare") {
@@ -285,21 +288,89 @@ fn event_log(kiln: &Kiln) {
         "seeded 9,000 more events in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let op = Some(k.operator_token.as_str());
     let mut rebuilds = Vec::new();
     for _ in 0..3 {
-        let t = Instant::now();
-        let r = k.api.send(
-            "POST",
-            "/api/admin/projections/rebuild",
-            op,
-            &[],
-            None,
-            None,
-        );
-        rebuilds.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(r.status, 200, "{}", r.body);
-        println!("  rebuild report: {}", r.json()["report"]);
+        let (ms, progress) = rebuild(k);
+        rebuilds.push(ms);
+        println!("  rebuild: {progress}");
     }
-    summary("projection rebuild (10,000 events, 3 runs)", rebuilds);
+    summary(
+        "projection rebuild (10,000 events in 10 streams, one commit per event, 3 runs)",
+        rebuilds,
+    );
+}
+
+/// Runs a projection rebuild to the end (start, then poll its progress); returns the wall time in
+/// ms and the final progress.
+fn rebuild(k: &Kiln) -> (f64, serde_json::Value) {
+    let op = Some(k.operator_token.as_str());
+    let t = Instant::now();
+    let r = k.api.send(
+        "POST",
+        "/api/admin/projections/rebuild",
+        op,
+        &[],
+        None,
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    loop {
+        let p = k.api.get("/api/admin/projections/rebuild", op).json()["rebuild"].clone();
+        if p["status"] == "done" {
+            return (t.elapsed().as_secs_f64() * 1000.0, p);
+        }
+        assert_eq!(p["status"], "running", "{p}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Appends `n` synthetic events to a new project through the seeding test hook.
+fn seed_project(k: &Kiln, token: &str, name: &str, n: u64) {
+    let id = k.api.create_project(token, name)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(20_000);
+        let r = k.api.post(
+            &format!("/api/_test/projects/{id}/seed"),
+            None,
+            &json!({ "events": take }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        left -= take;
+    }
+}
+
+/// Rebuilds of 10,000 and 100,000 events seeded in bulk (commits of 1,000 events), on a fresh
+/// session: `cargo bench -p kiln --bench platform -- rebuild`.
+fn rebuilds(k: &Kiln) {
+    let token = k.api.new_user();
+    let t = Instant::now();
+    for n in 0..10 {
+        seed_project(k, &token, &format!("Seeded {n}"), 999);
+    }
+    println!(
+        "seeded 10,000 events (10 streams) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (ms, p) = rebuild(k);
+    println!(
+        "rebuild of 10,000 events: {ms:.0} ms ({} chunks) {p}",
+        p["chunks"]
+    );
+    let t = Instant::now();
+    for n in 0..10 {
+        seed_project(k, &token, &format!("Seeded Large {n}"), 8_999);
+    }
+    println!(
+        "seeded 90,000 more events (10 streams) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (ms, p) = rebuild(k);
+    println!(
+        "rebuild of 100,000 events: {ms:.0} ms ({} chunks) {p}",
+        p["chunks"]
+    );
 }

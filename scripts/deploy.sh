@@ -66,7 +66,7 @@ say "3. R2 bucket 'kiln-store' (event log, code store, live pointers)"
 wrangler r2 bucket info kiln-store >/dev/null 2>&1 || wrangler r2 bucket create kiln-store
 
 say "4. Queues and their dead-letter queues"
-for q in kiln-builds kiln-builds-dlq kiln-teardown kiln-teardown-dlq kiln-webhooks kiln-webhooks-dlq; do
+for q in kiln-builds kiln-builds-dlq kiln-teardown kiln-teardown-dlq kiln-webhooks kiln-webhooks-dlq kiln-rebuild; do
   wrangler queues info "$q" >/dev/null 2>&1 || wrangler queues create "$q"
 done
 

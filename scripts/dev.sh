@@ -59,5 +59,6 @@ fi
 
 echo "Kiln: platform http://localhost:$PORT   apps http://<slug>.localhost:$PORT"
 # Local receivers (127.0.0.1, localhost) are private targets: allowed for development only.
-wrangler dev -c wrangler.toml -c "$DISPATCH_CONFIG" --persist-to "$STATE" --port "$PORT" \
+# --test-scheduled: the stall watchdog's cron runs on a request to /__scheduled (docs/adr/0018).
+wrangler dev -c wrangler.toml -c "$DISPATCH_CONFIG" --test-scheduled --persist-to "$STATE" --port "$PORT" \
   --var ALLOW_PRIVATE_WEBHOOKS:1 "${TARGET_VARS[@]}"

@@ -5,6 +5,7 @@
 //!   recorded as failed at `intake`, so the project is free for the next build;
 //! - `kiln-teardown`: each [`TeardownJob`] runs [`teardown::process`], and is retried by the Queue
 //!   until the teardown is complete (see [`crate::teardown`]);
+//! - `kiln-rebuild`: each message is one chunk of the projection rebuild ([`crate::rebuild`]);
 //! - `kiln-webhooks` and `kiln-webhooks-dlq`: each [`crate::webhooks::WebhookJob`] is one
 //!   delivery attempt, retried on the Standard Webhooks schedule, and logged when it is given up
 //!   (see [`crate::webhooks`]).
@@ -104,6 +105,10 @@ pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<(
     if queue == webhooks::QUEUE || queue == webhooks::DEAD_LETTER_QUEUE {
         let messages = batch.raw_iter().collect();
         webhooks::handle(messages, &env, queue == webhooks::DEAD_LETTER_QUEUE).await;
+        return Ok(());
+    }
+    if queue == crate::rebuild::QUEUE {
+        crate::rebuild::handle(batch.raw_iter().collect(), &env).await;
         return Ok(());
     }
     if queue == BUILDS_DEAD_LETTER_QUEUE {

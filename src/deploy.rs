@@ -92,6 +92,41 @@ pub struct LivePointer {
 }
 
 impl LivePointer {
+    /// The pointer naming `version` of `project` for the `local` target.
+    pub fn local(project: &str, version: u32, build_id: Option<String>) -> Self {
+        LivePointer {
+            project: project.to_string(),
+            version,
+            build_id,
+            rollback_id: None,
+            target: None,
+            script: None,
+        }
+    }
+
+    /// The pointer naming `version` of `project` for the `cloudflare` target (its script).
+    pub fn cloudflare(project: &str, version: u32, build_id: Option<String>) -> Self {
+        LivePointer {
+            target: Some("cloudflare"),
+            script: Some(script_name(project, version)),
+            ..Self::local(project, version, build_id)
+        }
+    }
+
+    /// The pointer naming `version` of `project` on the configured target, without asking the
+    /// target: for a version that was live before (a cancelled deploy puts it back).
+    pub fn on(
+        target: &TargetSettings,
+        project: &str,
+        version: u32,
+        build_id: Option<String>,
+    ) -> Self {
+        match target {
+            TargetSettings::Local => Self::local(project, version, build_id),
+            TargetSettings::Cloudflare(_) => Self::cloudflare(project, version, build_id),
+        }
+    }
+
     /// The pointer as stored.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or_else(|_| json!({}))
@@ -244,11 +279,16 @@ mod tests {
         let cf = LivePointer {
             target: Some("cloudflare"),
             script: Some(script_name("p", 2)),
-            ..local
+            ..local.clone()
         };
         assert_eq!(
             cf.to_value(),
             json!({"project": "p", "version": 2, "build_id": "b", "target": "cloudflare", "script": "kiln-p-v2"})
         );
+        assert_eq!(
+            LivePointer::on(&TargetSettings::Local, "p", 2, Some("b".into())),
+            local
+        );
+        assert_eq!(LivePointer::cloudflare("p", 2, Some("b".into())), cf);
     }
 }

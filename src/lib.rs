@@ -8,6 +8,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod cancel;
 pub mod config;
 pub mod consumer;
 pub mod deploy;
@@ -15,14 +16,18 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod pipeline;
+pub mod rebuild;
 pub mod resume;
 pub mod rollback;
 pub mod service;
 pub mod steps;
 pub mod teardown;
+pub mod watchdog;
 pub mod webhooks;
 
-use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 use crate::error::ApiError;
 
@@ -51,6 +56,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context) -> Result<()> {
     consumer::handle(batch, env).await
+}
+
+/// The cron trigger (wrangler.toml `[triggers]`): the stall watchdog ([`watchdog`]).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match watchdog::run(&env).await {
+        Ok(report) if report.failed.is_empty() => {}
+        Ok(report) => worker::console_warn!(
+            "watchdog: failed {} stalled build(s): {}",
+            report.failed.len(),
+            report.failed.join(", ")
+        ),
+        Err(e) => worker::console_error!("watchdog: {e}"),
+    }
 }
 
 async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError> {

@@ -46,6 +46,10 @@ pub struct BuildJob {
     /// dead-letter queue; accepted only with `KILN_TEST_HOOKS=1`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refuse_start: bool,
+    /// Test-only: the first `n` attempts to record `BuildFailed` fail as if the append had (an
+    /// unreachable log); accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_append_faults: Option<u32>,
 }
 
 /// The system actor recorded on pipeline events.
@@ -208,9 +212,11 @@ async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure>
             };
             match record(&e, &j, vec![start]).await {
                 Ok(()) => Ok(json!({ "started": true })),
-                Err(ExecError::Rejected(
-                    Rejection::BuildAlreadyStarted { .. } | Rejection::BuildFinished { .. },
-                )) => Ok(json!({ "started": false })),
+                // A build that ended before it started (cancelled, or failed by the watchdog) is
+                // not started: the refusal ends this workflow (docs/adr/0018).
+                Err(ExecError::Rejected(Rejection::BuildAlreadyStarted { .. })) => {
+                    Ok(json!({ "started": false }))
+                }
                 Err(err) => Err(exec_to_step_error(err)),
             }
         }
@@ -301,14 +307,29 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
     let (j, e) = (job.clone(), env.clone());
     let step_name = step.to_string();
     let reason_for_log = reason.clone();
-    let _ = durable_step(glue, "fail", &cfg, move || {
+    let hooks = crate::adapters::build_store::test_hooks(env);
+    let injected = if hooks {
+        job.fail_append_faults.unwrap_or(0)
+    } else {
+        0
+    };
+    let attempts = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let recorded = durable_step(glue, "fail", &cfg, move || {
         let (j, e, s, r) = (
             j.clone(),
             e.clone(),
             step_name.clone(),
             reason_for_log.clone(),
         );
+        let attempts = attempts.clone();
         async move {
+            attempts.set(attempts.get() + 1);
+            if attempts.get() <= injected {
+                return Err(StepError::Retryable(format!(
+                    "injected fault: recording BuildFailed failed (attempt {})",
+                    attempts.get()
+                )));
+            }
             let failed = Command::FailBuild {
                 build_id: j.build_id.clone(),
                 step: s,
@@ -321,6 +342,13 @@ async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: Str
         }
     })
     .await;
+    if let Err(e) = recorded {
+        // The build stays unfinished in the log; the stall watchdog ends it (docs/adr/0018).
+        worker::console_error!(
+            "build {}: BuildFailed could not be recorded: {e}",
+            job.build_id
+        );
+    }
     Failure {
         step: step.into(),
         reason,
@@ -353,8 +381,21 @@ async fn attempt(
         step: step.name().into(),
         attempt: number,
     };
+    // The state after StartStep, handed to the step body so it need not read the log again.
+    let mut after_start = state.clone();
     match service::execute_all(&ctx, &job.project_id, meta(job), vec![start]).await {
-        Ok(_) => {}
+        Ok(stored) => {
+            if stored.first().map(|e| e.seq) == Some(state.last_seq + 1) {
+                for e in &stored {
+                    after_start.apply(e);
+                }
+            } else {
+                // Someone else appended in between: read the log again.
+                after_start = service::load(&log, &job.project_id, true)
+                    .await
+                    .map_err(to_step_error)?;
+            }
+        }
         Err(ExecError::Rejected(Rejection::StepAlreadySucceeded { .. })) => {
             // The step finished but the engine did not record it (eviction): its output is
             // derived from the log again.
@@ -371,7 +412,7 @@ async fn attempt(
     }
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),
-        None => crate::steps::run(step, job, &ctx).await,
+        None => crate::steps::run(step, job, &ctx, after_start).await,
     };
     let duration_ms = (now_ms() - started).max(0) as u64;
     match outcome {
@@ -393,7 +434,7 @@ async fn attempt(
                     .chain(std::iter::once(succeeded))
                     .collect()
             };
-            record(env, job, ordered)
+            service::execute_all(&ctx, &job.project_id, meta(job), ordered)
                 .await
                 .map_err(exec_to_step_error)?;
             Ok(output.to_value())

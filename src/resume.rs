@@ -9,6 +9,9 @@
 //! - a build with no instance (its Queue message was lost with the server) is started again,
 //!   through the same deduplicated path as the Queue consumer.
 //!
+//! Pending rollbacks get the same treatment: the `RollbackWorkflow` instance of a rollback the log
+//! still shows as pending is paused and resumed, or created again if the engine has none.
+//!
 //! Only a platform on the local engine does this: the `local` deploy target, or the `cloudflare`
 //! target pointed at the local Cloudflare API double (see [`local_engine`]).
 
@@ -47,6 +50,11 @@ pub fn once_per_isolate(env: &Env, ctx: &Context) {
             Ok(0) => {}
             Ok(n) => worker::console_log!("resumed {n} unfinished build(s)"),
             Err(e) => worker::console_error!("resuming builds failed: {e}"),
+        }
+        match resume_rollbacks(&env).await {
+            Ok(0) => {}
+            Ok(n) => worker::console_log!("resumed {n} pending rollback(s)"),
+            Err(e) => worker::console_error!("resuming rollbacks failed: {e}"),
         }
     });
 }
@@ -117,8 +125,73 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
                     faults: None,
                     plan: None,
                     refuse_start: false,
+                    fail_append_faults: None,
                 };
                 consumer::start(env, &job).await?;
+                touched += 1;
+            }
+        }
+    }
+    Ok(touched)
+}
+
+#[derive(Deserialize)]
+struct ProjectRow {
+    id: String,
+}
+
+/// Resumes (or starts again) the workflow of every rollback the log shows as pending; returns how
+/// many were touched. Rollbacks have no projection, so each project's folded state is read (a
+/// snapshot plus its tail); this runs only locally, once per isolate, in the background.
+pub async fn resume_rollbacks(env: &Env) -> Result<usize, ApiError> {
+    let rows: Vec<ProjectRow> = env
+        .d1("DB")?
+        .prepare("SELECT id FROM projects ORDER BY created_at")
+        .all()
+        .await
+        .and_then(|r| r.results())
+        .map_err(|e| ApiError::internal(format!("d1 projects: {e}")))?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ctx = crate::http::Ctx::new(env.clone())?;
+    let log = crate::service::event_log(&ctx)?;
+    let env_js: &JsValue = env.as_ref();
+    let wf = Reflect::get(env_js, &"ROLLBACK_WORKFLOW".into())
+        .map_err(|_| ApiError::internal("ROLLBACK_WORKFLOW binding missing"))?;
+    let mut touched = 0;
+    for row in rows {
+        let state = crate::service::load(&log, &row.id, true).await?;
+        let Some(pending) = state.rollback.as_ref() else {
+            continue;
+        };
+        // A v1 request has no id and no workflow to resume.
+        let Some(rollback_id) = pending.rollback_id.clone() else {
+            continue;
+        };
+        match call1(&wf, "get", &JsValue::from_str(&rollback_id)).await {
+            Ok(instance) => {
+                let status = call0(&instance, "status").await.ok();
+                let state = status
+                    .and_then(|s| Reflect::get(&s, &"status".into()).ok())
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default();
+                if matches!(state.as_str(), "running" | "queued" | "waiting" | "paused") {
+                    if state != "paused" {
+                        let _ = call0(&instance, "pause").await;
+                    }
+                    let _ = call0(&instance, "resume").await;
+                    touched += 1;
+                }
+            }
+            Err(_) => {
+                let job = crate::rollback::RollbackJob {
+                    project_id: row.id.clone(),
+                    rollback_id,
+                    to_version: pending.to_version,
+                    slow: false,
+                };
+                crate::rollback::start(env, &job).await?;
                 touched += 1;
             }
         }

@@ -44,6 +44,10 @@ pub struct RollbackJob {
     pub rollback_id: String,
     /// The version to make live.
     pub to_version: u32,
+    /// Test-only: the `switch` step stalls [`workflows::pipeline::SLOW_MS`] the first time it
+    /// runs (so a restart can interrupt it); accepted only with `KILN_TEST_HOOKS=1`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slow: bool,
 }
 
 /// The system actor recorded on rollback events.
@@ -233,8 +237,27 @@ fn step_err_js(e: worker::Error) -> StepError {
     StepError::Retryable(e.to_string())
 }
 
+/// The `slow` test hook: stalls once per rollback (an R2 marker remembers it across restarts).
+async fn stall_once(env: &Env, job: &RollbackJob) -> Result<(), StepError> {
+    if !(crate::adapters::build_store::test_hooks(env) && job.slow) {
+        return Ok(());
+    }
+    let first = crate::adapters::build_store::put_if_absent(
+        env,
+        &format!("test/rollback-stall/{}", job.rollback_id),
+        Vec::new(),
+    )
+    .await
+    .map_err(step_err)?;
+    if first {
+        crate::adapters::webcrypto::sleep_ms(workflows::pipeline::SLOW_MS).await;
+    }
+    Ok(())
+}
+
 /// Step 2: the live pointer names the target; `RolledBack` is recorded.
 async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
+    stall_once(&env, &job).await?;
     let ctx = Ctx::new(env.clone()).map_err(step_err)?;
     let st = load(&ctx, &job).await?;
     if done(&st, &job) {

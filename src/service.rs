@@ -136,6 +136,10 @@ pub fn decide_all(
     commands: &[Command],
     meta: &Metadata,
 ) -> Result<Vec<events::Event>, Rejection> {
+    if let [only] = commands {
+        // One command: nothing to fold in between, no copy of the state.
+        return state.handle(only.clone());
+    }
     let mut scratch = state.clone();
     let mut all = Vec::new();
     for command in commands {
@@ -165,7 +169,8 @@ pub fn decide_all(
 
 /// Decides `commands` in order against the current state of `stream` and appends all their events
 /// as one atomic batch (one create-only commit), re-deciding after a lost race: either every event
-/// is recorded or none is. Returns the stored envelopes (empty when nothing changed).
+/// is recorded or none is. Returns the stored envelopes (empty when nothing changed). A build
+/// step records its domain events and its `StepSucceeded` this way, in one append.
 pub async fn execute_all(
     ctx: &Ctx,
     stream: &str,
@@ -191,12 +196,20 @@ pub async fn execute_all(
                 for e in &stored {
                     next.apply(e);
                 }
-                if let Ok(bytes) = rmp_serde::to_vec_named(&next) {
-                    log.put_snapshot(stream, bytes).await;
-                }
-                projections::apply(&db, &stored).await?;
-                // Callbacks go on a Queue here, the one place every event passes through.
-                crate::webhooks::fan_out(ctx, &slug, &stored).await;
+                // The snapshot, the projections and the callbacks (queued here, the one place
+                // every event passes through) are independent: written concurrently.
+                let snapshot = async {
+                    if let Ok(bytes) = rmp_serde::to_vec_named(&next) {
+                        log.put_snapshot(stream, bytes).await;
+                    }
+                };
+                let (_, projected, _) = futures_util::future::join3(
+                    snapshot,
+                    projections::apply(&db, &stored),
+                    crate::webhooks::fan_out(ctx, &slug, &stored),
+                )
+                .await;
+                projected?;
                 return Ok(stored);
             }
             Err(StoreError::Conflict { actual, .. }) => {

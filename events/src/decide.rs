@@ -255,6 +255,11 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Cancel the build (its owner asked). Cancelling a cancelled build decides nothing.
+    CancelBuild {
+        /// Build id.
+        build_id: String,
+    },
     /// Ask to make an earlier live version live again.
     RequestRollback {
         /// Target version.
@@ -385,6 +390,14 @@ pub enum Rejection {
     BuildFinished {
         /// The id.
         build_id: String,
+    },
+    /// Cancelling a build that already succeeded or failed.
+    #[error("build {build_id} already {outcome}; only a build in progress can be cancelled")]
+    NotCancellable {
+        /// The id.
+        build_id: String,
+        /// `succeeded` or `failed`.
+        outcome: &'static str,
     },
     /// An attempt number is not the next one.
     #[error("step {step} attempt {attempt} is out of order; the next attempt is {expected}")]
@@ -744,7 +757,7 @@ impl ProjectState {
                 match build.status {
                     BuildStatus::Requested => Ok(vec![Event::BuildStarted { build_id }]),
                     BuildStatus::Running => Err(Rejection::BuildAlreadyStarted { build_id }),
-                    BuildStatus::Succeeded | BuildStatus::Failed => {
+                    BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Cancelled => {
                         Err(Rejection::BuildFinished { build_id })
                     }
                 }
@@ -1021,6 +1034,31 @@ impl ProjectState {
                     reason,
                 }])
             }
+            Command::CancelBuild { build_id } => {
+                // A deleted project's build may still be cancelled, so nothing keeps running.
+                if !self.exists {
+                    return Err(Rejection::ProjectNotFound);
+                }
+                let build = self.find_build(&build_id)?;
+                match build.status {
+                    BuildStatus::Requested | BuildStatus::Running => {
+                        Ok(vec![Event::BuildCancelled {
+                            step: build.current_step.clone(),
+                            build_id,
+                        }])
+                    }
+                    // Cancelling twice is a no-op: the first cancel did it.
+                    BuildStatus::Cancelled => Ok(Vec::new()),
+                    BuildStatus::Succeeded => Err(Rejection::NotCancellable {
+                        build_id,
+                        outcome: "succeeded",
+                    }),
+                    BuildStatus::Failed => Err(Rejection::NotCancellable {
+                        build_id,
+                        outcome: "failed",
+                    }),
+                }
+            }
             Command::RequestRollback {
                 to_version,
                 rollback_id,
@@ -1181,7 +1219,7 @@ impl ProjectState {
         match build.status {
             BuildStatus::Running => Ok(build),
             BuildStatus::Requested => Err(Rejection::BuildNotStarted { build_id }),
-            BuildStatus::Succeeded | BuildStatus::Failed => {
+            BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Cancelled => {
                 Err(Rejection::BuildFinished { build_id })
             }
         }

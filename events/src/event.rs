@@ -236,6 +236,14 @@ pub enum Event {
         /// Why, for people.
         reason: String,
     },
+    /// The owner cancelled the build before it ended; the live version is untouched, and any
+    /// step still running is refused when it tries to record its outcome.
+    BuildCancelled {
+        /// The build.
+        build_id: String,
+        /// The step the build was in when it was cancelled (`None`: it had not started a step).
+        step: Option<String>,
+    },
     /// The user asked to make an earlier version live again. Schema v2 added `rollback_id` and
     /// `from_version`.
     RollbackRequested {
@@ -312,6 +320,7 @@ pub const CATALOG: &[(&str, u16)] = &[
     ("Deployed", 1),
     ("BuildSucceeded", 1),
     ("BuildFailed", 1),
+    ("BuildCancelled", 1),
     ("RollbackRequested", 2),
     ("RolledBack", 2),
     ("RollbackFailed", 1),
@@ -346,6 +355,7 @@ impl Event {
             Event::Deployed { .. } => "Deployed",
             Event::BuildSucceeded { .. } => "BuildSucceeded",
             Event::BuildFailed { .. } => "BuildFailed",
+            Event::BuildCancelled { .. } => "BuildCancelled",
             Event::RollbackRequested { .. } => "RollbackRequested",
             Event::RolledBack { .. } => "RolledBack",
             Event::RollbackFailed { .. } => "RollbackFailed",
@@ -394,7 +404,8 @@ impl Event {
             | Event::AssetsUploaded { build_id, .. }
             | Event::Deployed { build_id, .. }
             | Event::BuildSucceeded { build_id, .. }
-            | Event::BuildFailed { build_id, .. } => Some(build_id),
+            | Event::BuildFailed { build_id, .. }
+            | Event::BuildCancelled { build_id, .. } => Some(build_id),
             Event::ProjectCreated { .. }
             | Event::ProjectRenamed { .. }
             | Event::MessagePosted { .. }

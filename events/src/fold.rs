@@ -30,6 +30,8 @@ pub enum BuildStatus {
     Succeeded,
     /// Finished without a new live version.
     Failed,
+    /// Cancelled by its owner; finished without a new live version.
+    Cancelled,
 }
 
 /// Outcome of one step attempt.
@@ -203,6 +205,9 @@ pub struct BuildState {
     pub deployed_version: Option<u32>,
     /// Why it failed, when it did.
     pub error: Option<BuildError>,
+    /// When cancelled: the step it was in (`None` also when it had not started a step).
+    #[serde(default)]
+    pub cancelled_in: Option<String>,
 }
 
 impl BuildState {
@@ -228,9 +233,12 @@ impl BuildState {
         matches!(position(step), Some(i) if i < 2 && i < fresh_from)
     }
 
-    /// Whether the build has succeeded or failed.
+    /// Whether the build has ended: succeeded, failed or cancelled.
     pub fn is_finished(&self) -> bool {
-        matches!(self.status, BuildStatus::Succeeded | BuildStatus::Failed)
+        matches!(
+            self.status,
+            BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Cancelled
+        )
     }
 
     fn step_mut(&mut self, name: &str) -> &mut StepState {
@@ -366,6 +374,11 @@ impl BuildState {
                     step: step.clone(),
                     reason: reason.clone(),
                 });
+            }
+            Event::BuildCancelled { step, .. } => {
+                self.status = BuildStatus::Cancelled;
+                self.cancelled_in = step.clone();
+                self.current_step = None;
             }
             Event::DatabaseProvisioned { .. }
             | Event::ProjectCreated { .. }
@@ -619,7 +632,8 @@ impl ProjectState {
             | Event::ModelCalled { .. }
             | Event::AssetsUploaded { .. }
             | Event::Deployed { .. }
-            | Event::BuildFailed { .. } => self.apply_to_build(event),
+            | Event::BuildFailed { .. }
+            | Event::BuildCancelled { .. } => self.apply_to_build(event),
         }
     }
 

@@ -27,6 +27,39 @@ pub async fn get(env: &Env, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
     }
 }
 
+/// An object's bytes and its etag, or `None` when there is no such key.
+pub async fn get_tagged(env: &Env, key: &str) -> Result<Option<(Vec<u8>, String)>, ApiError> {
+    let Some(obj) = env.bucket("STORE")?.get(key).execute().await? else {
+        return Ok(None);
+    };
+    let etag = obj.etag();
+    let bytes = match obj.body() {
+        Some(b) => b.bytes().await?,
+        None => Vec::new(),
+    };
+    Ok(Some((bytes, etag)))
+}
+
+/// Replaces an object only if it is still the version `etag` names; `true` when this call
+/// wrote it.
+pub async fn put_if_match(
+    env: &Env,
+    key: &str,
+    bytes: Vec<u8>,
+    etag: &str,
+) -> Result<bool, ApiError> {
+    let written = env
+        .bucket("STORE")?
+        .put(key, bytes)
+        .only_if(Conditional {
+            etag_matches: Some(etag.to_string()),
+            ..Default::default()
+        })
+        .execute()
+        .await?;
+    Ok(written.is_some())
+}
+
 /// Writes an object (replacing it).
 pub async fn put(env: &Env, key: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
     env.bucket("STORE")?.put(key, bytes).execute().await?;

@@ -453,14 +453,7 @@ pub async fn remove_project<T: Transport>(
 }
 
 fn pointer(m: &Manifest, build_id: Option<String>) -> LivePointer {
-    LivePointer {
-        project: m.project.clone(),
-        version: m.version,
-        build_id,
-        rollback_id: None,
-        target: Some("cloudflare"),
-        script: Some(script_name(&m.project, m.version)),
-    }
+    LivePointer::cloudflare(&m.project, m.version, build_id)
 }
 
 #[cfg(test)]

@@ -229,14 +229,7 @@ impl LocalTarget {
 }
 
 fn pointer(m: &Manifest, build_id: Option<String>) -> LivePointer {
-    LivePointer {
-        project: m.project.clone(),
-        version: m.version,
-        build_id,
-        rollback_id: None,
-        target: None,
-        script: None,
-    }
+    LivePointer::local(&m.project, m.version, build_id)
 }
 
 #[cfg(test)]

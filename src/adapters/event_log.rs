@@ -297,11 +297,12 @@ impl R2EventLog {
             let tail = self
                 .list_commits(stream, Some(commit_key(stream, after_seq)))
                 .await?;
-            if tail
-                .first()
-                .is_none_or(|(first, _)| *first == after_seq + 1)
-            {
-                return Ok(tail);
+            match tail.first() {
+                Some((first, _)) if *first == after_seq + 1 => return Ok(tail),
+                // Nothing starts after `after_seq`: it is the head, or it lies inside the last
+                // commit (a reader that stopped mid-commit); only the head tells which.
+                None if self.head(stream).await?.seq <= after_seq => return Ok(tail),
+                _ => {}
             }
         }
         self.list_commits(stream, None).await
@@ -397,6 +398,10 @@ impl R2EventLog {
                             .take(limit - out.len()),
                     ),
                     Err(c) => return Ok((out, Some(c))),
+                }
+                // Full: the rest of this commit was left out on purpose, and is no gap.
+                if out.len() >= limit {
+                    return Ok((out, None));
                 }
                 if let (Some(expected_next), Some((next, _))) =
                     (out.last().map(|d| d.seq() + 1), commits.get(i + 1))

@@ -1,20 +1,18 @@
 //! Platform D1 tables as projections of the event log.
 //!
-//! Every appended batch is applied here right after it lands; [`rebuild`] drops the projected
+//! Every appended batch is applied here right after it lands; [`crate::rebuild`] drops the projected
 //! tables and replays every stream, and must produce the same rows. So every column is derived
 //! from events only (times are event times, ids are event data), and every statement is
 //! idempotent (`INSERT OR IGNORE`, guarded updates), so applying a batch twice, or two batches
 //! out of order, converges on the same rows. Users are not projected: accounts are not part of
 //! any project's history.
 
-use events::codec::Decoded;
 use events::envelope::Envelope;
 use events::{Event, Role};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::event_log::R2EventLog;
 use crate::error::ApiError;
 
 fn num(n: impl Into<f64>) -> JsValue {
@@ -45,8 +43,11 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
     let s = |sql: &str, args: &[JsValue]| stmt(db, sql, args);
     Ok(match &e.data {
         Event::ProjectCreated { name, slug, owner } => vec![s(
+            // A slug held by another row is ignored: only a rebuild meets one (it replays a
+            // deleted project after the later project that took its slug; src/rebuild.rs).
             "INSERT INTO projects (id, owner_id, name, slug, created_at, updated_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
-             ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq WHERE projects.last_seq < excluded.last_seq",
+             ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq WHERE projects.last_seq < excluded.last_seq \
+             ON CONFLICT DO NOTHING",
             &[p, text(owner), text(name), text(slug), t, seq],
         )?],
         Event::ProjectRenamed { name } => vec![s(
@@ -88,6 +89,10 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
             "UPDATE builds SET status = 'failed', error_step = ?2, error_reason = ?3, updated_at = ?4 WHERE id = ?1",
             &[text(build_id), text(step), text(reason), t],
         )?],
+        Event::BuildCancelled { build_id, step } => vec![s(
+            "UPDATE builds SET status = 'cancelled', error_step = ?2, updated_at = ?3 WHERE id = ?1",
+            &[text(build_id), step.as_deref().map_or(JsValue::NULL, text), t],
+        )?],
         Event::Deployed { build_id, version } => vec![s(
             "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
@@ -118,19 +123,6 @@ pub async fn apply(db: &D1Database, events: &[Envelope]) -> Result<(), ApiError>
     Ok(())
 }
 
-/// What a rebuild did.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct RebuildReport {
-    /// Streams replayed.
-    pub streams: usize,
-    /// Events applied.
-    pub events: usize,
-    /// Events skipped (unknown types written by a newer Kiln, or past a corrupt commit).
-    pub skipped: usize,
-    /// Streams with an unreadable commit: `(stream, seq)`.
-    pub corrupt: Vec<(String, u64)>,
-}
-
 /// Tables in dependency order (children first for deletion).
 pub const TABLES: [&str; 5] = [
     "deployments",
@@ -139,46 +131,6 @@ pub const TABLES: [&str; 5] = [
     "messages",
     "projects",
 ];
-
-/// Drops every projected row and replays all streams from the log.
-pub async fn rebuild(db: &D1Database, log: &R2EventLog) -> Result<RebuildReport, ApiError> {
-    let deletes = TABLES
-        .iter()
-        .map(|t| db.prepare(format!("DELETE FROM {t}")))
-        .collect();
-    db.batch(deletes)
-        .await
-        .map_err(|e| ApiError::internal(format!("d1 clear projections: {e}")))?;
-    let mut report = RebuildReport::default();
-    let streams = log.streams().await.map_err(ApiError::internal)?;
-    let mut all: Vec<Envelope> = Vec::new();
-    for stream in streams {
-        report.streams += 1;
-        let (decoded, corruption) = log
-            .read_lenient(&stream, 0, usize::MAX)
-            .await
-            .map_err(ApiError::internal)?;
-        if let Some(c) = corruption {
-            report.corrupt.push((stream.clone(), c.seq));
-        }
-        for d in decoded {
-            match d {
-                Decoded::Event(e) => all.push(e),
-                Decoded::Unknown(_) => report.skipped += 1,
-            }
-        }
-    }
-    // Replay in the order things happened, not stream by stream: projections span streams (a
-    // slug freed by one project's deletion may be taken by a later project), so per-stream order
-    // alone could apply a later creation before an earlier deletion.
-    all.sort_by(|a, b| (a.time_ms, &a.stream, a.seq).cmp(&(b.time_ms, &b.stream, b.seq)));
-    report.events = all.len();
-    // D1 batches are bounded; 50 events keep each well under the statement limits.
-    for chunk in all.chunks(50) {
-        apply(db, chunk).await?;
-    }
-    Ok(report)
-}
 
 /// Every projected row, table by table in a stable order, for operators and rebuild checks.
 pub async fn dump(db: &D1Database) -> Result<Value, ApiError> {

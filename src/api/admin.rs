@@ -35,13 +35,51 @@ fn operator(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /api/admin/projections/rebuild`: drop the projections and replay every stream.
+/// `POST /api/admin/projections/rebuild[?chunk=N]` → 202: starts a chunked rebuild of the
+/// projections from the log, or resumes the unfinished one from its cursor (docs/adr/0018).
+/// `chunk` (1 to 5,000, default 1,000) is the number of events per chunk of a new rebuild. With test
+/// hooks, `stop_after=N` pauses a new rebuild after `N` chunks (a POST resumes it).
 pub async fn rebuild(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     operator(req, ctx)?;
-    let started = crate::adapters::webcrypto::now_ms();
-    let report = projections::rebuild(&ctx.db()?, &event_log(ctx)?).await?;
-    let took = crate::adapters::webcrypto::now_ms() - started;
-    json(200, &json!({ "report": report, "duration_ms": took }))
+    let url = req.url()?;
+    let number = |name: &str| -> Result<Option<u32>, ApiError> {
+        match url.query_pairs().find(|(k, _)| k == name) {
+            None => Ok(None),
+            Some((_, v)) => v.parse().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("query parameter '{name}' must be a whole number"))
+            }),
+        }
+    };
+    let chunk = number("chunk")?.unwrap_or(crate::rebuild::DEFAULT_CHUNK_EVENTS);
+    if !(1..=crate::rebuild::MAX_CHUNK_EVENTS).contains(&chunk) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter 'chunk' must be from 1 to {} events",
+            crate::rebuild::MAX_CHUNK_EVENTS
+        )));
+    }
+    let stop_after = match number("stop_after")? {
+        Some(n) => {
+            test_hooks(req, ctx)?;
+            Some(n.max(1))
+        }
+        None => None,
+    };
+    let (job, created) = crate::rebuild::start_or_resume(ctx, chunk, stop_after).await?;
+    json(
+        202,
+        &json!({ "rebuild": job.to_json(), "resumed": !created, "progress_url": "/api/admin/projections/rebuild" }),
+    )
+}
+
+/// `GET /api/admin/projections/rebuild`: the newest rebuild's progress (404 if none ran).
+pub async fn rebuild_progress(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    operator(req, ctx)?;
+    match crate::rebuild::latest(&ctx.db()?).await? {
+        Some(job) => json(200, &json!({ "rebuild": job.to_json() })),
+        None => Err(ApiError::NotFound(
+            "no projection rebuild has run yet".into(),
+        )),
+    }
 }
 
 /// `GET /api/admin/projections`: every projected row, in a stable order.
@@ -139,12 +177,95 @@ pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Respo
         faults: None,
         plan: None,
         refuse_start: false,
+        fail_append_faults: None,
     };
     let outcome = crate::consumer::start(&ctx.env, &job).await?;
     json(
         200,
         &json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
     )
+}
+
+/// `GET /api/_test/builds/:id/workflow`: the engine's status of the build's Workflow instance
+/// (`{"status": "running" | "complete" | … | null}`, null when there is none; test hooks only), so
+/// a test can wait for a workflow to end instead of sleeping.
+pub async fn workflow_status(
+    req: &Request,
+    ctx: &Ctx,
+    build_id: &str,
+) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let status = crate::cancel::instance_status(&ctx.env, build_id).await?;
+    json(200, &json!({ "build_id": build_id, "status": status }))
+}
+
+/// `DELETE /api/_test/builds/:id/workflow`: terminates the build's Workflow instance behind
+/// Kiln's back, recording nothing, as an engine that loses an instance would (test hooks only).
+pub async fn terminate_workflow(
+    req: &Request,
+    ctx: &Ctx,
+    build_id: &str,
+) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let outcome = crate::cancel::terminate(&ctx.env, build_id).await?;
+    json(
+        200,
+        &json!({ "build_id": build_id, "outcome": format!("{outcome:?}").to_lowercase() }),
+    )
+}
+
+/// `POST /api/_test/projects/:id/seed {events}`: appends `events` synthetic chat messages (at most
+/// 20,000 per call) to a project's log in commits of 1,000, to benchmark rebuilds without 100,000
+/// HTTP appends (test hooks only). The projections get the messages like any append's.
+pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Response, ApiError> {
+    test_hooks(req, ctx)?;
+    let body: serde_json::Value = crate::http::read_json(req, 1024).await?;
+    let n = body["events"]
+        .as_u64()
+        .filter(|n| (1..=20_000).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid_field("events", "events must be a whole number from 1 to 20000")
+        })?;
+    let log = event_log(ctx)?;
+    let db = ctx.db()?;
+    let mut seq = log
+        .head(project)
+        .await
+        .map_err(crate::service::store_error)?
+        .seq;
+    if seq == 0 {
+        return Err(ApiError::NotFound(format!(
+            "project '{}' not found",
+            crate::domain::email::clip(project)
+        )));
+    }
+    let meta = events::envelope::Metadata::new(crate::adapters::webcrypto::now_ms(), "kiln:seed");
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(1000);
+        let batch: Vec<events::Event> = (0..take)
+            .map(|i| events::Event::MessagePosted {
+                message_id: format!("seed-{}-{}", seq, i),
+                role: events::Role::User,
+                content: format!("synthetic message {} for a rebuild benchmark", seq + i + 1),
+            })
+            .collect();
+        use events::EventStore;
+        let stored = log
+            .append(
+                project,
+                seq,
+                events::envelope::NewEvent::batch(batch, &meta),
+            )
+            .await
+            .map_err(crate::service::store_error)?;
+        for part in stored.chunks(50) {
+            projections::apply(&db, part).await?;
+        }
+        seq += stored.len() as u64;
+        left -= take;
+    }
+    json(200, &json!({ "appended": n, "last_seq": seq }))
 }
 
 /// `POST /api/_test/apps/:project/query {sql, params}`: runs SQL in an app's database, so tests can

@@ -1,6 +1,6 @@
 //! Builds: `POST /api/projects/:id/builds {prompt}`, `POST /api/projects/:id/chat {message}`,
 //! `GET /api/projects/:id/builds`, `GET /api/builds/:id`, `POST /api/builds/:id/replay
-//! {from_step?, prompt?}`.
+//! {from_step?, prompt?}`, `POST /api/builds/:id/cancel`.
 //!
 //! A build request becomes a `BuildRequested` event and a message on the build Queue, and is
 //! answered at once with `202 {build_id, events_url}`; the Queue consumer starts the Workflow. An
@@ -120,6 +120,7 @@ pub fn build_json(project_id: &str, b: &BuildState) -> Value {
         },
         "repairs": b.repair_attempts,
         "error": b.error.as_ref().map(|e| json!({ "step": e.step, "reason": e.reason })),
+        "cancelled_in": b.cancelled_in,
     })
 }
 
@@ -236,6 +237,11 @@ async fn new_build(
         },
         refuse_start: hooks
             && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("start"),
+        fail_append_faults: if hooks {
+            append_faults(req.headers().get("x-kiln-append-fault")?.as_deref())?
+        } else {
+            None
+        },
     };
     // Test hook: the Queue refuses every send of this request.
     let refuse = hooks && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("queue");
@@ -272,6 +278,22 @@ async fn new_build(
         ));
     }
     Ok((build_id, true))
+}
+
+/// The test hook `x-kiln-append-fault: BuildFailed:N`: the first `N` attempts to record the
+/// build's `BuildFailed` fail.
+fn append_faults(raw: Option<&str>) -> Result<Option<u32>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    raw.trim()
+        .strip_prefix("BuildFailed:")
+        .and_then(|n| n.parse::<u32>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "x-kiln-append-fault",
+                "x-kiln-append-fault must look like 'BuildFailed:N'",
+            )
+        })
 }
 
 /// The step a build fails at when it never reached the pipeline (its Queue message was not sent).
@@ -442,4 +464,40 @@ pub async fn plan(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, 
     let plan: workflows::plan::Plan = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::internal(format!("stored plan {key} is unreadable: {e}")))?;
     json(200, &json!({ "build_id": build_id, "plan": plan }))
+}
+
+/// `POST /api/builds/:id/cancel` → 202 `{build_id, status: "cancelled", step}`: records
+/// `BuildCancelled`, terminates the workflow and keeps the previous live version live
+/// ([`crate::cancel`]). Cancelling a cancelled build is answered the same way (nothing new is
+/// recorded); a build that already succeeded or failed is a 409 saying so.
+pub async fn cancel(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
+    let caller = crate::http::authenticate(req, ctx).await?;
+    let project = project_of_build(ctx, &caller.user_id, build_id).await?;
+    // Test hook: leave the workflow running, as if the terminate had not reached a step that
+    // was mid-flight, so the step's own guard is what stops it.
+    let hooks = ctx
+        .env
+        .var("KILN_TEST_HOOKS")
+        .map(|v| v.to_string() == "1")
+        .unwrap_or(false);
+    let terminate =
+        !(hooks && req.headers().get("x-kiln-cancel-fault")?.as_deref() == Some("keep-workflow"));
+    let done = crate::cancel::cancel(ctx, &project, build_id, &caller.user_id, terminate).await?;
+    let step = match done.step {
+        Some(step) => Some(step),
+        None => service::load(&service::event_log(ctx)?, &project, true)
+            .await?
+            .build(build_id)
+            .and_then(|b| b.cancelled_in.clone()),
+    };
+    json(
+        202,
+        &json!({
+            "build_id": build_id,
+            "status": "cancelled",
+            "step": step,
+            "cancelled_now": done.recorded,
+            "build_url": format!("/api/builds/{build_id}"),
+        }),
+    )
 }

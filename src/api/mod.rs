@@ -132,6 +132,10 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::Get => builds::plan(&req, ctx, build_id).await,
             _ => Err(not_allowed("GET")),
         },
+        ["api", "builds", build_id, "cancel"] => match method {
+            Method::Post => builds::cancel(&req, ctx, build_id).await,
+            _ => Err(not_allowed("POST")),
+        },
         ["api", "builds", build_id, "replay"] => match method {
             Method::Post => builds::replay(&mut req, ctx, build_id).await,
             _ => Err(not_allowed("POST")),
@@ -158,8 +162,9 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             _ => Err(not_allowed("GET")),
         },
         ["api", "admin", "projections", "rebuild"] => match method {
+            Method::Get => admin::rebuild_progress(&req, ctx).await,
             Method::Post => admin::rebuild(&req, ctx).await,
-            _ => Err(not_allowed("POST")),
+            _ => Err(not_allowed("GET, POST")),
         },
         ["api", "admin", "projects", id, "events"] => match method {
             Method::Get => admin::events(&req, ctx, id).await,
@@ -171,6 +176,15 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         },
         ["api", "_test", "builds", build_id, "redeliver"] => match method {
             Method::Post => admin::redeliver(&req, ctx, build_id).await,
+            _ => Err(not_allowed("POST")),
+        },
+        ["api", "_test", "builds", build_id, "workflow"] => match method {
+            Method::Get => admin::workflow_status(&req, ctx, build_id).await,
+            Method::Delete => admin::terminate_workflow(&req, ctx, build_id).await,
+            _ => Err(not_allowed("GET, DELETE")),
+        },
+        ["api", "_test", "projects", project, "seed"] => match method {
+            Method::Post => admin::seed(&mut req, ctx, project).await,
             _ => Err(not_allowed("POST")),
         },
         ["api", "_test", "apps", project, "query"] => match method {

@@ -121,6 +121,12 @@ pub async fn create(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
         project_id: id.to_string(),
         rollback_id: rollback_id.clone(),
         to_version: version,
+        slow: ctx
+            .env
+            .var("KILN_TEST_HOOKS")
+            .map(|v| v.to_string() == "1")
+            .unwrap_or(false)
+            && req.headers().get("x-kiln-rollback-fault")?.as_deref() == Some("slow"),
     };
     if let Err(e) = rollback::start(&ctx.env, &job).await {
         // Nothing will finish it: record why, so the project is not left with a pending rollback.

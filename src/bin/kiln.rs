@@ -9,6 +9,7 @@
 //! kiln logs PROJECT [BUILD]          follow a build live (SSE), a progress line per step
 //! kiln open PROJECT                  print the live app's URL and open it
 //! kiln rollback PROJECT VERSION [--wait]  make an earlier version live again
+//! kiln cancel BUILD                  cancel a build in progress (the live version stays)
 //! ```
 //!
 //! Options: `--json` (machine-readable output), `--url URL` (default `$KILN_URL` or
@@ -48,6 +49,7 @@ commands:
   logs PROJECT [BUILD]           follow a build live, a line per step
   open PROJECT                   print the live app's URL and open it
   rollback PROJECT VERSION [--wait]  make an earlier version live again (data and schema stay)
+  cancel BUILD                   cancel a build in progress; the live version stays
 environment: KILN_URL, KILN_TOKEN (an API token)";
 
     /// The pipeline's steps, in order (the progress view has a line for each).
@@ -374,6 +376,16 @@ environment: KILN_URL, KILN_TOKEN (an API token)";
                 }
                 wait_for_rollback(o, &api, &id, version)
             }
+            "cancel" => {
+                let api = Api::new(o, Some(token()?));
+                let build = arg(o, 1, "BUILD")?;
+                let answer = api.call("POST", &format!("/api/builds/{build}/cancel"), None)?;
+                print(o, &answer, || match answer["step"].as_str() {
+                    Some(step) => format!("build {build} cancelled during {step}"),
+                    None => format!("build {build} cancelled"),
+                });
+                Ok(0)
+            }
             other => Err(Exit::Usage(format!("unknown command '{other}'"))),
         }
     }
@@ -555,6 +567,17 @@ environment: KILN_URL, KILN_TOKEN (an API token)";
                                 println!("live at {url} (version {})", d["version"]);
                             }
                             return Ok(0);
+                        }
+                        "BuildCancelled" => {
+                            for b in &lines {
+                                if !b.is_finished() {
+                                    b.abandon();
+                                }
+                            }
+                            if !o.json {
+                                eprintln!("build cancelled");
+                            }
+                            return Ok(1);
                         }
                         "BuildFailed" => {
                             for b in &lines {

@@ -24,7 +24,9 @@ use events::{ProjectState, Validation};
 use workflows::pipeline::{Step, StepError};
 
 pub use output::StepOutput;
-pub use shared::{admin_err, ensure_app_secret, move_live_pointer, plan_key_of, StepResult};
+pub use shared::{
+    admin_err, ensure_app_secret, move_live_pointer, move_live_pointer_if, plan_key_of, StepResult,
+};
 
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
@@ -33,9 +35,9 @@ use output::{
     RecordOutput, RepairOutput, Verdict,
 };
 
-/// Runs one step's body against the project's current state.
-pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx) -> StepResult {
-    let st = shared::state(ctx, job).await?;
+/// Runs one step's body against the project's state as the driver folded it right after the
+/// step's `StartStep` (so the body does not read the log again).
+pub async fn run(step: Step, job: &BuildJob, ctx: &Ctx, st: ProjectState) -> StepResult {
     match step {
         Step::Plan => plan::run(ctx, job, &st).await,
         Step::Codegen => codegen::run(ctx, job, &st).await,

@@ -397,6 +397,22 @@ pub(crate) async fn check(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<Ver
     })
 }
 
+/// A terminal error if the build has ended (cancelled, or failed by the watchdog) meanwhile.
+pub(crate) fn ended(st: &ProjectState, job: &BuildJob) -> Result<(), StepError> {
+    match st.build(&job.build_id) {
+        Some(b) if !b.is_finished() => Ok(()),
+        Some(b) => Err(StepError::Terminal(format!(
+            "build {} ended ({}) while this step ran; nothing was deployed",
+            job.build_id,
+            format!("{:?}", b.status).to_lowercase()
+        ))),
+        None => Err(StepError::Terminal(format!(
+            "build {} is not in the log",
+            job.build_id
+        ))),
+    }
+}
+
 /// The terminal error of a step whose project was deleted while the build ran.
 pub(crate) fn deleted(job: &BuildJob) -> StepError {
     StepError::Terminal(format!(
@@ -415,17 +431,31 @@ pub async fn ensure_app_secret(ctx: &Ctx, project: &str) -> Result<(), ApiError>
 }
 
 /// Points `<slug>.<APPS_DOMAIN>` at the version `pointer` names: the one write that makes a version
-/// live, for deploys and rollbacks alike (`apps/<slug>.json`, read by the dispatch Worker on
-/// every request).
+/// live, for deploys, rollbacks and a cancelled deploy put back alike (`apps/<slug>.json`, read by
+/// the dispatch Worker on every request).
 pub async fn move_live_pointer(
     ctx: &Ctx,
     slug: &str,
     pointer: &crate::deploy::LivePointer,
 ) -> Result<(), ApiError> {
-    build_store::put(
-        &ctx.env,
-        &format!("apps/{slug}.json"),
-        pointer.to_value().to_string().into_bytes(),
-    )
-    .await
+    move_live_pointer_if(ctx, slug, pointer, None)
+        .await
+        .map(|_| ())
+}
+
+/// [`move_live_pointer`], with a precondition: with `Some(etag)` the pointer is written only if it
+/// is still the version read (so a deploy or rollback that moved it meanwhile is never undone).
+/// Returns whether it was written.
+pub async fn move_live_pointer_if(
+    ctx: &Ctx,
+    slug: &str,
+    pointer: &crate::deploy::LivePointer,
+    etag: Option<&str>,
+) -> Result<bool, ApiError> {
+    let key = format!("apps/{slug}.json");
+    let bytes = pointer.to_value().to_string().into_bytes();
+    match etag {
+        None => build_store::put(&ctx.env, &key, bytes).await.map(|_| true),
+        Some(etag) => build_store::put_if_match(&ctx.env, &key, bytes, etag).await,
+    }
 }

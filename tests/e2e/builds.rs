@@ -32,7 +32,10 @@ pub fn wait_for_build(k: &Kiln, token: &str, build_id: &str) -> Value {
         let r = k.api.get(&format!("/api/builds/{build_id}"), Some(token));
         if r.status == 200 {
             let b = r.json()["build"].clone();
-            if matches!(b["status"].as_str(), Some("succeeded" | "failed")) {
+            if matches!(
+                b["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
                 return b;
             }
         }

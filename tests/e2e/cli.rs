@@ -13,6 +13,7 @@ pub fn scenarios() -> Vec<Scenario> {
     scenarios![
         the_cli_builds_a_prompt_to_a_live_app_and_exits_by_outcome,
         the_cli_signs_in_and_keeps_its_token,
+        the_cli_cancels_a_build_in_progress_and_refuses_an_ended_one,
     ]
 }
 
@@ -154,4 +155,78 @@ fn the_cli_signs_in_and_keeps_its_token(k: &Kiln) {
     let made = kiln(k, &env, &["new", "From Login"], None);
     assert_eq!(made.status.code(), Some(0), "{}", text(&made));
     std::fs::remove_dir_all(&home).unwrap();
+}
+
+fn the_cli_cancels_a_build_in_progress_and_refuses_an_ended_one(k: &Kiln) {
+    let session = k.api.new_user();
+    let env = [("KILN_TOKEN", session.as_str())];
+    let made = kiln(k, &env, &["--json", "new", "Cli Cancel"], None);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    let project: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let slug = project["slug"].as_str().unwrap().to_string();
+    // The codegen step stalls (a test hook passed as an extra header), so the build is in progress.
+    let requested = kiln(
+        k,
+        &env,
+        &[
+            "--json",
+            "--header",
+            "x-kiln-faults: codegen:1:slow",
+            "build",
+            &slug,
+            "a reading list",
+        ],
+        None,
+    );
+    assert_eq!(requested.status.code(), Some(0), "{}", text(&requested));
+    let build = serde_json::from_slice::<Value>(&requested.stdout).unwrap()["build_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while k
+        .api
+        .get(&format!("/api/builds/{build}"), Some(&session))
+        .json()["build"]["current_step"]
+        != "codegen"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never reached codegen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let cancelled = kiln(k, &env, &["cancel", &build], None);
+    assert_eq!(cancelled.status.code(), Some(0), "{}", text(&cancelled));
+    assert!(
+        String::from_utf8_lossy(&cancelled.stdout).contains("cancelled during codegen"),
+        "{}",
+        text(&cancelled)
+    );
+    let b = k
+        .api
+        .get(&format!("/api/builds/{build}"), Some(&session))
+        .json();
+    assert_eq!(b["build"]["status"], "cancelled", "{b}");
+    let next = kiln(k, &env, &["build", &slug, "a reading list", "--wait"], None);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    let newest = k
+        .api
+        .get(
+            &format!("/api/projects/{}/builds", project["id"].as_str().unwrap()),
+            Some(&session),
+        )
+        .json()["builds"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = kiln(k, &env, &["cancel", &newest], None);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already succeeded"),
+        "{}",
+        text(&refused)
+    );
+    let usage = kiln(k, &env, &["cancel"], None);
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
 }

@@ -2,13 +2,16 @@
 //! Cloudflare's REST API, here the local Cloudflare API double (tests/cloudflare-double), and whose
 //! apps run in the double's dispatch emulation. The target-neutral build scenarios (prompt → live
 //! app, rebuild keeps the data, retried and terminal faults, restart mid-build, rollback) run again here
-//! unchanged; the scenarios below add what only this target has: the REST calls themselves and a
+//! unchanged, and so do cancel and the stall watchdog (the session's stall threshold is 0, as on the
+//! watchdog session: the cron handler runs only when a scenario calls `/__scheduled`, one scenario
+//! at a time); the scenarios below add what only this target has: the REST calls themselves and a
 //! teardown that leaves nothing in the account.
 
 use serde_json::{json, Value};
 
 use crate::builds::{self, app_post, app_send, app_user, build_app};
 use crate::rollback;
+use crate::stuck;
 use crate::teardown::wait_for_teardown;
 use crate::{Kiln, Run, Scenario};
 
@@ -35,6 +38,10 @@ pub fn scenarios() -> Vec<Scenario> {
         a_teardown_whose_first_attempt_fails_still_leaves_nothing,
         rollback::a_rollback_serves_the_older_version_over_the_newer_schema_and_rolls_forward,
         rollback::a_build_after_a_rollback_continues_the_databases_migrations,
+        stuck::a_build_cancelled_during_each_step_ends_cancelled_keeps_the_live_version_and_frees_the_project,
+        stuck::a_step_still_running_after_its_build_was_cancelled_cannot_deploy_or_finish_it,
+        stuck::the_watchdog_fails_a_stalled_build_and_frees_the_project,
+        stuck::the_watchdog_puts_the_live_pointer_back_for_a_build_stalled_after_its_deploy,
     ]
 }
 

@@ -422,6 +422,10 @@ fn spawn(state: &Path, env_file: &Path, configs: &[PathBuf], log: &Path, port: u
         .arg(env_file)
         // Fault-injection routes exist only in test sessions.
         .args(["--var", "KILN_TEST_HOOKS:1"])
+        // `/__scheduled` runs the cron handler (the stall watchdog) on request. This wrangler's
+        // `/cdn-cgi/handler/scheduled` answers "exception" when static assets are configured:
+        // it reaches the assets router, which has no scheduled handler.
+        .arg("--test-scheduled")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log handle"))
         .stderr(log_file)

@@ -48,6 +48,7 @@ mod model_server;
 mod openapi;
 mod projects;
 mod rollback;
+mod stuck;
 mod teardown;
 mod tokens;
 mod ui;
@@ -82,6 +83,8 @@ pub enum Run {
     Model(fn(&Kiln, &ModelServer)),
     /// Runs on the webhooks session (private targets allowed, retry delays shrunk).
     Webhooks(fn(&Kiln)),
+    /// Runs on the watchdog session (every unfinished build counts as stalled; see `stuck.rs`).
+    Stuck(fn(&Kiln)),
     /// Runs on the Workers AI session (provider `workers-ai`, the binding stand-in bound as
     /// `AI`, answering from the scripted model server).
     WorkersAi(fn(&Kiln, &ModelServer)),
@@ -191,6 +194,7 @@ fn main() {
         model::scenarios(),
         workers_ai::scenarios(),
         rollback::scenarios(),
+        stuck::scenarios(),
         hostile::scenarios(),
         ui::scenarios(),
         apps::scenarios(),
@@ -216,6 +220,7 @@ fn main() {
     let limited = on(|r| matches!(r, Run::Limits(_)));
     let model = on(|r| matches!(r, Run::Model(_)));
     let hooked = on(|r| matches!(r, Run::Webhooks(_)));
+    let stalled = on(|r| matches!(r, Run::Stuck(_)));
     let workers_ai = on(|r| matches!(r, Run::WorkersAi(_)));
     let on_cloudflare = on(|r| matches!(r, Run::Cloudflare(_)));
 
@@ -280,9 +285,29 @@ fn main() {
         failed.extend(f);
     }
 
+    if !stalled.is_empty() {
+        let started = Instant::now();
+        let k = Kiln::start_with(stuck::SETTINGS);
+        println!(
+            "e2e: watchdog session ready at {} in {:.1}s; running {} scenarios",
+            k.base,
+            started.elapsed().as_secs_f64(),
+            stalled.len()
+        );
+        let f = run_all(&stalled, |s| match s.run {
+            Run::Stuck(run) => run(&k),
+            _ => unreachable!("only watchdog scenarios run on the watchdog session"),
+        });
+        if !f.is_empty() {
+            k.print_log_tail(60);
+        }
+        failed.extend(f);
+    }
+
     if !on_cloudflare.is_empty() {
         let started = Instant::now();
-        let k = Kiln::start_on(Target::Cloudflare, PLAIN_SESSION);
+        // The watchdog session's settings: its scenarios run here too.
+        let k = Kiln::start_on(Target::Cloudflare, stuck::SETTINGS);
         println!(
             "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
             k.base,

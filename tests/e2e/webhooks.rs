@@ -121,7 +121,7 @@ fn webhook_endpoints_are_managed_by_their_owner_and_secrets_are_shown_once(k: &K
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
         .unwrap();
     assert!((24..=32).contains(&key.len()), "{} key bytes", key.len());
-    assert_eq!(created["events"].as_array().unwrap().len(), 7, "{created}");
+    assert_eq!(created["events"].as_array().unwrap().len(), 8, "{created}");
     assert_eq!(created["enabled"], true);
     let hook = created["id"].as_str().unwrap();
     let one = format!("{}/{hook}", hooks_path(&project));

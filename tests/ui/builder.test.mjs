@@ -269,6 +269,22 @@ try {
   const reason = await failed.locator(".build-error").textContent();
   assert.ok(!reason.includes("{"), `the failure reason is raw JSON: ${reason}`);
   await shot("19-failed-build");
+
+  section("cancel a build");
+  // The codegen step's first attempt stalls (a test hook): the build waits there until cancelled.
+  await page.route("**/api/projects/*/chat", (route) =>
+    route.continue({ headers: { ...route.request().headers(), "x-kiln-faults": "codegen:1:slow" } }),
+  );
+  await page.getByLabel("Describe your app").fill("an inventory tracker for a bakery, again");
+  await page.getByLabel("Describe your app").press("Enter");
+  const parked = page.locator("article.build").nth(1);
+  await expect(parked.locator("[data-step=codegen]")).toHaveAttribute("data-status", "running", { timeout: BUILD_TIMEOUT });
+  await parked.getByRole("button", { name: "Cancel" }).click();
+  await expect(parked.locator(".build-head .badge")).toHaveText("Cancelled", { timeout: BUILD_TIMEOUT });
+  await expect(parked.getByText("Cancelled during “Write the code”")).toBeVisible();
+  await expect(parked.getByRole("button", { name: "Cancel" })).toHaveCount(0);
+  await expect(parked.locator("[data-step=codegen]")).toHaveAttribute("data-status", "stopped");
+  await shot("22-cancelled-build");
 } catch (e) {
   problems.push(`step "${step}" failed: ${e.stack ?? e}`);
   await shot("failure").catch(() => undefined);

@@ -100,7 +100,7 @@ export interface Project {
   live_version: number | null;
 }
 
-export type BuildStatus = "requested" | "running" | "succeeded" | "failed";
+export type BuildStatus = "requested" | "running" | "succeeded" | "failed" | "cancelled";
 
 export interface Usage {
   calls: number;
@@ -140,6 +140,7 @@ export interface Build {
   validation: { passed: boolean; diagnostics?: string[] } | null;
   repairs: number;
   error: { step: string; reason: string } | null;
+  cancelled_in?: string | null;
 }
 
 export type FieldKind = string | { reference: string };
@@ -219,6 +220,8 @@ export const api = {
   builds: (id: string) => request<{ builds: Build[] }>("GET", `/api/projects/${id}/builds`),
   build: (id: string) => request<{ build: Build }>("GET", `/api/builds/${id}`),
   plan: (id: string) => request<{ plan: Plan }>("GET", `/api/builds/${id}/plan`),
+  cancel: (id: string) =>
+    request<{ build_id: string; status: "cancelled"; step: string | null }>("POST", `/api/builds/${id}/cancel`),
   events: (id: string, after: number) =>
     request<{ events: KilnEvent[]; next_after: number }>("GET", `/api/projects/${id}/events?after=${after}&limit=1000`),
   verify: (id: string) =>

@@ -7,6 +7,7 @@ const STATUS_TEXT: Record<string, string> = {
   running: "Building",
   succeeded: "Live",
   failed: "Failed",
+  cancelled: "Cancelled",
   none: "No build yet",
 };
 

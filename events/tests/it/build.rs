@@ -902,3 +902,170 @@ fn a_replay_reuses_plan_and_code_before_its_from_step_and_nothing_after_codegen(
         "not a replay"
     );
 }
+
+fn cancel() -> Command {
+    Command::CancelBuild { build_id: b1() }
+}
+
+#[test]
+fn cancelling_a_running_build_records_the_step_it_was_in() {
+    given(and(running(), [step_started("codegen", 1)]))
+        .when(cancel())
+        .then_expect(vec![Event::BuildCancelled {
+            build_id: b1(),
+            step: Some("codegen".into()),
+        }]);
+}
+
+#[test]
+fn cancelling_a_requested_build_records_it_without_a_step() {
+    given(history(requested("b1")))
+        .when(cancel())
+        .then_expect(vec![Event::BuildCancelled {
+            build_id: b1(),
+            step: None,
+        }]);
+}
+
+fn cancelled() -> Vec<Event> {
+    and(
+        running(),
+        [
+            step_started("deploy", 1),
+            Event::BuildCancelled {
+                build_id: b1(),
+                step: Some("deploy".into()),
+            },
+        ],
+    )
+}
+
+#[test]
+fn cancelling_twice_decides_nothing() {
+    given(cancelled()).when(cancel()).then_expect(vec![]);
+}
+
+#[test]
+fn cancelling_a_build_that_ended_is_rejected_with_its_outcome() {
+    let succeeded = and(
+        history(deployed_build("b1", 1)),
+        [Event::BuildSucceeded {
+            build_id: b1(),
+            version: 1,
+        }],
+    );
+    let rejection = given(succeeded).when(cancel()).result.unwrap_err();
+    assert_eq!(
+        rejection.to_string(),
+        "build b1 already succeeded; only a build in progress can be cancelled"
+    );
+    given(and(
+        running(),
+        [Event::BuildFailed {
+            build_id: b1(),
+            step: "plan".into(),
+            reason: "no".into(),
+        }],
+    ))
+    .when(cancel())
+    .then_reject(Rejection::NotCancellable {
+        build_id: b1(),
+        outcome: "failed",
+    });
+}
+
+#[test]
+fn cancelling_an_unknown_build_is_rejected() {
+    given(running())
+        .when(Command::CancelBuild {
+            build_id: "nope".into(),
+        })
+        .then_reject(Rejection::BuildNotFound {
+            build_id: "nope".into(),
+        });
+}
+
+#[test]
+fn a_cancelled_build_cannot_record_a_step_outcome_deploy_or_success() {
+    // A step that was running when the build was cancelled is refused whatever it tries next.
+    let commands = [
+        Command::SucceedStep {
+            build_id: b1(),
+            step: "deploy".into(),
+            attempt: 1,
+            duration_ms: 5,
+            output_ref: None,
+        },
+        Command::FailStep {
+            build_id: b1(),
+            step: "deploy".into(),
+            attempt: 1,
+            error: "late".into(),
+            retryable: true,
+        },
+        Command::StartStep {
+            build_id: b1(),
+            step: "record".into(),
+            attempt: 1,
+        },
+        Command::RecordDeploy {
+            build_id: b1(),
+            version: 1,
+        },
+        Command::SucceedBuild {
+            build_id: b1(),
+            version: 1,
+        },
+        Command::StartBuild { build_id: b1() },
+        fail_build(),
+    ];
+    for command in commands {
+        given(cancelled())
+            .when(command)
+            .then_reject(Rejection::BuildFinished { build_id: b1() });
+    }
+}
+
+#[test]
+fn a_cancelled_build_frees_the_project_and_keeps_the_live_version() {
+    let events = and(
+        history(deployed_build("b0", 1)),
+        [Event::BuildSucceeded {
+            build_id: "b0".into(),
+            version: 1,
+        }],
+    );
+    let events = and(events, started("b1"));
+    let events = and(
+        events,
+        [
+            code(2),
+            Event::BuildCancelled {
+                build_id: b1(),
+                step: Some("validate".into()),
+            },
+        ],
+    );
+    let state = given(events.clone()).state;
+    let build = state.build("b1").unwrap();
+    assert_eq!(build.status, BuildStatus::Cancelled);
+    assert_eq!(build.current_step, None);
+    assert!(build.is_finished());
+    assert!(state.active_build().is_none());
+    assert_eq!(state.live_version, Some(1));
+    given(events)
+        .when(Command::RequestBuild {
+            build_id: "b2".into(),
+            prompt: "again".into(),
+            idempotency_key: None,
+            replay_of: None,
+            from_step: None,
+        })
+        .then_expect(vec![Event::BuildRequested {
+            build_id: "b2".into(),
+            prompt: "again".into(),
+            idempotency_key: None,
+            replay_of: None,
+            from_step: None,
+        }]);
+}

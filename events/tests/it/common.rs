@@ -158,6 +158,8 @@ pub fn event() -> impl Strategy<Value = Event> {
             step,
             reason
         }),
+        (build_id(), proptest::option::of(step()))
+            .prop_map(|(build_id, step)| Event::BuildCancelled { build_id, step }),
         (any::<u32>(), o(text()), proptest::option::of(any::<u32>())).prop_map(
             |(to_version, rollback_id, from_version)| Event::RollbackRequested {
                 to_version,
@@ -332,6 +334,10 @@ pub fn one_of_each() -> Vec<Event> {
             build_id: "b2".into(),
             step: "validate".into(),
             reason: "repair attempts exhausted".into(),
+        },
+        Event::BuildCancelled {
+            build_id: "b3".into(),
+            step: Some("codegen".into()),
         },
         Event::RollbackRequested {
             to_version: 1,

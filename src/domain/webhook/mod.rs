@@ -37,19 +37,22 @@ pub enum EventType {
     BuildSucceeded,
     /// `build.failed`: the build gave up (`BuildFailed`).
     BuildFailed,
+    /// `build.cancelled`: the owner cancelled the build (`BuildCancelled`).
+    BuildCancelled,
     /// `project.deleted`: the project was deleted (`ProjectDeleted`).
     ProjectDeleted,
 }
 
 impl EventType {
     /// Every type, in pipeline order (the default subscription).
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::BuildRequested,
         EventType::BuildStarted,
         EventType::StepSucceeded,
         EventType::StepFailed,
         EventType::BuildSucceeded,
         EventType::BuildFailed,
+        EventType::BuildCancelled,
         EventType::ProjectDeleted,
     ];
 
@@ -62,6 +65,7 @@ impl EventType {
             EventType::StepFailed => "build.step.failed",
             EventType::BuildSucceeded => "build.succeeded",
             EventType::BuildFailed => "build.failed",
+            EventType::BuildCancelled => "build.cancelled",
             EventType::ProjectDeleted => "project.deleted",
         }
     }
@@ -80,6 +84,7 @@ impl EventType {
             Event::StepFailed { .. } => EventType::StepFailed,
             Event::BuildSucceeded { .. } => EventType::BuildSucceeded,
             Event::BuildFailed { .. } => EventType::BuildFailed,
+            Event::BuildCancelled { .. } => EventType::BuildCancelled,
             Event::ProjectDeleted {} => EventType::ProjectDeleted,
             _ => return None,
         })
@@ -214,6 +219,10 @@ pub fn payload_of(envelope: &Envelope, app_url: &str) -> Option<(EventType, Valu
             data.insert("error".into(), json!(reason));
             "failed"
         }
+        Event::BuildCancelled { step, .. } => {
+            data.insert("step".into(), json!(step));
+            "cancelled"
+        }
         Event::ProjectDeleted {} => "deleted",
         _ => return None,
     };
@@ -248,6 +257,7 @@ mod tests {
                 "build.step.failed",
                 "build.succeeded",
                 "build.failed",
+                "build.cancelled",
                 "project.deleted"
             ]
         );

@@ -48,6 +48,8 @@ function describe(e: KilnEvent): string {
       return `Build succeeded: version ${d.version} is live`;
     case "BuildFailed":
       return `Build failed at ${d.step}: ${d.reason}`;
+    case "BuildCancelled":
+      return d.step ? `Build cancelled during ${d.step}` : "Build cancelled";
     case "VersionSaved":
       return `Version ${d.version} saved (${d.files} files)`;
     case "ProjectDeleted":

@@ -1,6 +1,7 @@
 // One build in the conversation: its plan (as soon as the plan step ends) and its steps live,
 // with attempts, retries, durations, validation diagnostics, repairs, tokens and cost.
-import type { Attempt, Build, FieldKind, Plan, Step } from "../api";
+import { useState } from "preact/hooks";
+import { api, type Attempt, type Build, type FieldKind, type Plan, type Step } from "../api";
 import { duration, Spinner, StatusBadge } from "../ui";
 
 const STEP_LABELS: Record<string, string> = {
@@ -46,8 +47,34 @@ function money(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
+/** Cancels a build in progress; the card follows the BuildCancelled event like any other. */
+function CancelButton({ buildId }: { buildId: string }) {
+  const [state, setState] = useState<"idle" | "busy" | string>("idle");
+  async function cancel() {
+    setState("busy");
+    try {
+      await api.cancel(buildId);
+    } catch (e) {
+      setState(e instanceof Error ? e.message : "The build could not be cancelled.");
+    }
+  }
+  return (
+    <span class="build-cancel">
+      <button type="button" class="btn btn-ghost btn-small" onClick={cancel} disabled={state === "busy"}>
+        {state === "busy" ? "Cancelling…" : "Cancel"}
+      </button>
+      {state !== "idle" && state !== "busy" && (
+        <span class="small build-error" role="alert">
+          {state}
+        </span>
+      )}
+    </span>
+  );
+}
+
 export function BuildCard({ build, plan }: { build: Build; plan?: Plan }) {
-  const finished = build.status === "succeeded" || build.status === "failed";
+  const finished = build.status === "succeeded" || build.status === "failed" || build.status === "cancelled";
+  const active = build.status === "running" || build.status === "requested";
   const u = build.usage;
   return (
     <article class={`card build build-${build.status}`} aria-label={`Build ${build.status}`} data-build={build.id}>
@@ -58,10 +85,13 @@ export function BuildCard({ build, plan }: { build: Build; plan?: Plan }) {
             ? `Built and live${build.deployed_version != null ? ` · v${build.deployed_version}` : ""}`
             : build.status === "failed"
               ? "Build failed"
-              : build.status === "requested"
+              : build.status === "cancelled"
+                ? "Build cancelled"
+                : build.status === "requested"
                 ? "Build queued"
                 : "Building…"}
         </span>
+        {active && <CancelButton key={build.id} buildId={build.id} />}
         <StatusBadge status={build.status} label={build.status === "succeeded" ? "Succeeded" : undefined} />
       </header>
       {plan ? <PlanCard plan={plan} /> : build.steps.length > 0 && !finished ? <p class="muted small">Planning…</p> : null}
@@ -91,6 +121,12 @@ export function BuildCard({ build, plan }: { build: Build; plan?: Plan }) {
           Validation passed after {build.repairs} repair round{build.repairs === 1 ? "" : "s"}.
         </p>
       )}
+      {build.status === "cancelled" && (
+        <p class="muted small" role="status">
+          Cancelled{build.cancelled_in ? ` during “${STEP_LABELS[build.cancelled_in] ?? build.cancelled_in}”` : ""}. Nothing
+          changed for the app's users: the previous version, if any, stays live.
+        </p>
+      )}
       {build.error && (
         <p class="build-error" role="alert">
           <strong>Failed at “{STEP_LABELS[build.error.step] ?? build.error.step}”:</strong> {sentence(plainReason(build.error.reason))}
@@ -113,7 +149,9 @@ export function BuildCard({ build, plan }: { build: Build; plan?: Plan }) {
 }
 
 function StepRow({ name, step, buildFinished }: { name: string; step: Step | null; buildFinished: boolean }) {
-  const status = step?.status ?? (buildFinished ? "skipped" : "pending");
+  // A step still running when its build ended (cancelled, or stopped by the watchdog) stopped.
+  const recorded = step?.status ?? (buildFinished ? "skipped" : "pending");
+  const status = recorded === "running" && buildFinished ? "stopped" : recorded;
   const failed = (step?.attempts ?? []).filter((a) => a.status === "failed");
   const label = STEP_LABELS[name] ?? name;
   return (

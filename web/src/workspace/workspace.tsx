@@ -109,6 +109,7 @@ export function Workspace({ id }: { id: string }) {
           break;
         case "BuildSucceeded":
         case "BuildFailed":
+        case "BuildCancelled":
         case "VersionSaved":
         case "RolledBack":
         case "RollbackFailed":
