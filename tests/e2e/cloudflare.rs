@@ -316,7 +316,9 @@ fn a_deploy_retried_after_its_upload_succeeded_keeps_the_assets_and_one_script(k
     let calls = calls_since(k, before);
     assert_eq!(
         count(&calls, "PUT", |p| p
-            == format!("/workers/dispatch/namespaces/kiln-apps/scripts/{script}")),
+            == format!(
+                "/workers/dispatch/namespaces/kiln-apps/scripts/{script}"
+            )),
         2,
         "{calls:?}"
     );
@@ -342,7 +344,11 @@ fn a_deploy_retried_after_its_upload_succeeded_keeps_the_assets_and_one_script(k
         .collect();
     assert_eq!(scripts.len(), 1, "{state:#}");
     assert_eq!(scripts[0]["name"], script.as_str());
-    assert!(scripts[0]["assets"].as_u64().unwrap() > 0, "{:#}", scripts[0]);
+    assert!(
+        scripts[0]["assets"].as_u64().unwrap() > 0,
+        "{:#}",
+        scripts[0]
+    );
 
     // The app is live at that version: its page from the kept assets, its API on D1.
     let page = k.api.get_app(&slug, "/");
