@@ -34,7 +34,7 @@ pub struct BuildJob {
     pub project_id: String,
     /// Build id (= Workflow instance id).
     pub build_id: String,
-    /// Test-only fault plan (`step:count:retryable|terminal,…`), accepted only when the
+    /// Test-only fault plan (`step:count:retryable|terminal|slow|lost,…`), accepted only when the
     /// `KILN_TEST_HOOKS=1` var is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<String>,
@@ -413,6 +413,11 @@ async fn attempt(
     let outcome = match faults.failure(step, number) {
         Some(injected) => Err(injected),
         None => crate::steps::run(step, job, &ctx, after_start).await,
+    };
+    // A `lost` fault: the body did its work, its answer is dropped (the retry meets the effects).
+    let outcome = match (outcome, faults.lost(step, number)) {
+        (Ok(_), Some(lost)) => Err(lost),
+        (outcome, _) => outcome,
     };
     let duration_ms = (now_ms() - started).max(0) as u64;
     match outcome {

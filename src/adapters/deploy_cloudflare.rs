@@ -102,12 +102,24 @@ pub fn migration_query(m: &Migration, now_ms: i64) -> Result<String, DeployError
     ))
 }
 
+/// What a script upload says about the script's static assets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetsRef<'a> {
+    /// The version has none.
+    None,
+    /// The completion token of this version's assets upload session (redeemed once).
+    Token(&'a str),
+    /// `keep_assets`: the assets the script already has (a retried upload whose first attempt
+    /// already redeemed the token; docs/adr/0022).
+    Keep,
+}
+
 /// The `metadata` part of a script upload.
 pub fn script_metadata(
     project: &str,
     database_id: &str,
     jwt_secret: &str,
-    assets_token: Option<&str>,
+    assets: AssetsRef<'_>,
 ) -> Value {
     let mut bindings = vec![
         json!({ "type": "d1", "name": "DB", "id": database_id }),
@@ -119,18 +131,65 @@ pub fn script_metadata(
         "compatibility_date": APP_COMPATIBILITY_DATE,
         "tags": script_tags(project),
     });
-    if let Some(jwt) = assets_token {
-        bindings.push(json!({ "type": "assets", "name": "ASSETS" }));
-        metadata["assets"] = json!({
-            "jwt": jwt,
-            "config": {
-                "not_found_handling": "single-page-application",
-                "run_worker_first": ["/api/*"],
-            },
-        });
+    let config = json!({
+        "not_found_handling": "single-page-application",
+        "run_worker_first": ["/api/*"],
+    });
+    match assets {
+        AssetsRef::None => {}
+        AssetsRef::Token(jwt) => {
+            bindings.push(json!({ "type": "assets", "name": "ASSETS" }));
+            metadata["assets"] = json!({ "jwt": jwt, "config": config });
+        }
+        AssetsRef::Keep => {
+            bindings.push(json!({ "type": "assets", "name": "ASSETS" }));
+            metadata["keep_assets"] = json!(true);
+            metadata["assets"] = json!({ "config": config });
+        }
     }
     metadata["bindings"] = Value::Array(bindings);
     metadata
+}
+
+/// deploy's upload: the script `script` of `project` with its bindings. When the namespace
+/// already holds `script` (an earlier attempt of this step uploaded it and its answer was lost),
+/// the completion token has been redeemed: the upload is sent again with `keep_assets` instead,
+/// so the retry succeeds and the namespace still holds one script of that name.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_script<T: Transport>(
+    client: &Client<T>,
+    namespace: &str,
+    project: &str,
+    script: &str,
+    database_id: &str,
+    jwt_secret: &str,
+    assets_token: Option<&str>,
+    modules: &[Module],
+) -> Result<(), DeployError> {
+    let assets = match assets_token {
+        None => AssetsRef::None,
+        Some(token) => {
+            let there = match client
+                .scripts_with_tag(namespace, &project_tag(project))
+                .await
+            {
+                Ok(list) => list.iter().any(|s| s.id == script),
+                Err(CfError::NamespaceMissing(_)) => false,
+                Err(e) => return Err(cf(e)),
+            };
+            if there {
+                AssetsRef::Keep
+            } else {
+                AssetsRef::Token(token)
+            }
+        }
+    };
+    let metadata = script_metadata(project, database_id, jwt_secret, assets);
+    client
+        .script_upload(namespace, script, &metadata, modules)
+        .await
+        .map_err(cf)?;
+    Ok(())
 }
 
 async fn read(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>, DeployError> {
@@ -314,12 +373,18 @@ impl CloudflareTarget {
         } else {
             None
         };
-        let metadata = script_metadata(&m.project, database_id, &secret, token.as_deref());
         let script = script_name(&m.project, m.version);
-        self.client
-            .script_upload(&self.namespace, &script, &metadata, &modules)
-            .await
-            .map_err(cf)?;
+        upload_script(
+            &self.client,
+            &self.namespace,
+            &m.project,
+            &script,
+            database_id,
+            &secret,
+            token.as_deref(),
+            &modules,
+        )
+        .await?;
         Ok(pointer(m, Some(build_id.to_string())))
     }
 
@@ -462,7 +527,7 @@ mod tests {
 
     #[test]
     fn the_script_metadata_has_the_bindings_assets_and_tags_of_the_interface() {
-        let m = script_metadata("p1", "uuid-1", "s3cret", Some("completion"));
+        let m = script_metadata("p1", "uuid-1", "s3cret", AssetsRef::Token("completion"));
         assert_eq!(m["main_module"], "worker.js");
         assert_eq!(m["tags"], json!(["kiln", "project-p1"]));
         assert_eq!(
@@ -480,9 +545,15 @@ mod tests {
             m["assets"]["config"]["not_found_handling"],
             "single-page-application"
         );
-        let bare = script_metadata("p1", "uuid-1", "s3cret", None);
+        assert!(m.get("keep_assets").is_none());
+        let bare = script_metadata("p1", "uuid-1", "s3cret", AssetsRef::None);
         assert!(bare.get("assets").is_none());
         assert_eq!(bare["bindings"].as_array().unwrap().len(), 3);
+        let keep = script_metadata("p1", "uuid-1", "s3cret", AssetsRef::Keep);
+        assert_eq!(keep["keep_assets"], true);
+        assert!(keep["assets"].get("jwt").is_none(), "{keep:#}");
+        assert_eq!(keep["assets"]["config"], m["assets"]["config"]);
+        assert_eq!(keep["bindings"], m["bindings"]);
     }
 
     #[test]
@@ -681,6 +752,99 @@ mod tests {
                 "GET /d1/database?name=kiln-app-p1&per_page=100",
             ]
         );
+    }
+
+    fn modules() -> Vec<Module> {
+        vec![Module {
+            name: "worker.js".into(),
+            code: "export default {}".into(),
+        }]
+    }
+
+    #[test]
+    fn a_first_upload_redeems_the_completion_token() {
+        let c = client(vec![ok(json!([])), ok(json!({ "id": "kiln-p1-v1" }))]);
+        block(upload_script(
+            &c,
+            "kiln-apps",
+            "p1",
+            "kiln-p1-v1",
+            "u1",
+            "s",
+            Some("tok-1"),
+            &modules(),
+        ))
+        .unwrap();
+        assert_eq!(
+            paths(&c),
+            vec![
+                "GET /workers/dispatch/namespaces/kiln-apps/scripts?tags=project-p1%3Ayes",
+                "PUT /workers/dispatch/namespaces/kiln-apps/scripts/kiln-p1-v1",
+            ]
+        );
+        let body = String::from_utf8_lossy(&c.transport().sent.borrow()[1].body).into_owned();
+        assert!(body.contains(r#""jwt":"tok-1""#), "{body}");
+        assert!(!body.contains("keep_assets"), "{body}");
+    }
+
+    #[test]
+    fn a_retried_upload_of_an_existing_script_keeps_its_assets_instead_of_reusing_the_token() {
+        let c = client(vec![
+            ok(json!([{ "id": "kiln-p1-v1" }, { "id": "kiln-p1-v0" }])),
+            ok(json!({ "id": "kiln-p1-v1" })),
+        ]);
+        block(upload_script(
+            &c,
+            "kiln-apps",
+            "p1",
+            "kiln-p1-v1",
+            "u1",
+            "s",
+            Some("tok-1"),
+            &modules(),
+        ))
+        .unwrap();
+        let body = String::from_utf8_lossy(&c.transport().sent.borrow()[1].body).into_owned();
+        assert!(body.contains(r#""keep_assets":true"#), "{body}");
+        assert!(
+            !body.contains("tok-1"),
+            "the redeemed token is not sent again: {body}"
+        );
+        // Another version's script does not count as this one.
+        let c = client(vec![
+            ok(json!([{ "id": "kiln-p1-v0" }])),
+            ok(json!({ "id": "kiln-p1-v1" })),
+        ]);
+        block(upload_script(
+            &c,
+            "kiln-apps",
+            "p1",
+            "kiln-p1-v1",
+            "u1",
+            "s",
+            Some("tok-1"),
+            &modules(),
+        ))
+        .unwrap();
+        let body = String::from_utf8_lossy(&c.transport().sent.borrow()[1].body).into_owned();
+        assert!(
+            body.contains("tok-1") && !body.contains("keep_assets"),
+            "{body}"
+        );
+        // Without assets there is no token to protect and no lookup.
+        let c = client(vec![ok(json!({ "id": "kiln-p1-v1" }))]);
+        block(upload_script(
+            &c,
+            "kiln-apps",
+            "p1",
+            "kiln-p1-v1",
+            "u1",
+            "s",
+            None,
+            &modules(),
+        ))
+        .unwrap();
+        assert_eq!(paths(&c).len(), 1);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_prompt_becomes_a_live_app_through_the_rest_api,
         deleting_a_project_leaves_nothing_of_it_in_the_account,
         an_app_whose_script_is_missing_from_the_namespace_answers_503,
+        a_deploy_retried_after_its_upload_succeeded_keeps_the_assets_and_one_script,
         builds::a_task_manager_prompt_becomes_a_live_app_whose_data_survives_a_rebuild,
         builds::a_retryable_deploy_failure_is_retried_and_recorded,
         builds::a_terminal_migrate_failure_fails_the_build_and_keeps_the_live_version,
@@ -281,6 +282,98 @@ fn an_app_whose_script_is_missing_from_the_namespace_answers_503(k: &Kiln) {
     assert_eq!(page.error_code(), "not_deployed");
     assert!(page.error_message().contains("rebuild"), "{}", page.body);
     assert!(page.header("content-security-policy").is_some());
+}
+
+/// The deploy step's first attempt uploads the script (redeeming the assets completion token) and
+/// then loses its answer (`deploy:1:lost`); the retry must not present the redeemed token again.
+fn a_deploy_retried_after_its_upload_succeeded_keeps_the_assets_and_one_script(k: &Kiln) {
+    let token = k.api.new_user();
+    let p = k.api.create_project(&token, "Twice Deployed");
+    let (id, slug) = (
+        p["id"].as_str().unwrap().to_string(),
+        p["slug"].as_str().unwrap().to_string(),
+    );
+    let before = k.double().calls().len();
+    let build = builds::request_build(
+        k,
+        &token,
+        &id,
+        "a notes app with file attachments",
+        &[("x-kiln-faults", "deploy:1:lost")],
+    );
+    let b = builds::wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let deploy = b["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "deploy")
+        .unwrap()
+        .clone();
+    let attempts = deploy["attempts"].as_array().unwrap();
+    let statuses: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["failed", "succeeded"], "{deploy:#}");
+
+    // Both attempts uploaded the script: the first with the completion token, the retry with
+    // keep_assets (the double refuses a redeemed token with 400, which would fail the build).
+    let script = format!("kiln-{id}-v1");
+    let calls = calls_since(k, before);
+    assert_eq!(
+        count(&calls, "PUT", |p| p
+            == format!(
+                "/workers/dispatch/namespaces/kiln-apps/scripts/{script}"
+            )),
+        2,
+        "{calls:?}"
+    );
+    assert_eq!(
+        count(&calls, "POST", |p| p.ends_with("/assets-upload-session")),
+        1,
+        "the assets were uploaded once: {calls:?}"
+    );
+
+    // One script in the namespace for the project, with its assets.
+    let state = k.double().state();
+    let scripts: Vec<&Value> = state["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t == &json!(format!("project-{id}")))
+        })
+        .collect();
+    assert_eq!(scripts.len(), 1, "{state:#}");
+    assert_eq!(scripts[0]["name"], script.as_str());
+    assert!(
+        scripts[0]["assets"].as_u64().unwrap() > 0,
+        "{:#}",
+        scripts[0]
+    );
+
+    // The app is live at that version: its page from the kept assets, its API on D1.
+    let page = k.api.get_app(&slug, "/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    assert_eq!(page.header("x-kiln-version"), Some("1"));
+    let user = app_user(k, &slug, "ada@example.com");
+    let note = app_post(
+        k,
+        &slug,
+        "/api/notes",
+        Some(&user),
+        &json!({ "title": "deployed once" }),
+    );
+    assert_eq!(note.status, 201, "{}", note.body);
 }
 
 fn a_teardown_whose_first_attempt_fails_still_leaves_nothing(k: &Kiln) {

@@ -115,13 +115,15 @@ try {
     route.continue({ headers: { ...route.request().headers(), "x-kiln-faults": "codegen:1:retryable" } });
   await page.route("**/api/projects/*/chat", slowFirstBuild);
   const box = page.getByLabel("Describe your app");
-  await box.fill("a task manager with tasks");
+  await box.fill("a task manager with tasks with a status (open, in progress, done)");
   await box.press("Enter");
   await expect(page.locator(".bubble", { hasText: "a task manager with tasks" })).toBeVisible();
   const plan = page.locator("section[aria-label=Plan]").first();
   await expect(plan).toBeVisible({ timeout: BUILD_TIMEOUT });
   await expect(plan.getByRole("heading", { name: "Tasks" })).toBeVisible();
   await expect(plan.getByText("File storage")).toBeVisible();
+  // A choice field shows its values, not only its kind.
+  await expect(plan.locator(".entity li", { hasText: "status" }).locator(".kind")).toHaveText("choice: open / in progress / done");
   await shot("06-build-running");
   const firstBuild = page.locator("article.build").first();
   await expect(firstBuild.locator(".build-head .badge")).toHaveText("Succeeded", { timeout: BUILD_TIMEOUT });

@@ -152,7 +152,8 @@ export interface Plan {
   entities: {
     name: string;
     label: string;
-    fields: { name: string; kind: FieldKind; required: boolean }[];
+    /** `values`: a `choice` field's allowed values, in display order (absent for other kinds). */
+    fields: { name: string; kind: FieldKind; required: boolean; values?: string[] }[];
     /** Who reads the rows; absent means private. */
     visibility?: "private" | "shared" | "public";
   }[];

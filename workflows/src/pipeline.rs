@@ -178,7 +178,9 @@ impl StepError {
 
 /// Test-only fault injection: `"deploy:2:retryable,migrate:1:terminal"` makes the first two
 /// attempts of `deploy` fail retryably and the first attempt of `migrate` fail terminally;
-/// `"upload-assets:1:slow"` makes its first attempt take [`SLOW_MS`] (to interrupt it).
+/// `"upload-assets:1:slow"` makes its first attempt take [`SLOW_MS`] (to interrupt it);
+/// `"deploy:1:lost"` lets the first attempt of `deploy` do its work and then fails it retryably,
+/// as if its answer had been lost (the retry meets what the first attempt left behind).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultPlan {
     faults: Vec<(Step, u32, Fault)>,
@@ -192,6 +194,7 @@ enum Fault {
     Retryable,
     Terminal,
     Slow,
+    Lost,
 }
 
 impl FaultPlan {
@@ -201,7 +204,7 @@ impl FaultPlan {
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let parts: Vec<&str> = entry.split(':').collect();
             let bad = || {
-                format!("fault '{entry}' must look like 'step:count:retryable' or 'step:count:terminal'")
+                format!("fault '{entry}' must look like 'step:count:KIND' with KIND retryable, terminal, slow or lost")
             };
             let [step, count, kind] = parts.as_slice() else {
                 return Err(bad());
@@ -213,6 +216,7 @@ impl FaultPlan {
                 "retryable" => Fault::Retryable,
                 "terminal" => Fault::Terminal,
                 "slow" => Fault::Slow,
+                "lost" => Fault::Lost,
                 _ => return Err(bad()),
             };
             faults.push((step, count, fault));
@@ -220,12 +224,12 @@ impl FaultPlan {
         Ok(Self { faults })
     }
 
-    /// The injected failure for `attempt` (1-based) of `step`, if any.
+    /// The injected failure for `attempt` (1-based) of `step`, if any, before its body runs.
     pub fn failure(&self, step: Step, attempt: u32) -> Option<StepError> {
         let (_, count, fault) = self
             .faults
             .iter()
-            .find(|(s, _, f)| *s == step && *f != Fault::Slow)?;
+            .find(|(s, _, f)| *s == step && matches!(f, Fault::Retryable | Fault::Terminal))?;
         (attempt <= *count).then(|| {
             let msg = format!("injected fault in {} (attempt {attempt})", step.name());
             if *fault == Fault::Retryable {
@@ -233,6 +237,21 @@ impl FaultPlan {
             } else {
                 StepError::Terminal(msg)
             }
+        })
+    }
+
+    /// The retryable failure that replaces the answer of `attempt` of `step` after its body ran
+    /// (and succeeded), if any.
+    pub fn lost(&self, step: Step, attempt: u32) -> Option<StepError> {
+        let (_, count, _) = self
+            .faults
+            .iter()
+            .find(|(s, _, f)| *s == step && *f == Fault::Lost)?;
+        (attempt <= *count).then(|| {
+            StepError::Retryable(format!(
+                "injected fault after {} ran (attempt {attempt}): its answer was lost",
+                step.name()
+            ))
         })
     }
 
@@ -305,6 +324,20 @@ mod tests {
         assert_eq!(slow.stall_ms(Step::UploadAssets, 1), Some(SLOW_MS));
         assert_eq!(slow.stall_ms(Step::UploadAssets, 2), None);
         assert!(slow.failure(Step::UploadAssets, 1).is_none());
+        let lost = FaultPlan::parse("deploy:1:lost").unwrap();
+        assert!(
+            lost.failure(Step::Deploy, 1).is_none(),
+            "the body runs first"
+        );
+        assert!(lost.stall_ms(Step::Deploy, 1).is_none());
+        let e = lost.lost(Step::Deploy, 1).unwrap();
+        assert!(
+            e.retryable() && e.message().contains("answer was lost"),
+            "{e}"
+        );
+        assert!(lost.lost(Step::Deploy, 2).is_none());
+        assert!(lost.lost(Step::Migrate, 1).is_none());
+        assert!(f.lost(Step::Deploy, 1).is_none());
     }
 
     #[test]

@@ -463,7 +463,9 @@ export class Account extends DurableObject {
       const claims = await verify(this.secret(), metadata.assets.jwt, "completion");
       if (!claims || claims.ns !== ns || claims.script !== name) throw err(400, 10021, "metadata.assets.jwt is not a valid completion token for this script");
       const session = this.rows("SELECT * FROM sessions WHERE id = ?", claims.sid)[0];
-      if (!session) throw err(400, 10021, "metadata.assets.jwt belongs to an upload session that no longer exists");
+      // A completion token deploys once: redeeming it ends its session (a retried upload keeps
+      // the assets it already gave the script with keep_assets instead).
+      if (!session) throw err(400, 10021, "metadata.assets.jwt was already redeemed or its upload session expired; to keep the script's assets upload with keep_assets: true");
       assets = JSON.parse(session.manifest);
       // Move the session's uploads beside the blobs the script already had.
       for (const hash of new Set(Object.values(assets).map((a) => a.hash))) {

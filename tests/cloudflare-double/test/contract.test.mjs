@@ -239,6 +239,20 @@ test("a script uploaded with D1, R2, secret and assets bindings runs in the disp
   assert.equal(up.status, 200, up.text);
   assert.deepEqual(up.json.result.tags, ["kiln", "project-contract"]);
   assert.equal(up.json.result.has_assets, true);
+  // The completion token is redeemed once; a retried upload keeps the script's assets instead.
+  const again = new FormData();
+  again.set("metadata", new Blob([JSON.stringify(metadata)], { type: "application/json" }));
+  again.set("worker.js", new Blob([APP], { type: "application/javascript+module" }), "worker.js");
+  const reused = await call("PUT", `${ns}/${script}`, { form: again });
+  assertError(reused, 400, 10021);
+  assert.match(reused.json.errors[0].message, /already redeemed.*keep_assets/);
+  const { jwt: _redeemed, ...keptAssets } = metadata.assets;
+  const keep = new FormData();
+  keep.set("metadata", new Blob([JSON.stringify({ ...metadata, assets: keptAssets, keep_assets: true })], { type: "application/json" }));
+  keep.set("worker.js", new Blob([APP], { type: "application/javascript+module" }), "worker.js");
+  const kept = await call("PUT", `${ns}/${script}`, { form: keep });
+  assert.equal(kept.status, 200, kept.text);
+  assert.equal(kept.json.result.has_assets, true, "keep_assets keeps the assets of the first upload");
 
   const app = (path, init = {}) => fetch(`${double.url}/__double/dispatch/kiln-apps/${script}${path}`, { ...init, headers: { "x-double-url": `http://contract.localhost:1234${path}`, ...(init.headers ?? {}) } });
   const created = await app("/api/notes", { method: "POST", body: JSON.stringify({ title: "from the app" }) });

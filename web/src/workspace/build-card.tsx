@@ -184,9 +184,11 @@ function StepRow({ name, step, buildFinished }: { name: string; step: Step | nul
   );
 }
 
-function kindText(k: FieldKind): string {
-  if (typeof k === "string") return k.replace("_", " ");
-  return `→ ${k.reference}`;
+/** The kind as the plan card shows it; a choice lists its values ("choice: open / in progress / done"). */
+export function kindText(k: FieldKind, values?: string[]): string {
+  if (typeof k !== "string") return `→ ${k.reference}`;
+  const text = k.replace("_", " ");
+  return k === "choice" && values?.length ? `${text}: ${values.join(" / ")}` : text;
 }
 
 export function PlanCard({ plan }: { plan: Plan }) {
@@ -210,7 +212,7 @@ export function PlanCard({ plan }: { plan: Plan }) {
                     {f.name}
                     {f.required && <span class="req" title="required" aria-label="required">*</span>}
                   </span>
-                  <span class="kind">{kindText(f.kind)}</span>
+                  <span class="kind">{kindText(f.kind, f.values)}</span>
                 </li>
               ))}
             </ul>
