@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 use workflows::generate::files::FileParser;
 use workflows::generate::plan_diff;
-use workflows::generate::session::{assemble, Session, MODEL_FILES};
+use workflows::generate::session::{assemble, read_plan, Session, MODEL_FILES};
 use workflows::model::{
     CallError, ChatModel, ChatRequest, Reply, DEFAULT_CALL_RETRY, GLM_47_FLASH_PRICING,
 };
@@ -55,6 +55,35 @@ struct Entry {
     prompt: &'static str,
     slip: Slip,
     iterations: Vec<Iteration>,
+    /// Hand-written answers (plan, codegen, repair) from `tests/fixtures/model-apps/`, served
+    /// verbatim instead of the generated ones; their slips are their own (see its README).
+    answers: Option<Answers>,
+}
+
+/// A model-style app's verbatim answers.
+#[derive(Clone, Copy)]
+struct Answers {
+    plan: &'static str,
+    codegen: &'static str,
+    repair: &'static str,
+}
+
+macro_rules! model_app {
+    ($dir:literal) => {
+        Some(Answers {
+            plan: include_str!(concat!("../../tests/fixtures/model-apps/", $dir, "/plan.txt")),
+            codegen: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/codegen.txt"
+            )),
+            repair: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/repair.txt"
+            )),
+        })
+    };
 }
 
 fn corpus() -> Vec<Entry> {
@@ -62,6 +91,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a task manager with projects and tasks",
             slip: Slip::None,
+            answers: None,
             iterations: vec![
                 Iteration {
                     request: "Add a welcome line at the top",
@@ -78,6 +108,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a habit tracker with daily check-ins and notes",
             slip: Slip::PackageImport,
+            answers: None,
             iterations: vec![Iteration {
                 request: "Call the app Streaks",
                 change: |p| p.app_name = "Streaks".into(),
@@ -87,6 +118,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a recipe book with ingredients, steps and ratings",
             slip: Slip::None,
+            answers: None,
             iterations: vec![Iteration {
                 request: "Let me mark recipes as favourites",
                 change: |p| add_field(p, "favourite", FieldKind::Boolean),
@@ -96,16 +128,30 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a photo journal where I upload pictures with captions",
             slip: Slip::UnderscorePath,
+            answers: None,
             iterations: Vec::new(),
         },
         Entry {
             prompt: "a small CRM with companies, contacts and deals",
             slip: Slip::None,
+            answers: None,
             iterations: vec![Iteration {
                 request: "a small CRM with companies, contacts and deals",
                 change: |_| {},
                 no_change: true,
             }],
+        },
+        Entry {
+            prompt: "a reading list with shelves",
+            slip: Slip::None,
+            answers: model_app!("reading-list"),
+            iterations: Vec::new(),
+        },
+        Entry {
+            prompt: "a poetry blog anyone can read, with comments",
+            slip: Slip::None,
+            answers: model_app!("poetry-blog"),
+            iterations: Vec::new(),
         },
     ]
 }
@@ -126,6 +172,8 @@ struct Scripted {
     slip: RefCell<Slip>,
     no_change: RefCell<bool>,
     request: RefCell<String>,
+    /// Verbatim answers for a model-style app's first build.
+    answers: RefCell<Option<Answers>>,
 }
 
 const MARK: &str = "// Changed on request: ";
@@ -140,7 +188,20 @@ impl ChatModel for Scripted {
     async fn complete(&self, request: &ChatRequest) -> Result<Reply, CallError> {
         let system = &request.messages[0].content;
         let user = &request.messages[1].content;
-        let answer = if system.starts_with("You plan") {
+        let verbatim = *self.answers.borrow();
+        let verbatim = verbatim.and_then(|a| {
+            [
+                ("You plan", a.plan),
+                ("You write", a.codegen),
+                ("You fix", a.repair),
+            ]
+            .into_iter()
+            .find(|(head, _)| system.starts_with(head))
+            .map(|(_, text)| text)
+        });
+        let answer = if let Some(text) = verbatim {
+            text.to_string()
+        } else if system.starts_with("You plan") {
             let mut plan = self.plan.borrow().clone();
             if *self.slip.borrow() == Slip::UnderscorePath {
                 // Paths spelled from the table names: `/check_ins`, or `/Photos`.
@@ -265,15 +326,19 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let (mut builds, mut all_calls, mut all_in, mut all_out) = (0u64, 0u64, 0u64, 0u64);
     for entry in corpus() {
-        let first = plan_from_prompt(entry.prompt)
-            .expect("plan")
-            .validate()
-            .expect("valid");
+        let first = match entry.answers {
+            Some(a) => read_plan(a.plan).expect("the model-style plan reads"),
+            None => plan_from_prompt(entry.prompt)
+                .expect("plan")
+                .validate()
+                .expect("valid"),
+        };
         let model = Scripted {
             plan: RefCell::new(first.plan().clone()),
             slip: RefCell::new(entry.slip),
             no_change: RefCell::new(false),
             request: RefCell::new(entry.prompt.to_string()),
+            answers: RefCell::new(entry.answers),
         };
         let mut live: Option<(Plan, BTreeMap<String, String>)> = None;
         let steps = std::iter::once(None).chain(entry.iterations.iter().map(Some));
@@ -286,6 +351,7 @@ fn main() {
                 *model.no_change.borrow_mut() = i.no_change;
                 *model.request.borrow_mut() = i.request.to_string();
                 *model.slip.borrow_mut() = Slip::None;
+                *model.answers.borrow_mut() = None;
             }
             let mut session = Session::new(&model, 8192, false, DEFAULT_CALL_RETRY, |_| {
                 std::future::ready(())
