@@ -13,7 +13,9 @@
 //! codegen step makes on a live app (`plan_diff::same_structure`: edit, or revise with the plan
 //! changes). The answers are scripted, written like a model's: the plan with prose around it
 //! (with the slips the entry names: a page path with `_`, a forbidden import), whole files for
-//! codegen and plan changes, SEARCH/REPLACE edits or `=== NO CHANGE ===` for small requests.
+//! codegen and plan changes, SEARCH/REPLACE edits or `=== NO CHANGE ===` for small requests. The
+//! last entries serve the hand-written model-style apps of `tests/fixtures/model-apps/` verbatim
+//! (their plan, codegen and repair answers, with the slips its README lists).
 //! Tokens are estimated at four characters per token (what the session records when a provider
 //! reports no usage), so output tokens measure these answers, not a particular model's.
 
@@ -151,6 +153,12 @@ fn corpus() -> Vec<Entry> {
             prompt: "a poetry blog anyone can read, with comments",
             slip: Slip::None,
             answers: model_app!("poetry-blog"),
+            iterations: Vec::new(),
+        },
+        Entry {
+            prompt: "an issue tracker for my team with status and severity",
+            slip: Slip::None,
+            answers: model_app!("issue-tracker"),
             iterations: Vec::new(),
         },
     ]

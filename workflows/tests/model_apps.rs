@@ -1,8 +1,9 @@
 //! The hand-written, model-style app answers in `tests/fixtures/model-apps/` (see its README),
 //! natively: the plan reader, the file parser, the validator and the repair edit take each one
 //! from the model's text to an app that passes validation, with exactly the slips the README
-//! names. The e2e scenario `model::an_app_written_like_a_model_with_its_slips_is_built` builds
-//! the same answers through the pipeline.
+//! names. The e2e scenarios `model::an_app_written_like_a_model_with_its_slips_is_built`
+//! (reading list) and `model::a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing`
+//! (poetry blog) build the same answers through the pipeline.
 
 use std::collections::BTreeMap;
 
@@ -123,4 +124,33 @@ fn the_poetry_blog_written_like_a_model_validates_after_one_repair() {
 
     repair(&mut app, POETRY_REPAIR);
     assert_eq!(diagnostics(&tables, &app), Vec::<String>::new());
+}
+
+const TRACKER_PLAN: &str = include_str!("../../tests/fixtures/model-apps/issue-tracker/plan.txt");
+const TRACKER_CODEGEN: &str =
+    include_str!("../../tests/fixtures/model-apps/issue-tracker/codegen.txt");
+const TRACKER_REPAIR: &str =
+    include_str!("../../tests/fixtures/model-apps/issue-tracker/repair.txt");
+
+#[test]
+fn the_issue_tracker_written_like_a_model_validates_after_one_repair() {
+    use workflows::plan::{FieldKind, Visibility};
+    let (plan, mut app) = build(TRACKER_PLAN, TRACKER_CODEGEN);
+    let p = plan.plan();
+    let tables: Vec<&str> = p.entities.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(tables, ["projects", "issues"], "`Issues` is normalised");
+    assert_eq!(p.pages[0].entity.as_deref(), Some("issues"));
+    assert!(p.entities.iter().all(|e| e.visibility == Visibility::Shared));
+    let status = &p.entities[1].fields[2];
+    assert_eq!(status.kind, FieldKind::Choice);
+    assert_eq!(status.values, ["open", "in progress", "closed"]);
+
+    let found = diagnostics(&tables, &app);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].starts_with("worker.js:"), "{found:#?}");
+    assert!(found[0].contains("calls the database directly"), "{found:#?}");
+
+    repair(&mut app, TRACKER_REPAIR);
+    assert_eq!(diagnostics(&tables, &app), Vec::<String>::new());
+    assert!(!app["worker.js"].contains("/api/stats"));
 }
