@@ -690,10 +690,7 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
 /// round; over HTTP at the app host a visitor reads the public poems signed out but cannot
 /// write, a form outside the plan's values is a 400, another user may not delete a poem, and the
 /// admin (the app's first account) may.
-fn a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing(
-    k: &Kiln,
-    m: &ModelServer,
-) {
+fn a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing(k: &Kiln, m: &ModelServer) {
     let fixture = |name: &str| {
         std::fs::read_to_string(
             crate::harness::root()
@@ -742,7 +739,12 @@ fn a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing(
         &json!({ "title": "Long", "body": "Sing, goddess", "form": "epic" }),
     );
     assert_eq!(epic.status, 400, "{}", epic.body);
-    assert_eq!(epic.json()["error"]["code"], "invalid_field", "{}", epic.body);
+    assert_eq!(
+        epic.json()["error"]["code"],
+        "invalid_field",
+        "{}",
+        epic.body
+    );
 
     // A visitor, signed out, reads the public poems, searches and filters them, but cannot write.
     let list = app_send(k, &slug, "GET", "/api/poems?q=pond&form=haiku", None, None);
@@ -761,7 +763,11 @@ fn a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing(
     );
     assert_eq!(write.status, 401, "{}", write.body);
     let comments = app_send(k, &slug, "GET", "/api/comments", None, None);
-    assert_eq!(comments.status, 401, "shared comments need a sign-in: {}", comments.body);
+    assert_eq!(
+        comments.status, 401,
+        "shared comments need a sign-in: {}",
+        comments.body
+    );
 
     // Comments are shared: another signed-in user reads them.
     let comment = app_post(

@@ -73,7 +73,11 @@ struct Answers {
 macro_rules! model_app {
     ($dir:literal) => {
         Some(Answers {
-            plan: include_str!(concat!("../../tests/fixtures/model-apps/", $dir, "/plan.txt")),
+            plan: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/plan.txt"
+            )),
             codegen: include_str!(concat!(
                 "../../tests/fixtures/model-apps/",
                 $dir,

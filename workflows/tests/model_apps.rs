@@ -80,7 +80,10 @@ fn build(plan: &str, codegen: &str) -> (workflows::plan::ValidPlan, BTreeMap<Str
         .collect();
     let mut expected = MODEL_FILES.to_vec();
     expected.sort();
-    assert_eq!(model.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        model.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
     for (path, content) in &model {
         assert!(!content.contains("```"), "{path}: fences are dropped");
     }
@@ -140,7 +143,10 @@ fn the_issue_tracker_written_like_a_model_validates_after_one_repair() {
     let tables: Vec<&str> = p.entities.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(tables, ["projects", "issues"], "`Issues` is normalised");
     assert_eq!(p.pages[0].entity.as_deref(), Some("issues"));
-    assert!(p.entities.iter().all(|e| e.visibility == Visibility::Shared));
+    assert!(p
+        .entities
+        .iter()
+        .all(|e| e.visibility == Visibility::Shared));
     let status = &p.entities[1].fields[2];
     assert_eq!(status.kind, FieldKind::Choice);
     assert_eq!(status.values, ["open", "in progress", "closed"]);
@@ -148,7 +154,10 @@ fn the_issue_tracker_written_like_a_model_validates_after_one_repair() {
     let found = diagnostics(&tables, &app);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(found[0].starts_with("worker.js:"), "{found:#?}");
-    assert!(found[0].contains("calls the database directly"), "{found:#?}");
+    assert!(
+        found[0].contains("calls the database directly"),
+        "{found:#?}"
+    );
 
     repair(&mut app, TRACKER_REPAIR);
     assert_eq!(diagnostics(&tables, &app), Vec::<String>::new());

@@ -388,11 +388,15 @@ mod tests {
         let ai = ("KILN_MODEL_PROVIDER", "workers-ai");
         assert_eq!(settings(&[ai]).unwrap().thinking, Thinking::Off);
         assert_eq!(
-            settings(&[ai, ("KILN_MODEL_THINKING", "off")]).unwrap().thinking,
+            settings(&[ai, ("KILN_MODEL_THINKING", "off")])
+                .unwrap()
+                .thinking,
             Thinking::Off
         );
         assert_eq!(
-            settings(&[ai, ("KILN_MODEL_THINKING", " LOW ")]).unwrap().thinking,
+            settings(&[ai, ("KILN_MODEL_THINKING", " LOW ")])
+                .unwrap()
+                .thinking,
             Thinking::Low
         );
         for bad in ["high", "on", "true", "medium"] {
