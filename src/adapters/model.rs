@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 use workflows::model::{
     error_for_status, openai, workers_ai, CallError, ChatModel, ChatRequest, ModelSettings,
-    ProviderKind, Reply, StreamReader,
+    ProviderKind, Reply, StreamReader, Thinking,
 };
 
 use crate::error::ApiError;
@@ -29,6 +29,8 @@ pub enum Provider {
         stream: bool,
         /// Per-call timeout.
         timeout_ms: u64,
+        /// Thinking off, or a low reasoning effort (`KILN_MODEL_THINKING`).
+        thinking: Thinking,
     },
     /// An OpenAI-compatible endpoint.
     OpenAi {
@@ -69,6 +71,7 @@ impl Provider {
                     model: settings.model.clone(),
                     stream: settings.stream,
                     timeout_ms: settings.timeout_ms,
+                    thinking: settings.thinking,
                 })
             }
             ProviderKind::OpenAi { base_url, api_key } => Some(Provider::OpenAi {
@@ -126,8 +129,12 @@ impl ChatModel for Provider {
                     ..
                 } => openai_call(base_url, api_key, model, *stream, request, &signal).await,
                 Provider::WorkersAi {
-                    ai, model, stream, ..
-                } => workers_ai_call(ai, model, *stream, request).await,
+                    ai,
+                    model,
+                    stream,
+                    thinking,
+                    ..
+                } => workers_ai_call(ai, model, *stream, *thinking, request).await,
             }
         });
         let timer = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
@@ -230,10 +237,11 @@ async fn workers_ai_call(
     ai: &JsValue,
     model: &str,
     stream: bool,
+    thinking: Thinking,
     request: &ChatRequest,
 ) -> Result<Reply, CallError> {
     // Built with JSON.parse so nested objects reach the binding as plain objects.
-    let input = js_sys::JSON::parse(&workers_ai::input(request, stream).to_string())
+    let input = js_sys::JSON::parse(&workers_ai::input(request, stream, thinking).to_string())
         .map_err(|_| CallError::Terminal("could not build the Workers AI input".into()))?;
     // A method call (`ai.run(model, input)`), not a looked-up function: on a service binding
     // the method is an RPC stub that only works when called on its binding.

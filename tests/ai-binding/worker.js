@@ -7,8 +7,9 @@
 // it. It speaks the binding's documented contract for text generation with
 // @cf/zai-org/glm-4.7-flash:
 //
-//   input   {messages: [{role, content}], max_tokens | max_completion_tokens, temperature, stream,
-//            response_format, chat_template_kwargs: {enable_thinking}, reasoning_effort}
+//   input   {messages: [{role, content}], max_completion_tokens (or the deprecated max_tokens),
+//            temperature, stream, response_format, chat_template_kwargs: {enable_thinking},
+//            reasoning_effort: "low" | "medium" | "high" | null}
 //   whole   an OpenAI `chat.completion` object: choices[0].message.{role, content,
 //            reasoning_content}, choices[0].finish_reason, usage.{prompt_tokens,
 //            completion_tokens, total_tokens}
@@ -20,7 +21,9 @@
 //
 // Thinking is on unless `chat_template_kwargs.enable_thinking` is false, as on Workers AI: the
 // model then reasons first (reasoning_content) and the reasoning counts against the output
-// budget, so a small budget can leave no content at all (finish_reason "length").
+// budget, so a small budget can leave no content at all (finish_reason "length"). A
+// `reasoning_effort` bounds the thinking: this stand-in thinks REASONING_TOKENS[effort] tokens
+// (an assumed scale: the documentation gives no figures, only that lower effort thinks less).
 //
 // What the model answers comes from the scripted OpenAI-compatible model server the tests run
 // (MODEL_SERVER_URL, tests/e2e/model_server.rs): this Worker translates the binding's input into
@@ -35,6 +38,8 @@ const MODELS = new Set(["@cf/zai-org/glm-4.7-flash"]);
 const DEFAULT_MAX_TOKENS = 256;
 /** What the model thinks before answering while thinking is on, in tokens (four characters each). */
 const THINKING_TOKENS = 512;
+/** Thinking per documented `reasoning_effort`, in tokens. */
+const REASONING_TOKENS = { low: 64, medium: 256, high: THINKING_TOKENS };
 const THINKING = "Let me work out what the request needs before I answer. ";
 /** Characters per streamed piece. */
 const PIECE = 200;
@@ -69,6 +74,10 @@ function checkInput(model, inputs) {
   const thinking = inputs.chat_template_kwargs?.enable_thinking;
   if (thinking !== undefined && typeof thinking !== "boolean") {
     throw aiError(5006, "Input validation error: /chat_template_kwargs/enable_thinking must be boolean");
+  }
+  const effort = inputs.reasoning_effort;
+  if (effort !== undefined && effort !== null && !Object.hasOwn(REASONING_TOKENS, effort)) {
+    throw aiError(5006, "Input validation error: /reasoning_effort must be one of low, medium, high or null");
   }
 }
 
@@ -105,8 +114,9 @@ export class AiBinding extends WorkerEntrypoint {
 
     // Thinking on: the reasoning comes first and is paid from the same budget.
     if (thinking) {
-      const thought = THINKING.repeat(Math.ceil((THINKING_TOKENS * 4) / THINKING.length));
-      reasoning = thought.slice(0, Math.min(THINKING_TOKENS, budget) * 4) + reasoning;
+      const think = REASONING_TOKENS[inputs.reasoning_effort] ?? THINKING_TOKENS;
+      const thought = THINKING.repeat(Math.ceil((think * 4) / THINKING.length));
+      reasoning = thought.slice(0, Math.min(think, budget) * 4) + reasoning;
     }
     const left = Math.max(0, budget - tokens(reasoning));
     if (tokens(content) > left) {

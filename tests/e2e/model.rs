@@ -22,6 +22,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_request_that_keeps_the_plan_edits_the_live_code_in_place,
         an_edit_survives_a_later_schema_change,
         an_app_written_like_a_model_with_its_slips_is_built,
+        a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing,
     ]
 }
 
@@ -682,4 +683,112 @@ fn an_app_written_like_a_model_with_its_slips_is_built(k: &Kiln, m: &ModelServer
     assert!(app
         .body
         .starts_with("import { h, render } from \"/_kiln/vendor/preact.mjs\";"));
+}
+
+/// The poetry blog of `tests/fixtures/model-apps/poetry-blog` (a public and a shared entity, a
+/// choice field, a theme), written like a model, is built through the model path with one repair
+/// round; over HTTP at the app host a visitor reads the public poems signed out but cannot
+/// write, a form outside the plan's values is a 400, another user may not delete a poem, and the
+/// admin (the app's first account) may.
+fn a_model_written_blog_with_public_poems_keeps_visitors_out_of_writing(k: &Kiln, m: &ModelServer) {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            crate::harness::root()
+                .join("tests/fixtures/model-apps/poetry-blog")
+                .join(name),
+        )
+        .unwrap()
+    };
+    m.reset();
+    m.script(Kind::Plan, vec![Behaviour::Raw(fixture("plan.txt"))]);
+    m.script(Kind::Codegen, vec![Behaviour::Raw(fixture("codegen.txt"))]);
+    m.script(Kind::Repair, vec![Behaviour::Raw(fixture("repair.txt"))]);
+    let (token, project, slug) = new_project(k, "Model Poetry Blog");
+    let prompt = "a poetry blog anyone can read, with comments";
+    let build = request_build(k, &token, &project, prompt, &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "succeeded", "{b:#}\n{}", m.summary());
+    assert_eq!(b["repairs"], 1, "{b:#}");
+    let plan = k
+        .api
+        .get(&format!("/api/builds/{build}/plan"), Some(&token))
+        .json();
+    assert_eq!(plan["plan"]["entities"][0]["visibility"], "public");
+    assert_eq!(plan["plan"]["theme"]["tagline"], "Short poems, read slowly");
+
+    let admin = app_user(k, &slug, &crate::client::unique_email());
+    let poet = app_user(k, &slug, &crate::client::unique_email());
+    let reader = app_user(k, &slug, &crate::client::unique_email());
+    let me = app_send(k, &slug, "GET", "/api/auth/me", Some(&admin), None).json();
+    assert_eq!(me["user"]["admin"], true, "the first account is the admin");
+
+    let poem = app_post(
+        k,
+        &slug,
+        "/api/poems",
+        Some(&poet),
+        &json!({ "title": "Autumn", "body": "An old silent pond", "form": "haiku" }),
+    );
+    assert_eq!(poem.status, 201, "{}", poem.body);
+    let id = poem.json()["id"].as_i64().unwrap();
+    let epic = app_post(
+        k,
+        &slug,
+        "/api/poems",
+        Some(&poet),
+        &json!({ "title": "Long", "body": "Sing, goddess", "form": "epic" }),
+    );
+    assert_eq!(epic.status, 400, "{}", epic.body);
+    assert_eq!(
+        epic.json()["error"]["code"],
+        "invalid_field",
+        "{}",
+        epic.body
+    );
+
+    // A visitor, signed out, reads the public poems, searches and filters them, but cannot write.
+    let list = app_send(k, &slug, "GET", "/api/poems?q=pond&form=haiku", None, None);
+    assert_eq!(list.status, 200, "{}", list.body);
+    let rows = list.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows:#}");
+    assert_eq!(rows[0]["title"], "Autumn");
+    let one = app_send(k, &slug, "GET", &format!("/api/poems/{id}"), None, None);
+    assert_eq!(one.status, 200, "{}", one.body);
+    let write = app_post(
+        k,
+        &slug,
+        "/api/poems",
+        None,
+        &json!({ "title": "Mine", "body": "x", "form": "haiku" }),
+    );
+    assert_eq!(write.status, 401, "{}", write.body);
+    let comments = app_send(k, &slug, "GET", "/api/comments", None, None);
+    assert_eq!(
+        comments.status, 401,
+        "shared comments need a sign-in: {}",
+        comments.body
+    );
+
+    // Comments are shared: another signed-in user reads them.
+    let comment = app_post(
+        k,
+        &slug,
+        "/api/comments",
+        Some(&reader),
+        &json!({ "poem_id": id, "body": "Lovely" }),
+    );
+    assert_eq!(comment.status, 201, "{}", comment.body);
+    let seen = app_send(k, &slug, "GET", "/api/comments", Some(&poet), None).json();
+    assert_eq!(seen[0]["body"], "Lovely");
+
+    // Another user may read the poem but not delete it; the admin may.
+    let path = format!("/api/poems/{id}");
+    let refused = app_send(k, &slug, "DELETE", &path, Some(&reader), None);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let deleted = app_send(k, &slug, "DELETE", &path, Some(&admin), None);
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let gone = app_send(k, &slug, "GET", &path, None, None);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    let left = app_send(k, &slug, "GET", "/api/comments", Some(&reader), None).json();
+    assert_eq!(left, json!([]), "the poem's comments went with it");
 }

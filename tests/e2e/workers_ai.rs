@@ -79,7 +79,15 @@ fn a_prompt_becomes_a_live_app_through_the_workers_ai_binding_streamed(k: &Kiln,
         plan["chat_template_kwargs"]["enable_thinking"], false,
         "{plan}"
     );
-    assert!(plan["max_tokens"].as_u64().unwrap() > 0, "{plan}");
+    assert!(
+        plan["max_completion_tokens"].as_u64().unwrap() > 0,
+        "{plan}"
+    );
+    assert!(
+        plan.get("max_tokens").is_none(),
+        "the deprecated max_tokens is not sent: {plan}"
+    );
+    assert!(plan.get("reasoning_effort").is_none(), "{plan}");
     assert_eq!(plan["messages"][0]["role"], "system");
     assert_eq!(plan["messages"][1]["content"], "a task manager with tasks");
     assert!(

@@ -13,7 +13,9 @@
 //! codegen step makes on a live app (`plan_diff::same_structure`: edit, or revise with the plan
 //! changes). The answers are scripted, written like a model's: the plan with prose around it
 //! (with the slips the entry names: a page path with `_`, a forbidden import), whole files for
-//! codegen and plan changes, SEARCH/REPLACE edits or `=== NO CHANGE ===` for small requests.
+//! codegen and plan changes, SEARCH/REPLACE edits or `=== NO CHANGE ===` for small requests. The
+//! last entries serve the hand-written model-style apps of `tests/fixtures/model-apps/` verbatim
+//! (their plan, codegen and repair answers, with the slips its README lists).
 //! Tokens are estimated at four characters per token (what the session records when a provider
 //! reports no usage), so output tokens measure these answers, not a particular model's.
 
@@ -25,7 +27,7 @@ use std::task::{Context, Poll, Waker};
 
 use workflows::generate::files::FileParser;
 use workflows::generate::plan_diff;
-use workflows::generate::session::{assemble, Session, MODEL_FILES};
+use workflows::generate::session::{assemble, read_plan, Session, MODEL_FILES};
 use workflows::model::{
     CallError, ChatModel, ChatRequest, Reply, DEFAULT_CALL_RETRY, GLM_47_FLASH_PRICING,
 };
@@ -55,6 +57,39 @@ struct Entry {
     prompt: &'static str,
     slip: Slip,
     iterations: Vec<Iteration>,
+    /// Hand-written answers (plan, codegen, repair) from `tests/fixtures/model-apps/`, served
+    /// verbatim instead of the generated ones; their slips are their own (see its README).
+    answers: Option<Answers>,
+}
+
+/// A model-style app's verbatim answers.
+#[derive(Clone, Copy)]
+struct Answers {
+    plan: &'static str,
+    codegen: &'static str,
+    repair: &'static str,
+}
+
+macro_rules! model_app {
+    ($dir:literal) => {
+        Some(Answers {
+            plan: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/plan.txt"
+            )),
+            codegen: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/codegen.txt"
+            )),
+            repair: include_str!(concat!(
+                "../../tests/fixtures/model-apps/",
+                $dir,
+                "/repair.txt"
+            )),
+        })
+    };
 }
 
 fn corpus() -> Vec<Entry> {
@@ -62,6 +97,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a task manager with projects and tasks",
             slip: Slip::None,
+            answers: None,
             iterations: vec![
                 Iteration {
                     request: "Add a welcome line at the top",
@@ -78,6 +114,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a habit tracker with daily check-ins and notes",
             slip: Slip::PackageImport,
+            answers: None,
             iterations: vec![Iteration {
                 request: "Call the app Streaks",
                 change: |p| p.app_name = "Streaks".into(),
@@ -87,6 +124,7 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a recipe book with ingredients, steps and ratings",
             slip: Slip::None,
+            answers: None,
             iterations: vec![Iteration {
                 request: "Let me mark recipes as favourites",
                 change: |p| add_field(p, "favourite", FieldKind::Boolean),
@@ -96,16 +134,36 @@ fn corpus() -> Vec<Entry> {
         Entry {
             prompt: "a photo journal where I upload pictures with captions",
             slip: Slip::UnderscorePath,
+            answers: None,
             iterations: Vec::new(),
         },
         Entry {
             prompt: "a small CRM with companies, contacts and deals",
             slip: Slip::None,
+            answers: None,
             iterations: vec![Iteration {
                 request: "a small CRM with companies, contacts and deals",
                 change: |_| {},
                 no_change: true,
             }],
+        },
+        Entry {
+            prompt: "a reading list with shelves",
+            slip: Slip::None,
+            answers: model_app!("reading-list"),
+            iterations: Vec::new(),
+        },
+        Entry {
+            prompt: "a poetry blog anyone can read, with comments",
+            slip: Slip::None,
+            answers: model_app!("poetry-blog"),
+            iterations: Vec::new(),
+        },
+        Entry {
+            prompt: "an issue tracker for my team with status and severity",
+            slip: Slip::None,
+            answers: model_app!("issue-tracker"),
+            iterations: Vec::new(),
         },
     ]
 }
@@ -126,6 +184,8 @@ struct Scripted {
     slip: RefCell<Slip>,
     no_change: RefCell<bool>,
     request: RefCell<String>,
+    /// Verbatim answers for a model-style app's first build.
+    answers: RefCell<Option<Answers>>,
 }
 
 const MARK: &str = "// Changed on request: ";
@@ -140,7 +200,20 @@ impl ChatModel for Scripted {
     async fn complete(&self, request: &ChatRequest) -> Result<Reply, CallError> {
         let system = &request.messages[0].content;
         let user = &request.messages[1].content;
-        let answer = if system.starts_with("You plan") {
+        let verbatim = *self.answers.borrow();
+        let verbatim = verbatim.and_then(|a| {
+            [
+                ("You plan", a.plan),
+                ("You write", a.codegen),
+                ("You fix", a.repair),
+            ]
+            .into_iter()
+            .find(|(head, _)| system.starts_with(head))
+            .map(|(_, text)| text)
+        });
+        let answer = if let Some(text) = verbatim {
+            text.to_string()
+        } else if system.starts_with("You plan") {
             let mut plan = self.plan.borrow().clone();
             if *self.slip.borrow() == Slip::UnderscorePath {
                 // Paths spelled from the table names: `/check_ins`, or `/Photos`.
@@ -265,15 +338,19 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let (mut builds, mut all_calls, mut all_in, mut all_out) = (0u64, 0u64, 0u64, 0u64);
     for entry in corpus() {
-        let first = plan_from_prompt(entry.prompt)
-            .expect("plan")
-            .validate()
-            .expect("valid");
+        let first = match entry.answers {
+            Some(a) => read_plan(a.plan).expect("the model-style plan reads"),
+            None => plan_from_prompt(entry.prompt)
+                .expect("plan")
+                .validate()
+                .expect("valid"),
+        };
         let model = Scripted {
             plan: RefCell::new(first.plan().clone()),
             slip: RefCell::new(entry.slip),
             no_change: RefCell::new(false),
             request: RefCell::new(entry.prompt.to_string()),
+            answers: RefCell::new(entry.answers),
         };
         let mut live: Option<(Plan, BTreeMap<String, String>)> = None;
         let steps = std::iter::once(None).chain(entry.iterations.iter().map(Some));
@@ -286,6 +363,7 @@ fn main() {
                 *model.no_change.borrow_mut() = i.no_change;
                 *model.request.borrow_mut() = i.request.to_string();
                 *model.slip.borrow_mut() = Slip::None;
+                *model.answers.borrow_mut() = None;
             }
             let mut session = Session::new(&model, 8192, false, DEFAULT_CALL_RETRY, |_| {
                 std::future::ready(())

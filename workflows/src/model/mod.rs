@@ -25,7 +25,7 @@ pub mod openai;
 mod settings;
 pub mod workers_ai;
 
-pub use settings::{ModelSettings, ProviderKind, SettingError, DEFAULT_WORKERS_AI_MODEL};
+pub use settings::{ModelSettings, ProviderKind, SettingError, Thinking, DEFAULT_WORKERS_AI_MODEL};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,12 +257,13 @@ where
 
 /// The error for an answer without content (retryable: the next attempt usually has one). A
 /// reasoning model that spent the whole output budget thinking answers like this (GLM-4.7-Flash
-/// thinks by default; Kiln's Workers AI input turns thinking off), and the message says so.
+/// thinks by default; Kiln's Workers AI input turns thinking off unless `KILN_MODEL_THINKING` gives
+/// it a budget), and the message says so.
 pub fn no_content(provider: &str, reply: &Reply) -> CallError {
     let finish = reply.finish_reason.as_deref().unwrap_or("none");
     let message = if reply.reasoning_chars > 0 {
         format!(
-            "{provider} answered with no content: {} characters of reasoning used the output budget (finish reason {finish}); thinking must be off (chat_template_kwargs.enable_thinking = false) or the budget larger (KILN_MODEL_MAX_TOKENS)",
+            "{provider} answered with no content: {} characters of reasoning used the output budget (finish reason {finish}); thinking must be off (chat_template_kwargs.enable_thinking = false, KILN_MODEL_THINKING=off) or the budget larger (KILN_MODEL_MAX_TOKENS)",
             reply.reasoning_chars
         )
     } else {

@@ -35,6 +35,29 @@ impl ProviderKind {
     }
 }
 
+/// How much a reasoning model may think before answering (`KILN_MODEL_THINKING`). Applies to the
+/// `workers-ai` provider, whose documented input for GLM-4.7-Flash turns thinking off with
+/// `chat_template_kwargs.enable_thinking = false` and bounds it with `reasoning_effort`
+/// (`low`, `medium`, `high`); thinking is paid from the same output budget as the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Thinking {
+    /// No thinking: every output token goes to the answer (the default).
+    #[default]
+    Off,
+    /// Thinking on with `reasoning_effort: "low"`: a short plan before the answer.
+    Low,
+}
+
+impl Thinking {
+    /// The setting's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Thinking::Off => "off",
+            Thinking::Low => "low",
+        }
+    }
+}
+
 /// Validated model settings.
 #[derive(Clone, PartialEq)]
 pub struct ModelSettings {
@@ -54,6 +77,8 @@ pub struct ModelSettings {
     pub repair_attempts: u32,
     /// Longest wait for one complete answer; a call that takes longer is abandoned and retried.
     pub timeout_ms: u64,
+    /// Thinking of a reasoning model on Workers AI.
+    pub thinking: Thinking,
 }
 
 impl fmt::Debug for ModelSettings {
@@ -72,6 +97,7 @@ impl fmt::Debug for ModelSettings {
             .field("pricing", &self.pricing)
             .field("repair_attempts", &self.repair_attempts)
             .field("timeout_ms", &self.timeout_ms)
+            .field("thinking", &self.thinking)
             .finish()
     }
 }
@@ -121,6 +147,7 @@ impl ModelSettings {
             pricing: GLM_47_FLASH_PRICING,
             repair_attempts: 0,
             timeout_ms: u64::from(DEFAULT_TIMEOUT_SECONDS) * 1000,
+            thinking: Thinking::Off,
         }
     }
 
@@ -138,6 +165,7 @@ impl ModelSettings {
     /// | `KILN_MODEL_PRICE_INPUT`, `KILN_MODEL_PRICE_OUTPUT` | USD per million tokens | 0.06, 0.40 |
     /// | `KILN_REPAIR_ATTEMPTS` | repair rounds, 0–3 | 2 |
     /// | `KILN_MODEL_TIMEOUT_SECONDS` | per call, 1–600 | 90 |
+    /// | `KILN_MODEL_THINKING` | `off` or `low` ([`Thinking`]; workers-ai) | `off` |
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let get = |name: &str| {
             lookup(name)
@@ -227,6 +255,22 @@ impl ModelSettings {
             1.0,
             600.0,
         )?;
+        let thinking = match get("KILN_MODEL_THINKING")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("off") => Thinking::Off,
+            Some("low") => Thinking::Low,
+            Some(other) => {
+                return Err(err(
+                    "KILN_MODEL_THINKING",
+                    format!(
+                        "'{}' is not a thinking setting; use off (no thinking) or low (a short reasoning_effort: low)",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ))
+            }
+        };
         Ok(ModelSettings {
             provider,
             model,
@@ -236,6 +280,7 @@ impl ModelSettings {
             pricing,
             repair_attempts,
             timeout_ms: (timeout_seconds * 1000.0) as u64,
+            thinking,
         })
     }
 }
@@ -336,6 +381,30 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.setting, "KILN_MODEL_TIMEOUT_SECONDS");
+    }
+
+    #[test]
+    fn thinking_is_off_by_default_low_on_request_and_anything_else_names_the_setting() {
+        let ai = ("KILN_MODEL_PROVIDER", "workers-ai");
+        assert_eq!(settings(&[ai]).unwrap().thinking, Thinking::Off);
+        assert_eq!(
+            settings(&[ai, ("KILN_MODEL_THINKING", "off")])
+                .unwrap()
+                .thinking,
+            Thinking::Off
+        );
+        assert_eq!(
+            settings(&[ai, ("KILN_MODEL_THINKING", " LOW ")])
+                .unwrap()
+                .thinking,
+            Thinking::Low
+        );
+        for bad in ["high", "on", "true", "medium"] {
+            let e = settings(&[ai, ("KILN_MODEL_THINKING", bad)]).unwrap_err();
+            assert_eq!(e.setting, "KILN_MODEL_THINKING", "{bad}");
+            assert!(e.message.contains("use off"), "{e}");
+        }
+        assert_eq!(ModelSettings::offline().thinking, Thinking::Off);
     }
 
     #[test]

@@ -5,23 +5,35 @@
 //! OpenAI `chat.completion.chunk` lines, older ones `{"response": "…"}` chunks; both end with
 //! `data: [DONE]`. Whole answers are either OpenAI-shaped (`choices`) or `{"response", "usage"}`.
 //!
-//! GLM-4.7-Flash is a reasoning model: left alone it can spend the whole output budget thinking.
-//! The input turns thinking off (`chat_template_kwargs.enable_thinking = false`) so every output
-//! token goes to the answer.
+//! The input follows the model's documented schema (`@cf/zai-org/glm-4.7-flash`): the output
+//! budget is `max_completion_tokens` (`max_tokens` is documented as deprecated in its favour).
+//! GLM-4.7-Flash is a reasoning model with thinking on by default
+//! (`chat_template_kwargs.enable_thinking`, default true), and thinking is paid from the same
+//! budget, so left alone it can spend all of it thinking. [`Thinking::Off`] (the default) turns
+//! thinking off so every output token goes to the answer; [`Thinking::Low`] leaves it on with the
+//! documented `reasoning_effort: "low"`, for a short plan before the answer.
 
 use serde_json::{json, Value};
 
-use super::{openai, CallError, ChatRequest, Reply};
+use super::{openai, CallError, ChatRequest, Reply, Thinking};
 
 /// The input object for `AI.run(model, input)`.
-pub fn input(request: &ChatRequest, stream: bool) -> Value {
+pub fn input(request: &ChatRequest, stream: bool, thinking: Thinking) -> Value {
     let mut input = json!({
         "messages": request.messages,
-        "max_tokens": request.max_tokens,
+        "max_completion_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stream": stream,
-        "chat_template_kwargs": { "enable_thinking": false },
     });
+    match thinking {
+        Thinking::Off => {
+            input["chat_template_kwargs"] = json!({ "enable_thinking": false });
+        }
+        Thinking::Low => {
+            input["chat_template_kwargs"] = json!({ "enable_thinking": true });
+            input["reasoning_effort"] = json!("low");
+        }
+    }
     if let Some(schema) = &request.json_schema {
         input["response_format"] = json!({ "type": "json_schema", "json_schema": schema });
     }
@@ -59,18 +71,57 @@ mod tests {
     use super::*;
     use crate::model::{Message, Role};
 
-    #[test]
-    fn input_turns_thinking_off_and_keeps_the_budget() {
-        let r = ChatRequest {
+    fn request() -> ChatRequest {
+        ChatRequest {
             messages: vec![Message::new(Role::User, "u")],
             max_tokens: 512,
-            temperature: 0.1,
+            temperature: 0.5,
             json_schema: None,
-        };
-        let i = input(&r, true);
-        assert_eq!(i["chat_template_kwargs"]["enable_thinking"], false);
-        assert_eq!(i["max_tokens"], 512);
-        assert_eq!(i["stream"], true);
+        }
+    }
+
+    #[test]
+    fn input_turns_thinking_off_by_default_and_sends_the_documented_budget() {
+        let i = input(&request(), true, Thinking::default());
+        assert_eq!(
+            i,
+            json!({
+                "messages": [{"role": "user", "content": "u"}],
+                "max_completion_tokens": 512,
+                "temperature": 0.5,
+                "stream": true,
+                "chat_template_kwargs": {"enable_thinking": false},
+            })
+        );
+        assert!(i.get("max_tokens").is_none(), "max_tokens is deprecated");
+        assert!(i.get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn input_with_a_low_thinking_budget_asks_for_low_reasoning_effort() {
+        let i = input(&request(), false, Thinking::Low);
+        assert_eq!(
+            i,
+            json!({
+                "messages": [{"role": "user", "content": "u"}],
+                "max_completion_tokens": 512,
+                "temperature": 0.5,
+                "stream": false,
+                "chat_template_kwargs": {"enable_thinking": true},
+                "reasoning_effort": "low",
+            })
+        );
+    }
+
+    #[test]
+    fn input_keeps_the_json_schema_under_either_setting() {
+        let mut r = request();
+        r.json_schema = Some(json!({"name": "plan", "schema": {"type": "object"}}));
+        for thinking in [Thinking::Off, Thinking::Low] {
+            let i = input(&r, true, thinking);
+            assert_eq!(i["response_format"]["type"], "json_schema");
+            assert_eq!(i["response_format"]["json_schema"]["name"], "plan");
+        }
     }
 
     #[test]
