@@ -24,7 +24,7 @@ use super::cloudflare::client::Transport;
 use super::cloudflare::fetch::FetchTransport;
 use super::cloudflare::{CfError, Client, Secret};
 use super::code_store::R2CodeStore;
-use super::deploy_local::is_worker_module;
+use super::deploy_local::worker_modules;
 use crate::config::CloudflareSettings;
 use crate::deploy::{
     project_tag, resource_name, script_name, script_tags, AssetsUploaded, DeployError, LivePointer,
@@ -326,25 +326,11 @@ impl CloudflareTarget {
     ) -> Result<LivePointer, DeployError> {
         let bucket = self.bucket()?;
         let store = R2CodeStore::new(bucket.clone());
-        let mut modules = Vec::new();
-        for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
-            let code = store
-                .get_blob(&m.project, &entry.hash)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| {
-                    DeployError::Refused(format!(
-                        "{} is missing from the code store",
-                        path.as_str()
-                    ))
-                })?;
-            let code = String::from_utf8(code)
-                .map_err(|_| DeployError::Refused(format!("{} is not UTF-8", path.as_str())))?;
-            modules.push(Module {
-                name: path.as_str().to_string(),
-                code,
-            });
-        }
+        let modules: Vec<Module> = worker_modules(&store, m)
+            .await?
+            .into_iter()
+            .map(|(name, code)| Module { name, code })
+            .collect();
         if !modules.iter().any(|md| md.name == MAIN_MODULE) {
             return Err(DeployError::Refused(format!(
                 "version {} has no {MAIN_MODULE}",

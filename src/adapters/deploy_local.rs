@@ -47,6 +47,28 @@ pub fn is_worker_module(path: &str) -> bool {
         && (path.ends_with(".js") || path.ends_with(".mjs"))
 }
 
+/// The version's worker modules (path, source) from the code store, in path order; a missing or
+/// non-UTF-8 module refuses the deploy. Both deploy targets ship these.
+pub async fn worker_modules(
+    store: &R2CodeStore,
+    m: &Manifest,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let mut modules = Vec::new();
+    for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
+        let code = store
+            .get_blob(&m.project, &entry.hash)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                DeployError::Refused(format!("{} is missing from the code store", path.as_str()))
+            })?;
+        let code = String::from_utf8(code)
+            .map_err(|_| DeployError::Refused(format!("{} is not UTF-8", path.as_str())))?;
+        modules.push((path.as_str().to_string(), code));
+    }
+    Ok(modules)
+}
+
 /// Where the deploy bundle of `version` lives.
 pub fn bundle_key(project: &str, version: u32) -> String {
     format!("deploys/{project}/{version:08}.json")
@@ -186,29 +208,16 @@ impl LocalTarget {
     /// Writes the deploy bundle of the version: its worker modules as the app's isolate loads
     /// them. Same input, same bytes, so a retried deploy rewrites an identical object.
     async fn write_bundle(&self, m: &Manifest) -> Result<(), DeployError> {
-        let store = R2CodeStore::new(self.bucket()?);
         let mut modules = serde_json::Map::new();
-        for (path, entry) in m.files.iter().filter(|(p, _)| is_worker_module(p.as_str())) {
-            let code = store
-                .get_blob(&m.project, &entry.hash)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| {
-                    DeployError::Refused(format!(
-                        "{} is missing from the code store",
-                        path.as_str()
-                    ))
-                })?;
-            let code = String::from_utf8(code)
-                .map_err(|_| DeployError::Refused(format!("{} is not UTF-8", path.as_str())))?;
+        for (path, code) in worker_modules(&R2CodeStore::new(self.bucket()?), m).await? {
             // The app's own modules get the budget checks; the reviewed runtime runs as shipped.
-            let code = if is_runtime(path.as_str()) {
+            let code = if is_runtime(&path) {
                 code
             } else {
-                sandbox::instrument(path.as_str(), &code)
+                sandbox::instrument(&path, &code)
                     .map_err(|e| DeployError::Refused(e.to_string()))?
             };
-            modules.insert(path.as_str().to_string(), Value::String(code));
+            modules.insert(path, Value::String(code));
         }
         let bundle = json!({
             "project": m.project,
