@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-RUST_SOURCES := $(shell find src events workflows prompts dispatch/src -type f 2>/dev/null) Cargo.toml Cargo.lock events/Cargo.toml workflows/Cargo.toml dispatch/Cargo.toml
+RUST_SOURCES := $(shell find src events workflows crates prompts dispatch/src -type f 2>/dev/null) Cargo.toml Cargo.lock events/Cargo.toml dispatch/Cargo.toml
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.mts web/tsconfig.json package-lock.json
 ENV := source scripts/env.sh &&
 
@@ -68,11 +68,11 @@ e2e: build chromium
 
 bench: build
 	cargo run -p events --release --example bench_fold
-	cargo run -p workflows --release --example bench_parser
-	cargo run -p workflows --release --example bench_tokens
-	cargo run -p workflows --release --example bench_planner
-	cargo run -p workflows --release --features validate --example bench_validate
-	cargo run -p workflows --release --features validate --example bench_model_path
+	cargo run -p generation --release --example bench_parser
+	cargo run -p generation --release --example bench_tokens
+	cargo run -p planner --release --example bench_planner
+	cargo run -p validation --release --example bench_validate
+	cargo run -p validation --release --example bench_model_path
 	$(ENV) cargo bench -p kiln --bench platform
 	$(ENV) cargo bench -p kiln --bench dispatch
 

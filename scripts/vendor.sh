@@ -7,7 +7,7 @@
 #   htm/dist/htm.module.js              -> htm.mjs
 # plus LICENSES.txt with both license texts. Each copy gets a one-line header naming its version and
 # loses its `//# sourceMappingURL=` line (the maps are not shipped). The transformation is checked by
-# `cargo test -p workflows --test offline_vendor`, which fails when the copies and node_modules differ.
+# `cargo test -p scaffold --test offline_vendor`, which fails when the copies and node_modules differ.
 # Run after changing the pinned versions:  npm install && scripts/vendor.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -105,7 +105,7 @@ fn js_text(e: &JsValue) -> String {
 /// is live yet).
 fn live_pointer(ctx: &Ctx, project: &str, st: &ProjectState) -> Option<LivePointer> {
     let live = st.live.as_ref()?;
-    let mut pointer = LivePointer::on(
+    let mut pointer = crate::deploy::pointer_on(
         &ctx.config.target,
         project,
         live.version,

@@ -2,7 +2,7 @@
 //! edge, then validated into [`Config`] once per request. A missing or bad setting is a clear
 //! error naming the setting, not a panic deep inside a handler.
 
-use workflows::model::ModelSettings;
+use generation::model::ModelSettings;
 
 use crate::domain::limits::{Limits, RateLimit, DEFAULT_LIMITS};
 use crate::error::ApiError;

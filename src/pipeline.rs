@@ -25,7 +25,7 @@ use crate::adapters::webcrypto::now_ms;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service::{self, ExecError};
-use crate::steps::output::{self, RecordOutput, Verdict};
+use workflows::output::{self, RecordOutput, Verdict};
 
 /// The Queue message and Workflow params of one build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -400,7 +400,7 @@ async fn attempt(
             // The step finished but the engine did not record it (eviction): its output is
             // derived from the log again.
             let repairs = match ctx.config.model.provider {
-                workflows::model::ProviderKind::Offline => 0,
+                generation::model::ProviderKind::Offline => 0,
                 _ => ctx.config.model.repair_attempts,
             };
             return crate::steps::output_from_log(step, &state, job, repairs).map(|o| o.to_value());

@@ -3,7 +3,7 @@
 //!
 //! Two durable steps, no model call and no code generation:
 //! 1. `check`: the target is still a version that went live, its code runs against the current
-//!    database ([`verdict`], the rule in `workflows::validate::compat`), and its deploy bundle
+//!    database ([`verdict`], the rule in `validation::compat`), and its deploy bundle
 //!    exists (a version deployed before bundles existed gets one, written by the deploy step's
 //!    bundle writer);
 //! 2. `switch`: the live pointer `apps/<slug>.json` names the target, then `RolledBack` is
@@ -16,20 +16,20 @@
 
 use std::collections::BTreeMap;
 
+use codestore::{CodeStore, Manifest};
 use events::envelope::Metadata;
 use events::{Command, ProjectState};
 use js_sys::{Object, Reflect};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use validation::compat;
 use wasm_bindgen::prelude::*;
 use worker::Env;
-use workflows::codestore::{CodeStore, Manifest};
 use workflows::pipeline::StepError;
-use workflows::validate::compat;
 
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::webcrypto::now_ms;
-use crate::deploy::DeployTarget;
+use crate::deploy::{DeployTarget, Target};
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::pipeline::durable_step;
@@ -227,7 +227,7 @@ async fn check(env: Env, job: RollbackJob) -> Result<Value, StepError> {
             ))
         })?;
     // The target checks the version can run again (locally it writes a missing bundle).
-    DeployTarget::of(&ctx)?
+    Target::of(&ctx)?
         .restore(&m, None, &job.rollback_id)
         .await?;
     Ok(json!({ "done": false }))
@@ -276,7 +276,7 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
                 job.to_version
             ))
         })?;
-    let pointer = DeployTarget::of(&ctx)?
+    let pointer = Target::of(&ctx)?
         .restore(&m, build_id, &job.rollback_id)
         .await?;
     crate::steps::move_live_pointer(&ctx, &st.slug, &pointer)

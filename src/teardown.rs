@@ -16,13 +16,13 @@
 //! - `TeardownCompleted` is recorded only after a final listing shows every prefix empty.
 //! - Only this project's things are touched: the live pointer is removed only while it names this
 //!   project (the slug is free for a new project as soon as the deletion is recorded), and blobs
-//!   live under the project's own prefix (`workflows::codestore::blob_prefix`), never shared.
+//!   live under the project's own prefix (`codestore::blob_prefix`), never shared.
 
+use codestore::blob_prefix;
 use events::envelope::Metadata;
 use events::Command;
 use serde::{Deserialize, Serialize};
 use worker::{Bucket, Conditional, Env};
-use workflows::codestore::blob_prefix;
 
 use crate::error::ApiError;
 use crate::http::Ctx;
@@ -143,7 +143,8 @@ fn prefixes(project: &str) -> [String; 5] {
 /// Removes what the deploy target holds for the app: locally its database; on Cloudflare its
 /// scripts, D1 database and file bucket (crate::deploy).
 async fn destroy_database(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
-    crate::deploy::DeployTarget::of(ctx)
+    use crate::deploy::DeployTarget as _;
+    crate::deploy::Target::of(ctx)
         .map_err(|e| ApiError::internal(format!("teardown: {e}")))?
         .teardown(project)
         .await

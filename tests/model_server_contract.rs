@@ -4,15 +4,15 @@
 #[path = "e2e/model_server.rs"]
 mod model_server;
 
+use generation::files::{FileParser, ParsedFiles};
+use generation::{plan_json, sse};
 use model_server::{
     files_answer, offline_files, Behaviour, Kind, ModelServer, BAD_IMPORT, CHUNK_CHARS,
     CODEGEN_SYSTEM, GARBAGE, MODEL_ID, PLAN_SYSTEM, REPAIR_SYSTEM,
 };
+use plan::{Plan, ValidPlan};
+use planner::plan_from_prompt;
 use serde_json::{json, Value};
-use workflows::generate::files::{FileParser, ParsedFiles};
-use workflows::generate::{plan_json, sse};
-use workflows::offline::plan_from_prompt;
-use workflows::plan::{Plan, ValidPlan};
 
 const PROMPT: &str = "A task manager with projects, due dates and priorities";
 

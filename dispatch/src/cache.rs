@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use workflows::codestore::{BlobHash, Manifest};
+use codestore::{BlobHash, Manifest};
 
 /// Most manifests kept.
 pub const MAX_MANIFESTS: usize = 256;
@@ -88,7 +88,7 @@ pub fn put_blob(project: &str, hash: &BlobHash, bytes: Rc<Vec<u8>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workflows::codestore::hash_blob;
+    use codestore::hash_blob;
 
     #[test]
     fn blobs_are_cached_per_project_and_bounded() {

@@ -25,11 +25,11 @@ pub mod headers;
 
 use std::rc::Rc;
 
+use codestore::{blob_key, BlobHash, FilePath, Manifest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
-use workflows::codestore::{blob_key, BlobHash, FilePath, Manifest};
 
 use crate::cache::VersionKey;
 

@@ -7,8 +7,8 @@
 //! shared with another project), and two savers racing for the same version number cannot both
 //! win.
 
+use codestore::{blob_key, BlobHash, CodeStore, CodeStoreError, Manifest};
 use worker::{Bucket, Conditional};
-use workflows::codestore::{blob_key, BlobHash, CodeStore, CodeStoreError, Manifest};
 
 /// [`CodeStore`] over one R2 bucket.
 pub struct R2CodeStore {

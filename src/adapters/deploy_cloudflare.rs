@@ -15,9 +15,9 @@
 
 use std::collections::BTreeMap;
 
+use codestore::{CodeStore, Manifest};
 use serde_json::{json, Value};
 use worker::{Bucket, Env};
-use workflows::codestore::{CodeStore, Manifest};
 
 use super::cloudflare::api::{AssetEntry, AssetFile, Module};
 use super::cloudflare::client::Transport;
@@ -26,7 +26,7 @@ use super::cloudflare::{CfError, Client, Secret};
 use super::code_store::R2CodeStore;
 use super::deploy_local::worker_modules;
 use crate::config::CloudflareSettings;
-use crate::deploy::{
+use workflows::deploy::{
     project_tag, resource_name, script_name, script_tags, AssetsUploaded, DeployError, LivePointer,
     Migration,
 };
@@ -262,7 +262,7 @@ impl CloudflareTarget {
             session.jwt.clone()
         } else {
             let store = R2CodeStore::new(self.bucket()?);
-            let by_short: BTreeMap<&str, &workflows::codestore::FileEntry> = m
+            let by_short: BTreeMap<&str, &codestore::FileEntry> = m
                 .files
                 .iter()
                 .filter(|(p, _)| p.as_str().starts_with("public/"))
@@ -573,11 +573,11 @@ mod tests {
     fn the_upload_manifest_lists_public_files_without_the_prefix() {
         let files = vec![
             (
-                workflows::codestore::FilePath::parse("public/index.html").unwrap(),
+                codestore::FilePath::parse("public/index.html").unwrap(),
                 b"<h1>x</h1>".to_vec(),
             ),
             (
-                workflows::codestore::FilePath::parse("worker.js").unwrap(),
+                codestore::FilePath::parse("worker.js").unwrap(),
                 b"export default {}".to_vec(),
             ),
         ];

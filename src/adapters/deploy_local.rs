@@ -10,14 +10,14 @@
 //! - deploy: writes the deploy bundle `deploys/<project>/<version:08>.json` (the worker modules with
 //!   budget checks, docs/adr/0010) that the Worker Loader runs.
 
+use codestore::{blob_key, CodeStore, Manifest};
 use serde_json::{json, Value};
+use validation::sandbox;
 use worker::{Bucket, Env};
-use workflows::codestore::{blob_key, CodeStore, Manifest};
-use workflows::sandbox;
 
 use super::app_admin::{self, AdminError};
 use super::code_store::R2CodeStore;
-use crate::deploy::{AssetsUploaded, DeployError, LivePointer, Migration};
+use workflows::deploy::{AssetsUploaded, DeployError, LivePointer, Migration};
 
 /// The dispatch Worker as a deploy target.
 pub struct LocalTarget {
@@ -244,7 +244,7 @@ fn pointer(m: &Manifest, build_id: Option<String>) -> LivePointer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workflows::codestore::FilePath;
+    use codestore::FilePath;
 
     #[test]
     fn the_assets_manifest_holds_the_public_files_only() {

@@ -1,19 +1,19 @@
 //! The model providers' transports: `fetch` for OpenAI-compatible endpoints and the `AI` binding
 //! for Workers AI. Everything above the wire (request shapes, streaming, errors, retries) is in
-//! `workflows::model`; this adapter only moves bytes.
+//! `generation::model`; this adapter only moves bytes.
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
+use generation::model::{
+    error_for_status, openai, workers_ai, CallError, ChatModel, ChatRequest, ModelSettings,
+    ProviderKind, Reply, StreamReader, Thinking,
+};
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
-use workflows::model::{
-    error_for_status, openai, workers_ai, CallError, ChatModel, ChatRequest, ModelSettings,
-    ProviderKind, Reply, StreamReader, Thinking,
-};
 
 use crate::error::ApiError;
 

@@ -461,7 +461,7 @@ pub async fn plan(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, 
             )))
         }
     };
-    let plan: workflows::plan::Plan = serde_json::from_slice(&bytes)
+    let plan: plan::Plan = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::internal(format!("stored plan {key} is unreadable: {e}")))?;
     json(200, &json!({ "build_id": build_id, "plan": plan }))
 }

@@ -4,7 +4,7 @@
 //! Everything that can be known up front is answered here, before anything is recorded: an
 //! unknown version or build is a 404, the live version itself is a 200 that changes nothing, a
 //! version whose code cannot run against the current database is a 409 with the reason (the rule
-//! of `workflows::validate::compat`), a build in progress or another rollback is a 409. The
+//! of `validation::compat`), a build in progress or another rollback is a 409. The
 //! workflow checks again, because the project may change between this answer and its first step.
 
 use events::envelope::Metadata;

@@ -8,14 +8,12 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use codestore::{diff_versions, save_version, CodeStore, CodeStoreError, FilePath, Manifest};
 use events::envelope::Metadata;
 use events::Command;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Headers, Request, Response};
-use workflows::codestore::{
-    diff_versions, save_version, CodeStore, CodeStoreError, FilePath, Manifest,
-};
 
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::webcrypto;

@@ -5,21 +5,21 @@
 
 use std::collections::BTreeMap;
 
+use codestore::CodeStore;
 use events::ProjectState;
-use workflows::codestore::CodeStore;
-use workflows::generate::{plan_diff, session};
+use generation::prompts;
+use generation::{plan_diff, session};
+use plan::{Plan, ValidPlan};
+use validation::compat;
 use workflows::pipeline::{Step, StepError};
-use workflows::plan::{Plan, ValidPlan};
-use workflows::prompts;
-use workflows::validate::compat;
 
-use super::output::{CodeMode, CodeOutput, ModelAnswer, StepOutput};
 use super::shared::{
     api_err, build_of, code_store, connect, current_plan, gen_error, is_runtime, live_files,
     record_calls, save_checked, save_files, session, store_err, stored_plan, StepResult,
 };
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{CodeMode, CodeOutput, ModelAnswer, StepOutput};
 
 /// Runs the codegen step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
@@ -34,10 +34,10 @@ pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
     let mut model_answer: Option<ModelAnswer> = None;
     let (files, prompt_hash, parser_notes) = match connect(ctx)? {
         None => {
-            let files: Vec<(String, String)> = workflows::offline::generate(&valid)
+            let files: Vec<(String, String)> = scaffold::generate(&valid)
                 .into_iter()
                 .chain(
-                    workflows::offline::runtime_files()
+                    scaffold::runtime_files()
                         .into_iter()
                         .map(|(p, c)| (p.to_string(), c.to_string())),
                 )
@@ -129,7 +129,7 @@ fn carry_migrations(
     let existing = compat::schema(applied.iter().map(|(_, sql)| sql.as_str()));
     out.extend(applied);
     if let Some(sql) =
-        live_plan.and_then(|old| workflows::offline::upgrade_migration_over(old, plan, &existing))
+        live_plan.and_then(|old| scaffold::upgrade_migration_over(old, plan, &existing))
     {
         out.push((format!("migrations/{next:04}_update.sql"), sql));
     }

@@ -3,11 +3,11 @@
 
 use events::{Command, ProjectState};
 
-use super::output::{CreateDbOutput, StepOutput};
 use super::shared::{api_err, ensure_app_secret, StepResult};
-use crate::deploy::DeployTarget;
+use crate::deploy::{DeployTarget, Target};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{CreateDbOutput, StepOutput};
 
 /// Runs the create-db step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, _st: &ProjectState) -> StepResult {
@@ -15,7 +15,7 @@ pub async fn run(ctx: &Ctx, job: &BuildJob, _st: &ProjectState) -> StepResult {
     ensure_app_secret(ctx, &job.project_id)
         .await
         .map_err(api_err)?;
-    let database_id = DeployTarget::of(ctx)?.create_db(&job.project_id).await?;
+    let database_id = Target::of(ctx)?.create_db(&job.project_id).await?;
     Ok((
         StepOutput::CreateDb(CreateDbOutput {
             database_id: database_id.clone(),

@@ -7,13 +7,13 @@
 use events::{Command, ProjectState};
 use workflows::pipeline::StepError;
 
-use super::output::{DeployOutput, StepOutput};
 use super::shared::{
     api_err, current_manifest, deleted, ended, move_live_pointer, state, StepResult,
 };
-use crate::deploy::DeployTarget;
+use crate::deploy::{DeployTarget, Target};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{DeployOutput, StepOutput};
 
 /// Runs the deploy step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
     let database_id = st.database_id.clone().ok_or_else(|| {
         StepError::Terminal("the project has no database (create-db did not run)".into())
     })?;
-    let pointer = DeployTarget::of(ctx)?
+    let pointer = Target::of(ctx)?
         .deploy(&m, &database_id, &job.build_id)
         .await?;
     // A cancel (or the watchdog) may have ended the build while this step ran: the pointer is

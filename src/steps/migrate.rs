@@ -1,15 +1,15 @@
 //! `migrate`: the version's migrations the database has not applied yet run through the deploy
 //! target (`MigrationsApplied` for the names this project had not recorded).
 
+use codestore::CodeStore;
 use events::{Command, ProjectState};
-use workflows::codestore::CodeStore;
 use workflows::pipeline::StepError;
 
-use super::output::{MigrateOutput, StepOutput};
 use super::shared::{code_store, current_manifest, retryable, StepResult};
-use crate::deploy::{DeployTarget, Migration};
+use crate::deploy::{DeployTarget, Migration, Target};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{MigrateOutput, StepOutput};
 
 /// Runs the migrate step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
             sql: String::from_utf8_lossy(&sql).into_owned(),
         });
     }
-    let applied = DeployTarget::of(ctx)?
+    let applied = Target::of(ctx)?
         .migrate(&job.project_id, &database_id, &migrations)
         .await?;
     let fresh: Vec<String> = applied

@@ -1,6 +1,6 @@
 //! The build steps, one file each, run inside durable Workflow steps by [`crate::pipeline`].
 //!
-//! Each step returns its typed output ([`output::StepOutput`]: references, never whole files,
+//! Each step returns its typed output ([`StepOutput`]: references, never whole files,
 //! never credentials) and the commands recording its domain outcome (`PlanProposed`,
 //! `CodeGenerated`, …), which the driver appends together with `StepSucceeded` as one batch.
 //! Every step is safe to run again: storage writes are content-addressed or create-only, the
@@ -12,7 +12,6 @@ pub mod codegen;
 pub mod create_db;
 pub mod deploy;
 pub mod migrate;
-pub mod output;
 pub mod plan;
 pub mod record;
 pub mod repair;
@@ -23,14 +22,14 @@ pub mod validate;
 use events::{ProjectState, Validation};
 use workflows::pipeline::{Step, StepError};
 
-pub use output::StepOutput;
 pub use shared::{
     admin_err, ensure_app_secret, move_live_pointer, move_live_pointer_if, plan_key_of, StepResult,
 };
+pub use workflows::output::StepOutput;
 
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
-use output::{
+use workflows::output::{
     AssetsOutput, CodeOutput, CreateDbOutput, DeployOutput, MigrateOutput, PlanOutput,
     RecordOutput, RepairOutput, Verdict,
 };

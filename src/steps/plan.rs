@@ -2,11 +2,10 @@
 //! (`PlanProposed`). A replay reuses the replayed build's plan byte for byte.
 
 use events::Command;
+use plan::Plan;
 use sha2::{Digest, Sha256};
 use workflows::pipeline::{Step, StepError};
-use workflows::plan::Plan;
 
-use super::output::{PlanOutput, StepOutput};
 use super::shared::{
     api_err, build_of, connect, current_plan, gen_error, get_object, hex, plan_key, record_calls,
     retryable, session, validate_plan, StepResult,
@@ -14,6 +13,7 @@ use super::shared::{
 use crate::adapters::build_store;
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{PlanOutput, StepOutput};
 
 /// Runs the plan step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &events::ProjectState) -> StepResult {
@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx, job: &BuildJob, st: &events::ProjectState) -> StepRe
             validate_plan(&plan)?
         }
         (None, None) => validate_plan(
-            &workflows::offline::plan_from_prompt(&build.prompt)
+            &planner::plan_from_prompt(&build.prompt)
                 .map_err(|e| StepError::Terminal(e.to_string()))?,
         )?,
         (None, Some(provider)) => {

@@ -4,10 +4,10 @@
 use events::{Command, ProjectState};
 use workflows::pipeline::StepError;
 
-use super::output::{RecordOutput, StepOutput};
 use super::shared::{build_of, StepResult};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{RecordOutput, StepOutput};
 
 /// Runs the record step.
 pub async fn run(_ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {

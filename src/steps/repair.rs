@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use codestore::CodeStore;
 use events::{Command, ProjectState, Validation};
-use workflows::codestore::CodeStore;
-use workflows::generate::session;
+use generation::prompts;
+use generation::session;
 use workflows::pipeline::{Step, StepError};
-use workflows::prompts;
 
-use super::output::{RepairOutput, StepOutput};
 use super::shared::{
     build_of, check, code_store, connect, current_manifest, gen_error, is_runtime, load_files,
     names_path, record_calls, save_files, session, store_err, stored_plan, verdict_command,
@@ -18,6 +17,7 @@ use super::shared::{
 };
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{RepairOutput, StepOutput};
 
 /// Runs repair round `n`.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState, n: u8) -> StepResult {

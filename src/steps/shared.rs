@@ -3,16 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use codestore::{save_version, CodeStore, FilePath, Manifest};
 use events::envelope::Metadata;
 use events::{Command, ProjectState};
-use workflows::codestore::{save_version, CodeStore, FilePath, Manifest};
-use workflows::generate::session::{self, CallRecord, GenError, Session};
-use workflows::model::{ChatModel, DEFAULT_CALL_RETRY};
+use generation::model::{ChatModel, DEFAULT_CALL_RETRY};
+use generation::session::{self, CallRecord, GenError, Session};
+use plan::{Plan, ValidPlan};
+use validation::{validate_app, Limits};
 use workflows::pipeline::{Step, StepError};
-use workflows::plan::{Plan, ValidPlan};
-use workflows::validate::{validate_app, Limits};
 
-use super::output::{CodeOutput, Verdict};
 use crate::adapters::app_admin::AdminError;
 use crate::adapters::build_store;
 use crate::adapters::code_store::R2CodeStore;
@@ -22,17 +21,18 @@ use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
 use crate::service::{self, ExecError};
+use workflows::output::{CodeOutput, Verdict};
 
 /// A step body's result: its typed output and the commands recording its domain outcome (appended
 /// by the driver with `StepSucceeded`, as one batch).
-pub type StepResult = Result<(super::output::StepOutput, Vec<Command>), StepError>;
+pub type StepResult = Result<(workflows::output::StepOutput, Vec<Command>), StepError>;
 
 pub(crate) fn retryable(e: impl std::fmt::Display) -> StepError {
     StepError::Retryable(e.to_string())
 }
 
 /// A code-store error: retryable when storage may recover, terminal otherwise.
-pub(crate) fn store_err(e: workflows::codestore::CodeStoreError) -> StepError {
+pub(crate) fn store_err(e: codestore::CodeStoreError) -> StepError {
     if e.retryable() {
         retryable(e)
     } else {
@@ -371,7 +371,7 @@ pub(crate) fn verdict_command(verdict: &Verdict, build_id: String) -> Command {
     }
 }
 
-/// Static validation of a version: the files the contract needs, then `workflows::validate`.
+/// Static validation of a version: the files the contract needs, then `validation`.
 pub(crate) async fn check(ctx: &Ctx, job: &BuildJob, m: &Manifest) -> Result<Verdict, StepError> {
     let files = load_files(ctx, m).await?;
     let plan = stored_plan(ctx, job).await?;

@@ -3,16 +3,16 @@
 
 use events::{Command, ProjectState};
 
-use super::output::{AssetsOutput, StepOutput};
 use super::shared::{current_manifest, StepResult};
-use crate::deploy::DeployTarget;
+use crate::deploy::{DeployTarget, Target};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{AssetsOutput, StepOutput};
 
 /// Runs the upload-assets step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {
     let m = current_manifest(ctx, job, st).await?;
-    let uploaded = DeployTarget::of(ctx)?.upload_assets(&m).await?;
+    let uploaded = Target::of(ctx)?.upload_assets(&m).await?;
     Ok((
         StepOutput::UploadAssets(AssetsOutput {
             count: uploaded.count,

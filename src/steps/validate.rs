@@ -3,10 +3,10 @@
 
 use events::ProjectState;
 
-use super::output::{StepOutput, Verdict};
 use super::shared::{check, connect, current_manifest, verdict_command, StepResult};
 use crate::http::Ctx;
 use crate::pipeline::BuildJob;
+use workflows::output::{StepOutput, Verdict};
 
 /// Runs the validate step.
 pub async fn run(ctx: &Ctx, job: &BuildJob, st: &ProjectState) -> StepResult {

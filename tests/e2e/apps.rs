@@ -146,13 +146,13 @@ fn a_poetry_blog_that_visitors_read_serves_them_signed_out_and_its_first_user_mo
 /// The offline generator's app for `prompt`, written to `dir` as run.sh expects it: the plan, the
 /// generated files and the runtime files.
 fn emit(dir: &std::path::Path, prompt: &str) {
-    let plan = workflows::offline::plan_from_prompt(prompt)
+    let plan = planner::plan_from_prompt(prompt)
         .unwrap()
         .validate()
         .unwrap();
-    let mut files: Vec<(String, String)> = workflows::offline::generate(&plan);
+    let mut files: Vec<(String, String)> = scaffold::generate(&plan);
     files.extend(
-        workflows::offline::runtime_files()
+        scaffold::runtime_files()
             .into_iter()
             .map(|(p, c)| (p.to_string(), c.to_string())),
     );

@@ -2,8 +2,8 @@
 //! OpenAI-compatible [`ModelServer`] (streaming, usage, errors, truncation and repairs scripted per
 //! scenario).
 
+use generation::prompts;
 use serde_json::{json, Value};
-use workflows::prompts;
 
 use crate::builds::{app_post, app_send, app_user, request_build, wait_for_build};
 use crate::model_server::{Behaviour, Kind};
@@ -432,7 +432,7 @@ fn a_request_that_keeps_the_plan_edits_the_live_code_in_place(k: &Kiln, m: &Mode
     assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
     let user = assert_app_works(k, &slug);
 
-    let same_plan = workflows::offline::plan_from_prompt("a task manager with tasks").unwrap();
+    let same_plan = planner::plan_from_prompt("a task manager with tasks").unwrap();
     m.script(
         Kind::Plan,
         vec![Behaviour::Raw(serde_json::to_string(&same_plan).unwrap())],
@@ -510,7 +510,7 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
     };
 
     // 1. Prose only: the planner adds a feature line, the structure stays → edit mode.
-    let mut plan = workflows::offline::plan_from_prompt("a task manager with tasks").unwrap();
+    let mut plan = planner::plan_from_prompt("a task manager with tasks").unwrap();
     plan.features.push("A welcome line at the top".into());
     m.script(
         Kind::Plan,
@@ -532,9 +532,9 @@ fn an_edit_survives_a_later_schema_change(k: &Kiln, m: &ModelServer) {
     //    model, whose edits keep the welcome line.
     let table = &mut plan.entities[0];
     assert_eq!(table.name, "tasks");
-    table.fields.push(workflows::plan::Field {
+    table.fields.push(plan::Field {
         name: "estimate_hours".into(),
-        kind: workflows::plan::FieldKind::Integer,
+        kind: plan::FieldKind::Integer,
         required: false,
         values: vec![],
     });

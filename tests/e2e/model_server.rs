@@ -41,9 +41,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use generation::files::FileParser;
+use plan::Plan;
 use serde_json::{json, Value};
-use workflows::generate::files::FileParser;
-use workflows::plan::Plan;
 
 /// The one model the server lists (any requested model name is accepted and echoed).
 pub const MODEL_ID: &str = "kiln-test-model";
@@ -1169,7 +1169,7 @@ fn plan_answer(
     invalid: bool,
 ) -> Result<String, String> {
     let user = first_user(msgs).ok_or("the plan prompt has no user message")?;
-    let mut plan = match workflows::offline::plan_from_prompt(&plan_request(user)) {
+    let mut plan = match planner::plan_from_prompt(&plan_request(user)) {
         Ok(plan) => plan,
         // What a model does with an empty or overlong request: prose, no plan.
         Err(e) => return Ok(format!("I can't plan that: {e}.")),
@@ -1211,8 +1211,8 @@ fn codegen_files(msgs: &[(String, String)]) -> Result<Vec<(String, String)>, Str
 }
 
 /// The files a correct codegen answer carries for `plan`.
-pub fn offline_files(plan: &workflows::plan::ValidPlan) -> Vec<(String, String)> {
-    workflows::offline::generate(plan)
+pub fn offline_files(plan: &plan::ValidPlan) -> Vec<(String, String)> {
+    scaffold::generate(plan)
         .into_iter()
         .filter(|(path, _)| !SUPPLIED_BY_KILN.contains(&path.as_str()))
         .collect()

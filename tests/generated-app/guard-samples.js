@@ -1,6 +1,6 @@
 // Runaway code for the CPU guard's tests (guard.test.mjs). Not instrumented, these functions never
-// return: the Rust test workflows/tests/sandbox_js.rs instruments this file with
-// workflows::sandbox::instrument and hands the result to guard.test.mjs.
+// return: the Rust test crates/validation/tests/sandbox_js.rs instruments this file with
+// validation::sandbox::instrument and hands the result to guard.test.mjs.
 export function spin() { while (true) {} }
 export function spinEmpty() { for (;;); }
 function step() { return 1; }

@@ -1,6 +1,6 @@
-// Unit tests of the CPU and memory guard (workflows/src/sandbox/guard.js, added to every loaded
-// app as _kiln_guard.js). Run: node --test tests/generated-app/ (cargo test -p workflows --features
-// validate runs them too, through workflows/tests/sandbox_js.rs).
+// Unit tests of the CPU and memory guard (crates/validation/src/sandbox/guard.js, added to every loaded
+// app as _kiln_guard.js). Run: node --test tests/generated-app/ (cargo test -p validation
+// runs them too, through crates/validation/tests/sandbox_js.rs).
 //
 // The runaway samples are tests/generated-app/guard-samples.js instrumented by the Rust
 // `instrument` when KILN_GUARD_SAMPLES names that output (the cargo test sets it); run standalone,
@@ -28,7 +28,7 @@ export function finite() {__kiln_tick(); let s = 0; for (let i = 0; i < 100; i++
 const here = dirname(fileURLToPath(import.meta.url));
 const temp = mkdtempSync(join(tmpdir(), "kiln-guard-test-"));
 writeFileSync(join(temp, "package.json"), '{"type":"module"}\n');
-copyFileSync(join(here, "../../workflows/src/sandbox/guard.js"), join(temp, "_kiln_guard.js"));
+copyFileSync(join(here, "../../crates/validation/src/sandbox/guard.js"), join(temp, "_kiln_guard.js"));
 if (process.env.KILN_GUARD_SAMPLES) {
   copyFileSync(process.env.KILN_GUARD_SAMPLES, join(temp, "samples.js"));
 } else {

@@ -42,7 +42,7 @@ CHROMIUM="${CHROMIUM-$(command -v chromium || command -v chromium-browser || com
 EMIT="$ROOT/target/debug/examples/emit_app"
 for arg in "$@"; do
   if [ ! -f "$arg/plan.json" ]; then
-    cargo build -q -p workflows --example emit_app
+    cargo build -q -p scaffold --example emit_app
     break
   fi
 done

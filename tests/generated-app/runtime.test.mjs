@@ -1,7 +1,7 @@
 // Unit tests of the app runtime (prompts/runtime/runtime.js) under Node's WebCrypto, with fake D1
 // and R2 bindings that record every call, and crud()'s access rules, search, filters and sort on a
 // real D1 (Miniflare's SQLite, from node_modules). Run: node --test tests/generated-app/
-// (run.sh and `cargo test -p workflows` run them too). run.sh covers the same code end to end.
+// (run.sh and `cargo test -p scaffold` run them too). run.sh covers the same code end to end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
