@@ -1,31 +1,33 @@
-//! The `BuildWorkflow` driver: Rust orchestration of durable steps.
+//! The `BuildWorkflow` driver: plugs the build workflow (`workflows::build`) into Cloudflare
+//! Workflows and the platform.
 //!
 //! A Workflow must be a JavaScript class (`src/entry.js`); its `run` hands the payload, a tiny
-//! `glue` object and the env to [`BuildRunner::run`]. Rust calls `glue.step(name, config, body)`,
-//! which is `step.do` with the engine's retries and timeouts; `body` is a Rust future returning
-//! `{"ok":true,"value":…}` or `{"ok":false,"retryable":…,"error":…}`, and the glue turns a
-//! terminal error into Workflows' `NonRetryableError`.
-//!
-//! Every attempt is recorded in the event log: `StepStarted`, then `StepSucceeded` plus the step's
-//! domain event, or `StepFailed` (attempt, error, retryable). The attempt number comes from the log
-//! itself, so a retry after an eviction is numbered correctly. A build that cannot continue records
-//! `BuildFailed` (step, reason) in a final durable step and leaves the live version untouched.
+//! `glue` object and the env to [`BuildRunner::run`]. [`GlueEngine`] is the workflow's durable
+//! step port: it calls `glue.step(name, config, body)`, which is `step.do` with the engine's
+//! retries and timeouts; `body` is a Rust future returning `{"ok":true,"value":…}` or
+//! `{"ok":false,"retryable":…,"error":…}`, and the glue turns a terminal error into Workflows'
+//! `NonRetryableError`. [`PlatformHost`] is its host port: the event log through `service` and
+//! the step bodies in `crate::steps`. What the build does (order, repairs, how attempts are
+//! recorded, how it ends) is `workflows::build::drive`.
 
-use events::envelope::Metadata;
-use events::{Command, Rejection};
+use std::rc::Rc;
+
+use events::envelope::{Envelope, Metadata};
+use events::{Command, ProjectState};
 use js_sys::{Function, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::Env;
-use workflows::pipeline::{FaultPlan, Step, StepError, MAX_REPAIRS};
+use workflows::build::{self, AppendError, BuildIds, Engine, Faults, Host};
+use workflows::output::StepOutput;
+use workflows::pipeline::{FaultPlan, Step, StepError};
 
 use crate::adapters::webcrypto::now_ms;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service::{self, ExecError};
-use workflows::output::{self, RecordOutput, Verdict};
 
 /// The Queue message and Workflow params of one build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,10 +57,6 @@ pub struct BuildJob {
 /// The system actor recorded on pipeline events.
 const ACTOR: &str = "kiln:pipeline";
 
-fn meta(job: &BuildJob) -> Metadata {
-    Metadata::new(now_ms(), ACTOR).correlated(&job.build_id)
-}
-
 /// Exposed to JavaScript as `BuildRunner.run(payloadJson, glue, env)`.
 #[wasm_bindgen]
 pub struct BuildRunner;
@@ -71,7 +69,7 @@ impl BuildRunner {
         let job: BuildJob = serde_json::from_str(&payload)
             .map_err(|e| JsValue::from_str(&format!("bad build payload: {e}")))?;
         let env: Env = env.unchecked_into();
-        let outcome = drive(&job, &glue, env).await;
+        let outcome = run(&job, glue, env).await;
         let summary = match outcome {
             Ok(version) => {
                 json!({ "build_id": job.build_id, "status": "succeeded", "version": version })
@@ -84,10 +82,101 @@ impl BuildRunner {
     }
 }
 
-/// Why a build stopped.
-struct Failure {
-    step: String,
-    reason: String,
+async fn run(job: &BuildJob, glue: JsValue, env: Env) -> Result<u32, build::Failure> {
+    let failure = |reason: String| build::Failure {
+        step: "start".into(),
+        reason,
+    };
+    let ctx = Ctx::new(env).map_err(|e| failure(e.message()))?;
+    let hooks = crate::adapters::build_store::test_hooks(&ctx.env);
+    // Test hooks only: a fault plan and failing `BuildFailed` appends.
+    let faults = if hooks {
+        Faults {
+            plan: FaultPlan::parse(job.faults.as_deref().unwrap_or_default()).map_err(failure)?,
+            failed_build_appends: job.fail_append_faults.unwrap_or(0),
+        }
+    } else {
+        Faults::default()
+    };
+    let ids = BuildIds {
+        project_id: job.project_id.clone(),
+        build_id: job.build_id.clone(),
+    };
+    let host = PlatformHost {
+        ctx: Rc::new(ctx),
+        job: Rc::new(job.clone()),
+    };
+    build::drive(&GlueEngine { glue }, &host, &ids, &faults).await
+}
+
+/// The durable step port over the Workflow's `glue.step` (`step.do`).
+pub(crate) struct GlueEngine {
+    /// The glue object `src/entry.js` passes in.
+    pub glue: JsValue,
+}
+
+impl Engine for GlueEngine {
+    async fn step<F, Fut>(&self, name: &str, config: &Value, body: F) -> Result<Value, String>
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: std::future::Future<Output = Result<Value, StepError>> + 'static,
+    {
+        durable_step(&self.glue, name, config, body).await
+    }
+}
+
+/// The host port: the build's event log through `service` and the step bodies of `crate::steps`.
+#[derive(Clone)]
+struct PlatformHost {
+    ctx: Rc<Ctx>,
+    job: Rc<BuildJob>,
+}
+
+impl Host for PlatformHost {
+    async fn load(&self) -> Result<ProjectState, StepError> {
+        let log = service::event_log(&self.ctx).map_err(to_step_error)?;
+        service::load(&log, &self.job.project_id, true)
+            .await
+            .map_err(to_step_error)
+    }
+
+    async fn append(&self, commands: Vec<Command>) -> Result<Vec<Envelope>, AppendError> {
+        let meta = Metadata::new(now_ms(), ACTOR).correlated(&self.job.build_id);
+        service::execute_all(&self.ctx, &self.job.project_id, meta, commands)
+            .await
+            .map_err(|e| match e {
+                ExecError::Rejected(r) => AppendError::Rejected(r),
+                ExecError::Contended => AppendError::Failed(StepError::Retryable(e.to_string())),
+                ExecError::Unavailable(e) => AppendError::Failed(to_step_error(e)),
+            })
+    }
+
+    async fn run(
+        &self,
+        step: Step,
+        state: ProjectState,
+    ) -> Result<(StepOutput, Vec<Command>), StepError> {
+        crate::steps::run(step, &self.job, &self.ctx, state).await
+    }
+
+    fn repair_rounds(&self) -> u32 {
+        match self.ctx.config.model.provider {
+            generation::model::ProviderKind::Offline => 0,
+            _ => self.ctx.config.model.repair_attempts,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep_ms(&self, ms: u64) {
+        crate::adapters::webcrypto::sleep_ms(ms).await;
+    }
+
+    fn report(&self, message: &str) {
+        worker::console_error!("{message}");
+    }
 }
 
 /// Calls `glue.step(name, config, body)` and awaits the step's (cached or fresh) output.
@@ -169,294 +258,5 @@ fn to_step_error(e: ApiError) -> StepError {
     match e {
         ApiError::Internal(m) => StepError::Retryable(m),
         other => StepError::Terminal(other.message()),
-    }
-}
-
-/// Appends the events of `commands` as one batch; a rejection is terminal (the log says no).
-async fn record(env: &Env, job: &BuildJob, commands: Vec<Command>) -> Result<(), ExecError> {
-    let ctx = Ctx::new(env.clone())?;
-    service::execute_all(&ctx, &job.project_id, meta(job), commands)
-        .await
-        .map(|_| ())
-}
-
-/// A command the log did not record, as a step error: its refusal is terminal.
-fn exec_to_step_error(e: ExecError) -> StepError {
-    match e {
-        ExecError::Rejected(r) => StepError::Terminal(r.to_string()),
-        ExecError::Contended => StepError::Retryable(e.to_string()),
-        ExecError::Unavailable(e) => to_step_error(e),
-    }
-}
-
-async fn drive(job: &BuildJob, glue: &JsValue, env: Env) -> Result<u32, Failure> {
-    let hooks = crate::adapters::build_store::test_hooks(&env);
-    let faults = if hooks {
-        job.faults.clone().unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let faults = FaultPlan::parse(&faults).map_err(|reason| Failure {
-        step: "start".into(),
-        reason,
-    })?;
-
-    // Start: idempotent (a replayed or duplicate instance finds the build already running).
-    let start_cfg = json!({ "retries": { "limit": 3, "delay": 200, "backoff": "exponential" }, "timeout": 30_000 });
-    let (j, e) = (job.clone(), env.clone());
-    durable_step(glue, "start", &start_cfg, move || {
-        let (j, e) = (j.clone(), e.clone());
-        async move {
-            let start = Command::StartBuild {
-                build_id: j.build_id.clone(),
-            };
-            match record(&e, &j, vec![start]).await {
-                Ok(()) => Ok(json!({ "started": true })),
-                // A build that ended before it started (cancelled, or failed by the watchdog) is
-                // not started: the refusal ends this workflow (docs/adr/0018).
-                Err(ExecError::Rejected(Rejection::BuildAlreadyStarted { .. })) => {
-                    Ok(json!({ "started": false }))
-                }
-                Err(err) => Err(exec_to_step_error(err)),
-            }
-        }
-    })
-    .await
-    .map_err(|reason| Failure {
-        step: "start".into(),
-        reason,
-    })?;
-
-    let mut outputs = serde_json::Map::new();
-    for step in Step::ALL {
-        let out = match run_step(glue, step, job, &env, &faults, &outputs).await {
-            Ok(out) => out,
-            Err(reason) => return Err(fail(glue, job, &env, step.name(), reason).await),
-        };
-        let verdict = match step {
-            Step::Validate => match output::read::<Verdict>(step.name(), &out) {
-                Ok(v) => Some(v),
-                Err(reason) => return Err(fail(glue, job, &env, step.name(), reason).await),
-            },
-            _ => None,
-        };
-        if let Some(verdict) = verdict.filter(|v| !v.passed) {
-            // Repair rounds: each its own durable step; the last outcome decides.
-            let repairs = verdict.repairs.min(u32::from(MAX_REPAIRS)) as u8;
-            let mut last = verdict;
-            for n in 1..=repairs {
-                let repair = Step::Repair(n);
-                let out = match run_step(glue, repair, job, &env, &faults, &outputs).await {
-                    Ok(o) => o,
-                    Err(reason) => return Err(fail(glue, job, &env, repair.name(), reason).await),
-                };
-                last = match output::read::<Verdict>(repair.name(), &out) {
-                    Ok(v) => v,
-                    Err(reason) => return Err(fail(glue, job, &env, repair.name(), reason).await),
-                };
-                outputs.insert(repair.name().into(), out);
-                if last.passed {
-                    break;
-                }
-            }
-            if !last.passed {
-                let diagnostics = last.diagnostics;
-                let rounds = match repairs {
-                    0 => String::new(),
-                    1 => " after 1 repair".to_string(),
-                    n => format!(" after {n} repairs"),
-                };
-                let reason = format!("validation failed{rounds}: {}", diagnostics.join("; "));
-                return Err(fail(glue, job, &env, step.name(), reason).await);
-            }
-        }
-        outputs.insert(step.name().into(), out);
-    }
-    let record = outputs
-        .get(Step::Record.name())
-        .cloned()
-        .unwrap_or_default();
-    match output::read::<RecordOutput>(Step::Record.name(), &record) {
-        Ok(r) => Ok(r.version),
-        Err(reason) => Err(fail(glue, job, &env, Step::Record.name(), reason).await),
-    }
-}
-
-/// Runs one step durably (the engine retries it by its policy) and returns its output.
-async fn run_step(
-    glue: &JsValue,
-    step: Step,
-    job: &BuildJob,
-    env: &Env,
-    faults: &FaultPlan,
-    outputs: &serde_json::Map<String, Value>,
-) -> Result<Value, String> {
-    let policy = step.policy();
-    let (j, e, f) = (job.clone(), env.clone(), faults.clone());
-    let prior = Value::Object(outputs.clone());
-    durable_step(glue, step.name(), &policy.workflow_config(), move || {
-        let (j, e, f, prior) = (j.clone(), e.clone(), f.clone(), prior.clone());
-        async move { attempt(step, &j, &e, &f, &prior).await }
-    })
-    .await
-}
-
-/// Records `BuildFailed` in a final durable step and returns the failure.
-async fn fail(glue: &JsValue, job: &BuildJob, env: &Env, step: &str, reason: String) -> Failure {
-    let cfg = json!({ "retries": { "limit": 3, "delay": 200, "backoff": "exponential" }, "timeout": 30_000 });
-    let (j, e) = (job.clone(), env.clone());
-    let step_name = step.to_string();
-    let reason_for_log = reason.clone();
-    let hooks = crate::adapters::build_store::test_hooks(env);
-    let injected = if hooks {
-        job.fail_append_faults.unwrap_or(0)
-    } else {
-        0
-    };
-    let attempts = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    let recorded = durable_step(glue, "fail", &cfg, move || {
-        let (j, e, s, r) = (
-            j.clone(),
-            e.clone(),
-            step_name.clone(),
-            reason_for_log.clone(),
-        );
-        let attempts = attempts.clone();
-        async move {
-            attempts.set(attempts.get() + 1);
-            if attempts.get() <= injected {
-                return Err(StepError::Retryable(format!(
-                    "injected fault: recording BuildFailed failed (attempt {})",
-                    attempts.get()
-                )));
-            }
-            let failed = Command::FailBuild {
-                build_id: j.build_id.clone(),
-                step: s,
-                reason: r,
-            };
-            record(&e, &j, vec![failed])
-                .await
-                .map(|_| json!({}))
-                .map_err(exec_to_step_error)
-        }
-    })
-    .await;
-    if let Err(e) = recorded {
-        // The build stays unfinished in the log; the stall watchdog ends it (docs/adr/0018).
-        worker::console_error!(
-            "build {}: BuildFailed could not be recorded: {e}",
-            job.build_id
-        );
-    }
-    Failure {
-        step: step.into(),
-        reason,
-    }
-}
-
-/// One attempt of one step: record the start, run the body, record the outcome.
-async fn attempt(
-    step: Step,
-    job: &BuildJob,
-    env: &Env,
-    faults: &FaultPlan,
-    _prior: &Value,
-) -> Result<Value, StepError> {
-    let ctx = Ctx::new(env.clone()).map_err(to_step_error)?;
-    let log = service::event_log(&ctx).map_err(to_step_error)?;
-    let state = service::load(&log, &job.project_id, true)
-        .await
-        .map_err(to_step_error)?;
-    let build = state
-        .build(&job.build_id)
-        .ok_or_else(|| StepError::Terminal(format!("build {} is not in the log", job.build_id)))?;
-    let number = build
-        .step(step.name())
-        .and_then(|s| s.last())
-        .map_or(1, |a| a.attempt + 1);
-    let started = now_ms();
-    let start = Command::StartStep {
-        build_id: job.build_id.clone(),
-        step: step.name().into(),
-        attempt: number,
-    };
-    // The state after StartStep, handed to the step body so it need not read the log again.
-    let mut after_start = state.clone();
-    match service::execute_all(&ctx, &job.project_id, meta(job), vec![start]).await {
-        Ok(stored) => {
-            if stored.first().map(|e| e.seq) == Some(state.last_seq + 1) {
-                for e in &stored {
-                    after_start.apply(e);
-                }
-            } else {
-                // Someone else appended in between: read the log again.
-                after_start = service::load(&log, &job.project_id, true)
-                    .await
-                    .map_err(to_step_error)?;
-            }
-        }
-        Err(ExecError::Rejected(Rejection::StepAlreadySucceeded { .. })) => {
-            // The step finished but the engine did not record it (eviction): its output is
-            // derived from the log again.
-            let repairs = match ctx.config.model.provider {
-                generation::model::ProviderKind::Offline => 0,
-                _ => ctx.config.model.repair_attempts,
-            };
-            return crate::steps::output_from_log(step, &state, job, repairs).map(|o| o.to_value());
-        }
-        Err(e) => return Err(exec_to_step_error(e)),
-    }
-    if let Some(ms) = faults.stall_ms(step, number) {
-        crate::adapters::webcrypto::sleep_ms(ms).await;
-    }
-    let outcome = match faults.failure(step, number) {
-        Some(injected) => Err(injected),
-        None => crate::steps::run(step, job, &ctx, after_start).await,
-    };
-    // A `lost` fault: the body did its work, its answer is dropped (the retry meets the effects).
-    let outcome = match (outcome, faults.lost(step, number)) {
-        (Ok(_), Some(lost)) => Err(lost),
-        (outcome, _) => outcome,
-    };
-    let duration_ms = (now_ms() - started).max(0) as u64;
-    match outcome {
-        Ok((output, commands)) => {
-            let succeeded = Command::SucceedStep {
-                build_id: job.build_id.clone(),
-                step: step.name().into(),
-                attempt: number,
-                duration_ms,
-                output_ref: output.output_ref(),
-            };
-            // One atomic batch: the step's domain events, then StepSucceeded; except for
-            // `record`, whose BuildSucceeded finishes the build and must therefore come last.
-            let ordered: Vec<Command> = if step == Step::Record {
-                std::iter::once(succeeded).chain(commands).collect()
-            } else {
-                commands
-                    .into_iter()
-                    .chain(std::iter::once(succeeded))
-                    .collect()
-            };
-            service::execute_all(&ctx, &job.project_id, meta(job), ordered)
-                .await
-                .map_err(exec_to_step_error)?;
-            Ok(output.to_value())
-        }
-        Err(err) => {
-            let last = number >= step.policy().attempts();
-            let failed = Command::FailStep {
-                build_id: job.build_id.clone(),
-                step: step.name().into(),
-                attempt: number,
-                error: err.message().to_string(),
-                retryable: err.retryable() && !last,
-            };
-            record(env, job, vec![failed])
-                .await
-                .map_err(exec_to_step_error)?;
-            Err(err)
-        }
     }
 }

@@ -10,6 +10,7 @@
 //! - Sizes are limited here (prompt, message, names), so an oversized input is refused with the
 //!   limit in the message before it ever reaches the log.
 
+use crate::envelope::{Envelope, Metadata};
 use crate::event::{Event, Role};
 use crate::fold::{AttemptStatus, BuildState, BuildStatus, ProjectState, Validation};
 
@@ -627,6 +628,45 @@ fn valid_step(step: &str) -> Result<(), Rejection> {
             step: step.to_owned(),
         })
     }
+}
+
+/// The events of `commands`, decided in order against `state` (each against the state the
+/// earlier ones leave), so they can be appended as one batch. A command that changes nothing adds
+/// no events; a rejected one rejects the whole batch.
+pub fn decide_all(
+    state: &ProjectState,
+    commands: &[Command],
+    meta: &Metadata,
+) -> Result<Vec<Event>, Rejection> {
+    if let [only] = commands {
+        // One command: nothing to fold in between, no copy of the state.
+        return state.handle(only.clone());
+    }
+    let mut scratch = state.clone();
+    let mut all = Vec::new();
+    for command in commands {
+        let events = scratch.handle(command.clone())?;
+        for event in events {
+            // Provisional envelope: only the fold reads it (seq and time), never stored.
+            let envelope = Envelope {
+                id: String::new(),
+                stream: String::new(),
+                seq: scratch.last_seq + 1,
+                event_type: String::new(),
+                version: 0,
+                time_ms: meta.time_ms,
+                actor: meta.actor.clone(),
+                correlation: meta.correlation.clone(),
+                causation: meta.causation.clone(),
+                data: event.clone(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            scratch.apply(&envelope);
+            all.push(event);
+        }
+    }
+    Ok(all)
 }
 
 impl ProjectState {

@@ -90,10 +90,7 @@ pub(crate) fn plan_key(job: &BuildJob) -> String {
     plan_key_of(&job.project_id, &job.build_id)
 }
 
-/// Where a build's validated plan is stored in R2.
-pub fn plan_key_of(project: &str, build: &str) -> String {
-    format!("plans/{project}/{build}.json")
-}
+pub use workflows::output::plan_key as plan_key_of;
 
 pub(crate) async fn get_object(ctx: &Ctx, key: &str) -> Result<Option<Vec<u8>>, StepError> {
     build_store::get(&ctx.env, key).await.map_err(api_err)

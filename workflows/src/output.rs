@@ -1,8 +1,16 @@
 //! One typed output per step: what a step hands the Workflow engine (cached as JSON and given back
 //! on a replay) and what the driver reads. References only, never whole files; credentials never.
 
+use events::{ProjectState, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::pipeline::{Step, StepError};
+
+/// Where a build's validated plan is stored in the build store (R2): `plans/<project>/<build>.json`.
+pub fn plan_key(project: &str, build: &str) -> String {
+    format!("plans/{project}/{build}.json")
+}
 
 /// `plan`: where the validated plan is stored, and its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +193,83 @@ impl StepOutput {
 pub fn read<T: for<'de> Deserialize<'de>>(step: &str, value: &Value) -> Result<T, String> {
     serde_json::from_value(value.clone())
         .map_err(|e| format!("the output of step {step} is not what it should be: {e}"))
+}
+
+/// The output of a step that already succeeded, derived from the log (after an eviction the
+/// engine may run a finished step again).
+pub fn from_log(
+    step: Step,
+    st: &ProjectState,
+    project_id: &str,
+    build_id: &str,
+    repairs: u32,
+) -> Result<StepOutput, StepError> {
+    let build = st
+        .build(build_id)
+        .ok_or_else(|| StepError::Terminal("build is not in the log".into()))?;
+    let missing = |what: &str| {
+        StepError::Terminal(format!(
+            "step {} succeeded but the log has no {what}",
+            step.name()
+        ))
+    };
+    let code = || -> Result<CodeOutput, StepError> {
+        let version = build.version.ok_or_else(|| missing("version"))?;
+        Ok(CodeOutput {
+            code_ref: format!("versions/{project_id}/{version}"),
+            version,
+            new_blobs: 0,
+            parser_notes: 0,
+            reused_version: None,
+            model: None,
+        })
+    };
+    let verdict = Verdict {
+        passed: matches!(build.validation, Some(Validation::Passed)),
+        diagnostics: match &build.validation {
+            Some(Validation::Failed { diagnostics }) => diagnostics.clone(),
+            _ => Vec::new(),
+        },
+        repairs,
+    };
+    Ok(match step {
+        Step::Plan => StepOutput::Plan(PlanOutput {
+            plan_ref: plan_key(project_id, build_id),
+            plan_hash: build
+                .plan
+                .as_ref()
+                .map(|p| p.plan_hash.clone())
+                .ok_or_else(|| missing("plan"))?,
+            reused_from: None,
+        }),
+        Step::Codegen => StepOutput::Codegen(code()?),
+        Step::Validate => StepOutput::Validate(verdict),
+        Step::Repair(_) => StepOutput::Repair(RepairOutput {
+            code: code()?,
+            verdict,
+        }),
+        Step::CreateDb => StepOutput::CreateDb(CreateDbOutput {
+            database_id: st.database_id.clone().ok_or_else(|| missing("database"))?,
+        }),
+        Step::Migrate => StepOutput::Migrate(MigrateOutput {
+            applied: build.migrations.clone(),
+        }),
+        Step::UploadAssets => {
+            let (count, bytes) = build.assets.ok_or_else(|| missing("assets"))?;
+            StepOutput::UploadAssets(AssetsOutput { count, bytes })
+        }
+        Step::Deploy => StepOutput::Deploy(DeployOutput {
+            version: build
+                .deployed_version
+                .ok_or_else(|| missing("deployed version"))?,
+            slug: st.slug.clone(),
+        }),
+        Step::Record => StepOutput::Record(RecordOutput {
+            version: build
+                .deployed_version
+                .ok_or_else(|| missing("deployed version"))?,
+        }),
+    })
 }
 
 #[cfg(test)]
