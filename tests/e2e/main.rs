@@ -166,6 +166,33 @@ fn run_all(scenarios: &[&Scenario], run: impl Fn(&Scenario)) -> Vec<&'static str
     failed
 }
 
+/// Starts a session with `start` unless `scenarios` is empty, runs them on it with `run`, and
+/// prints the session's log tail when some fail; returns the failures and the running session.
+fn session(
+    scenarios: &[&Scenario],
+    start: impl FnOnce() -> Kiln,
+    label: impl Fn(&Kiln) -> String,
+    run: impl Fn(&Scenario, &Kiln),
+) -> (Vec<&'static str>, Option<Kiln>) {
+    if scenarios.is_empty() {
+        return (Vec::new(), None);
+    }
+    let started = Instant::now();
+    let k = start();
+    println!(
+        "e2e: {} ready at {} in {:.1}s; running {} scenarios",
+        label(&k),
+        k.base,
+        started.elapsed().as_secs_f64(),
+        scenarios.len()
+    );
+    let failed = run_all(scenarios, |s| run(s, &k));
+    if !failed.is_empty() {
+        k.print_log_tail(60);
+    }
+    (failed, Some(k))
+}
+
 /// The default session's settings. Many scenarios (the browser walk-through, the CLI, the auth
 /// scenarios) sign in from the loopback address, and on a fast machine they all fall within one
 /// minute, past the production default of 30 sign-ins per address: the per-address limit is lifted
@@ -225,131 +252,87 @@ fn main() {
     let on_cloudflare = on(|r| matches!(r, Run::Cloudflare(_)));
 
     let mut failed = Vec::new();
-    let mut kiln = None;
-    if !plain.is_empty() {
-        let started = Instant::now();
-        let k = Kiln::start_with(PLAIN_SESSION);
-        println!(
-            "e2e: wrangler dev ready at {} in {:.1}s; running {} scenarios",
-            k.base,
-            started.elapsed().as_secs_f64(),
-            plain.len()
-        );
-        let f = run_all(&plain, |s| match s.run {
-            Run::Plain(run) => run(&k),
+    // The default session is kept running until the end: the model session runs beside it.
+    let (f, kiln) = session(
+        &plain,
+        || Kiln::start_with(PLAIN_SESSION),
+        |_| "wrangler dev".into(),
+        |s, k| match s.run {
+            Run::Plain(run) => run(k),
             _ => unreachable!("only plain scenarios run on the default session"),
-        });
-        if !f.is_empty() {
-            k.print_log_tail(60);
-        }
-        failed.extend(f);
-        // Kept running until the end: the model session runs beside it.
-        kiln = Some(k);
-    }
-
-    if !limited.is_empty() {
-        let started = Instant::now();
-        let k = Kiln::start_with(limits::SETTINGS);
-        println!(
-            "e2e: limits session ready at {} in {:.1}s; running {} scenarios",
-            k.base,
-            started.elapsed().as_secs_f64(),
-            limited.len()
-        );
-        let f = run_all(&limited, |s| match s.run {
-            Run::Limits(run) => run(&k),
+        },
+    );
+    failed.extend(f);
+    let (f, _) = session(
+        &limited,
+        || Kiln::start_with(limits::SETTINGS),
+        |_| "limits session".into(),
+        |s, k| match s.run {
+            Run::Limits(run) => run(k),
             _ => unreachable!("only limits scenarios run on the limits session"),
-        });
-        if !f.is_empty() {
-            k.print_log_tail(60);
-        }
-        failed.extend(f);
-    }
-
-    if !hooked.is_empty() {
-        let started = Instant::now();
-        let k = Kiln::start_with(webhooks::SETTINGS);
-        println!(
-            "e2e: webhooks session ready at {} in {:.1}s; running {} scenarios",
-            k.base,
-            started.elapsed().as_secs_f64(),
-            hooked.len()
-        );
-        let f = run_all(&hooked, |s| match s.run {
-            Run::Webhooks(run) => run(&k),
+        },
+    );
+    failed.extend(f);
+    let (f, _) = session(
+        &hooked,
+        || Kiln::start_with(webhooks::SETTINGS),
+        |_| "webhooks session".into(),
+        |s, k| match s.run {
+            Run::Webhooks(run) => run(k),
             _ => unreachable!("only webhook scenarios run on the webhooks session"),
-        });
-        if !f.is_empty() {
-            k.print_log_tail(60);
-        }
-        failed.extend(f);
-    }
-
-    if !stalled.is_empty() {
-        let started = Instant::now();
-        let k = Kiln::start_with(stuck::SETTINGS);
-        println!(
-            "e2e: watchdog session ready at {} in {:.1}s; running {} scenarios",
-            k.base,
-            started.elapsed().as_secs_f64(),
-            stalled.len()
-        );
-        let f = run_all(&stalled, |s| match s.run {
-            Run::Stuck(run) => run(&k),
+        },
+    );
+    failed.extend(f);
+    let (f, _) = session(
+        &stalled,
+        || Kiln::start_with(stuck::SETTINGS),
+        |_| "watchdog session".into(),
+        |s, k| match s.run {
+            Run::Stuck(run) => run(k),
             _ => unreachable!("only watchdog scenarios run on the watchdog session"),
-        });
-        if !f.is_empty() {
-            k.print_log_tail(60);
-        }
-        failed.extend(f);
-    }
-
-    if !on_cloudflare.is_empty() {
-        let started = Instant::now();
+        },
+    );
+    failed.extend(f);
+    let (f, _) = session(
+        &on_cloudflare,
         // The watchdog session's settings: its scenarios run here too.
-        let k = Kiln::start_on(Target::Cloudflare, stuck::SETTINGS);
-        println!(
-            "e2e: cloudflare session ready at {} (Cloudflare API double {}) in {:.1}s; running {} scenarios",
-            k.base,
-            k.double().url,
-            started.elapsed().as_secs_f64(),
-            on_cloudflare.len()
-        );
-        let f = run_all(&on_cloudflare, |s| match s.run {
-            Run::Cloudflare(run) => run(&k),
+        || Kiln::start_on(Target::Cloudflare, stuck::SETTINGS),
+        |k| {
+            format!(
+                "cloudflare session (Cloudflare API double {})",
+                k.double().url
+            )
+        },
+        |s, k| match s.run {
+            Run::Cloudflare(run) => run(k),
             _ => unreachable!("only cloudflare scenarios run on the cloudflare session"),
-        });
-        if !f.is_empty() {
-            k.print_log_tail(60);
-        }
-        failed.extend(f);
-    }
+        },
+    );
+    failed.extend(f);
 
     if !model.is_empty() {
         let server = ModelServer::start();
         let base_url = server.base_url();
-        let started = Instant::now();
-        let k = Kiln::start_with(&[
-            ("KILN_MODEL_PROVIDER", "openai"),
-            ("KILN_MODEL_BASE_URL", &base_url),
-            ("KILN_MODEL_API_KEY", model_server::DEFAULT_KEY),
-            ("KILN_MODEL_NAME", model_server::MODEL_ID),
-            // Short enough for a stalled-provider scenario; every scripted answer takes well
-            // under a second.
-            ("KILN_MODEL_TIMEOUT_SECONDS", "5"),
-        ]);
-        println!(
-            "e2e: model session ready at {} (model server {base_url}) in {:.1}s; running {} scenarios",
-            k.base,
-            started.elapsed().as_secs_f64(),
-            model.len()
+        let (f, k) = session(
+            &model,
+            || {
+                Kiln::start_with(&[
+                    ("KILN_MODEL_PROVIDER", "openai"),
+                    ("KILN_MODEL_BASE_URL", &base_url),
+                    ("KILN_MODEL_API_KEY", model_server::DEFAULT_KEY),
+                    ("KILN_MODEL_NAME", model_server::MODEL_ID),
+                    // Short enough for a stalled-provider scenario; every scripted answer takes
+                    // well under a second.
+                    ("KILN_MODEL_TIMEOUT_SECONDS", "5"),
+                ])
+            },
+            |_| format!("model session (model server {base_url})"),
+            |s, k| match s.run {
+                Run::Model(run) => run(k, &server),
+                _ => unreachable!("only model scenarios run on the model session"),
+            },
         );
-        let f = run_all(&model, |s| match s.run {
-            Run::Model(run) => run(&k, &server),
-            _ => unreachable!("only model scenarios run on the model session"),
-        });
         if !f.is_empty() {
-            k.print_log_tail(60);
             println!("---- model server requests (method path kind status) ----");
             print!("{}", server.summary());
         }
@@ -359,25 +342,27 @@ fn main() {
     }
     if !workers_ai.is_empty() {
         let server = ModelServer::start();
-        let started = Instant::now();
-        let k = Kiln::start_with_ai_binding(
-            &[("KILN_MODEL_PROVIDER", "workers-ai")],
-            &server.base_url(),
-            model_server::DEFAULT_KEY,
+        let (f, k) = session(
+            &workers_ai,
+            || {
+                Kiln::start_with_ai_binding(
+                    &[("KILN_MODEL_PROVIDER", "workers-ai")],
+                    &server.base_url(),
+                    model_server::DEFAULT_KEY,
+                )
+            },
+            |_| {
+                format!(
+                    "Workers AI session (binding stand-in over model server {})",
+                    server.base_url()
+                )
+            },
+            |s, k| match s.run {
+                Run::WorkersAi(run) => run(k, &server),
+                _ => unreachable!("only Workers AI scenarios run on the Workers AI session"),
+            },
         );
-        println!(
-            "e2e: Workers AI session ready at {} (binding stand-in over model server {}) in {:.1}s; running {} scenarios",
-            k.base,
-            server.base_url(),
-            started.elapsed().as_secs_f64(),
-            workers_ai.len()
-        );
-        let f = run_all(&workers_ai, |s| match s.run {
-            Run::WorkersAi(run) => run(&k, &server),
-            _ => unreachable!("only Workers AI scenarios run on the Workers AI session"),
-        });
         if !f.is_empty() {
-            k.print_log_tail(60);
             println!("---- model server requests (method path kind status) ----");
             print!("{}", server.summary());
         }
