@@ -67,6 +67,23 @@ pub fn is_final(status: &str) -> bool {
     matches!(status, "complete" | "errored" | "terminated")
 }
 
+/// A create the engine refused: a duplicate if the instance exists now, else the refusal.
+fn refused_create(exists: bool, refusal: ApiError) -> Result<Created, ApiError> {
+    if exists {
+        Ok(Created::Duplicate)
+    } else {
+        Err(refusal)
+    }
+}
+
+/// A terminate the engine refused: ended if the status read after it is final, else the refusal.
+fn refused_terminate(status: Option<&str>, refusal: ApiError) -> Result<Terminated, ApiError> {
+    match status {
+        Some(s) if is_final(s) => Ok(Terminated::Ended),
+        _ => Err(refusal),
+    }
+}
+
 /// A Workflow binding.
 pub struct Workflow {
     binding: JsValue,
@@ -110,13 +127,10 @@ impl Workflow {
         Reflect::set(&options, &"params".into(), &params).map_err(|e| js_err("options", &e))?;
         match call(&self.binding, "create", Some(&options)).await {
             Ok(_) => Ok(Created::Started),
-            Err(e) => {
-                if self.get(id).await.is_some() {
-                    Ok(Created::Duplicate)
-                } else {
-                    Err(js_err(&format!("create {} instance {id}", self.name), &e))
-                }
-            }
+            Err(e) => refused_create(
+                self.get(id).await.is_some(),
+                js_err(&format!("create {} instance {id}", self.name), &e),
+            ),
         }
     }
 }
@@ -164,10 +178,45 @@ impl Instance {
         }
         match call(&self.js, "terminate", None).await {
             Ok(_) => Ok(Terminated::Terminated),
-            Err(e) => match self.status().await {
-                Ok(s) if is_final(&s) => Ok(Terminated::Ended),
-                _ => Err(js_err("terminate workflow", &e)),
-            },
+            Err(e) => refused_terminate(
+                self.status().await.ok().as_deref(),
+                js_err("terminate workflow", &e),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_create_is_a_duplicate_only_when_the_instance_exists() {
+        let refusal = || ApiError::internal("create BUILD_WORKFLOW instance b1: boom");
+        assert_eq!(
+            refused_create(true, refusal()).ok(),
+            Some(Created::Duplicate)
+        );
+        // The error's words decide nothing: without the instance it is the refusal itself.
+        let worded = ApiError::internal("instance already exists");
+        assert!(matches!(
+            refused_create(false, worded),
+            Err(ApiError::Internal(m)) if m == "instance already exists"
+        ));
+    }
+
+    #[test]
+    fn a_refused_terminate_is_an_ended_instance_only_when_its_status_is_final() {
+        let refusal = || ApiError::internal("terminate workflow: cannot terminate");
+        for status in ["complete", "errored", "terminated"] {
+            assert_eq!(
+                refused_terminate(Some(status), refusal()).ok(),
+                Some(Terminated::Ended),
+                "{status}"
+            );
+        }
+        for status in [Some("running"), Some("paused"), Some("queued"), None] {
+            assert!(refused_terminate(status, refusal()).is_err(), "{status:?}");
         }
     }
 }
