@@ -14,30 +14,16 @@
 
 use events::envelope::Metadata;
 use events::{Command, ProjectState};
-use js_sys::{Function, Promise, Reflect};
 use serde_json::Value;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use crate::adapters::build_store;
 use crate::adapters::webcrypto::now_ms;
+use crate::adapters::workflow_instances::{Terminated, Workflow};
 use crate::deploy::LivePointer;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service;
-
-async fn call0(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
-    let p: Promise = f.call0(target)?.dyn_into()?;
-    JsFuture::from(p).await
-}
-
-async fn call1(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
-    let p: Promise = f.call1(target, arg)?.dyn_into()?;
-    JsFuture::from(p).await
-}
 
 /// What became of a build's Workflow instance when it was terminated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,52 +39,21 @@ pub enum Instance {
 /// The engine's status of the build's instance (`running`, `complete`, …), or `None` if there is
 /// no such instance.
 pub async fn instance_status(env: &Env, build_id: &str) -> Result<Option<String>, ApiError> {
-    let env_js: &JsValue = env.as_ref();
-    let wf = Reflect::get(env_js, &"BUILD_WORKFLOW".into())
-        .map_err(|_| ApiError::internal("BUILD_WORKFLOW binding missing"))?;
-    let Ok(instance) = call1(&wf, "get", &JsValue::from_str(build_id)).await else {
-        return Ok(None);
-    };
-    let status = call0(&instance, "status")
-        .await
-        .map_err(|e| ApiError::internal(format!("workflow status: {}", js_text(&e))))?;
-    Ok(Reflect::get(&status, &"status".into())
-        .ok()
-        .and_then(|s| s.as_string()))
+    match Workflow::builds(env)?.get(build_id).await {
+        Some(instance) => instance.status().await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Terminates the build's Workflow instance if it is still going.
 pub async fn terminate(env: &Env, build_id: &str) -> Result<Instance, ApiError> {
-    let env_js: &JsValue = env.as_ref();
-    let wf = Reflect::get(env_js, &"BUILD_WORKFLOW".into())
-        .map_err(|_| ApiError::internal("BUILD_WORKFLOW binding missing"))?;
-    let Ok(instance) = call1(&wf, "get", &JsValue::from_str(build_id)).await else {
+    let Some(instance) = Workflow::builds(env)?.get(build_id).await else {
         return Ok(Instance::Missing);
     };
-    let status = call0(&instance, "status")
-        .await
-        .ok()
-        .and_then(|s| Reflect::get(&s, &"status".into()).ok())
-        .and_then(|s| s.as_string())
-        .unwrap_or_default();
-    if matches!(status.as_str(), "complete" | "errored" | "terminated") {
-        return Ok(Instance::Ended);
-    }
-    match call0(&instance, "terminate").await {
-        Ok(_) => Ok(Instance::Terminated),
-        // It ended between the status and the terminate call.
-        Err(e) if js_text(&e).contains("finite") || js_text(&e).contains("terminate") => {
-            Ok(Instance::Ended)
-        }
-        Err(e) => Err(ApiError::internal(format!(
-            "terminate workflow {build_id}: {}",
-            js_text(&e)
-        ))),
-    }
-}
-
-fn js_text(e: &JsValue) -> String {
-    crate::pipeline::js_error_text(e)
+    Ok(match instance.terminate().await? {
+        Terminated::Terminated => Instance::Terminated,
+        Terminated::Ended => Instance::Ended,
+    })
 }
 
 /// The pointer that makes the log's live version live on the configured target (`None`: nothing

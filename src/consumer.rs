@@ -17,11 +17,10 @@
 //! between the marker and the create). The workflow's first step (`StartBuild` in the event log)
 //! is a second guard: a duplicate run finds the build already started.
 
-use js_sys::{Function, Object, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use worker::{Conditional, Env, MessageBatch, MessageExt};
+use worker::{Env, MessageBatch, MessageExt};
 
+use crate::adapters::build_store;
+use crate::adapters::workflow_instances::{Created, Workflow};
 use crate::error::ApiError;
 use crate::pipeline::BuildJob;
 use crate::teardown::{self, TeardownJob};
@@ -36,60 +35,23 @@ pub enum Outcome {
     Duplicate,
 }
 
-fn js_err(what: &str, e: JsValue) -> ApiError {
-    let msg = Reflect::get(&e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{e:?}"));
-    ApiError::internal(format!("{what}: {msg}"))
-}
-
-fn workflow_binding(env: &Env) -> Result<JsValue, ApiError> {
-    let env_js: &JsValue = env.as_ref();
-    Reflect::get(env_js, &"BUILD_WORKFLOW".into()).map_err(|e| js_err("BUILD_WORKFLOW binding", e))
-}
-
-async fn call(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
-    let p: Promise = f.call1(target, arg)?.dyn_into()?;
-    JsFuture::from(p).await
-}
-
-/// Whether the engine knows an instance with this id.
-pub async fn instance_exists(env: &Env, id: &str) -> Result<bool, ApiError> {
-    let wf = workflow_binding(env)?;
-    Ok(call(&wf, "get", &JsValue::from_str(id)).await.is_ok())
-}
-
 /// Starts the workflow for `job` unless it has been started already.
 pub async fn start(env: &Env, job: &BuildJob) -> Result<Outcome, ApiError> {
-    let marker = env
-        .bucket("STORE")?
-        .put(
-            format!("workflows/{}", job.build_id),
-            job.project_id.clone(),
-        )
-        .only_if(Conditional {
-            etag_does_not_match: Some("*".into()),
-            ..Default::default()
-        })
-        .execute()
-        .await?;
-    if marker.is_none() && instance_exists(env, &job.build_id).await? {
+    let elected = build_store::put_if_absent(
+        env,
+        &format!("workflows/{}", job.build_id),
+        job.project_id.clone().into_bytes(),
+    )
+    .await?;
+    let workflows = Workflow::builds(env)?;
+    if !elected && workflows.get(&job.build_id).await.is_some() {
         return Ok(Outcome::Duplicate);
     }
-    let wf = workflow_binding(env)?;
-    let options = Object::new();
-    Reflect::set(&options, &"id".into(), &JsValue::from_str(&job.build_id))
-        .map_err(|e| js_err("options", e))?;
-    let params = js_sys::JSON::parse(&serde_json::to_string(job).map_err(ApiError::internal)?)
-        .map_err(|e| js_err("params", e))?;
-    Reflect::set(&options, &"params".into(), &params).map_err(|e| js_err("options", e))?;
-    match call(&wf, "create", &options).await {
-        Ok(_) => Ok(Outcome::Started),
-        // Production rejects a duplicate id: someone else started it.
-        Err(e) if format!("{e:?}").contains("already") => Ok(Outcome::Duplicate),
-        Err(e) => Err(js_err("create workflow", e)),
+    // A create the engine refuses because the instance exists (production rejects a duplicate
+    // id: someone else started it) is told apart by the engine's state, not its error text.
+    match workflows.create(&job.build_id, job).await? {
+        Created::Started => Ok(Outcome::Started),
+        Created::Duplicate => Ok(Outcome::Duplicate),
     }
 }
 
@@ -144,9 +106,7 @@ pub async fn handle(batch: MessageBatch<BuildJob>, env: Env) -> worker::Result<(
 pub const BUILDS_DEAD_LETTER_QUEUE: &str = "kiln-builds-dlq";
 
 fn test_hooks(env: &Env) -> bool {
-    env.var("KILN_TEST_HOOKS")
-        .map(|v| v.to_string() == "1")
-        .unwrap_or(false)
+    build_store::test_hooks(env)
 }
 
 /// Records that `job` never started: every delivery of its message failed to create the workflow.

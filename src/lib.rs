@@ -81,5 +81,5 @@ async fn serve(req: Request, env: Env) -> std::result::Result<Response, ApiError
     // Everything else is the builder (web/dist, Workers Static Assets): files by path, and
     // index.html for page paths (`not_found_handling = "single-page-application"`). It needs no
     // configuration, so a misconfigured platform still shows its pages (and their API errors).
-    Ok(env.assets("ASSETS")?.fetch_request(req).await?)
+    adapters::assets::serve(&env, req).await
 }

@@ -17,23 +17,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use js_sys::{Function, Promise, Reflect};
-use serde::Deserialize;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env};
 
+use crate::adapters::store::Store;
+use crate::adapters::workflow_instances::{Instance, Workflow};
 use crate::consumer;
 use crate::error::ApiError;
 use crate::pipeline::BuildJob;
 
 static STARTED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Deserialize)]
-struct Unfinished {
-    id: String,
-    project_id: String,
-}
 
 /// Schedules the resumption pass once per isolate.
 pub fn once_per_isolate(env: &Env, ctx: &Context) {
@@ -77,48 +69,33 @@ fn local_engine(target: &str, api_base: &str) -> bool {
     target == "cloudflare" && (host == "127.0.0.1" || host == "localhost")
 }
 
-async fn call0(target: &JsValue, method: &str) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
-    let p: Promise = f.call0(target)?.dyn_into()?;
-    JsFuture::from(p).await
-}
-
-async fn call1(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
-    let p: Promise = f.call1(target, arg)?.dyn_into()?;
-    JsFuture::from(p).await
+/// Pauses and resumes an instance that is still going (the local engine then continues it);
+/// returns whether it was going.
+async fn nudge(instance: &Instance) -> bool {
+    let state = instance.status().await.unwrap_or_default();
+    if !matches!(state.as_str(), "running" | "queued" | "waiting" | "paused") {
+        return false;
+    }
+    if state != "paused" {
+        let _ = instance.pause().await;
+    }
+    let _ = instance.resume().await;
+    true
 }
 
 /// Resumes every unfinished build; returns how many were touched.
 pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
-    let rows: Vec<Unfinished> = env
-        .d1("DB")?
-        .prepare("SELECT id, project_id FROM builds WHERE status IN ('requested', 'running') ORDER BY created_at")
-        .all()
-        .await
-        .and_then(|r| r.results())
-        .map_err(|e| ApiError::internal(format!("d1 unfinished builds: {e}")))?;
-    let env_js: &JsValue = env.as_ref();
-    let wf = Reflect::get(env_js, &"BUILD_WORKFLOW".into())
-        .map_err(|_| ApiError::internal("BUILD_WORKFLOW binding missing"))?;
+    let rows = Store::of(env)?.unfinished_builds().await?;
+    let wf = Workflow::builds(env)?;
     let mut touched = 0;
     for row in rows {
-        match call1(&wf, "get", &JsValue::from_str(&row.id)).await {
-            Ok(instance) => {
-                let status = call0(&instance, "status").await.ok();
-                let state = status
-                    .and_then(|s| Reflect::get(&s, &"status".into()).ok())
-                    .and_then(|s| s.as_string())
-                    .unwrap_or_default();
-                if matches!(state.as_str(), "running" | "queued" | "waiting" | "paused") {
-                    if state != "paused" {
-                        let _ = call0(&instance, "pause").await;
-                    }
-                    let _ = call0(&instance, "resume").await;
+        match wf.get(&row.id).await {
+            Some(instance) => {
+                if nudge(&instance).await {
                     touched += 1;
                 }
             }
-            Err(_) => {
+            None => {
                 let job = BuildJob {
                     project_id: row.project_id,
                     build_id: row.id,
@@ -135,33 +112,20 @@ pub async fn resume_unfinished(env: &Env) -> Result<usize, ApiError> {
     Ok(touched)
 }
 
-#[derive(Deserialize)]
-struct ProjectRow {
-    id: String,
-}
-
 /// Resumes (or starts again) the workflow of every rollback the log shows as pending; returns how
 /// many were touched. Rollbacks have no projection, so each project's folded state is read (a
 /// snapshot plus its tail); this runs only locally, once per isolate, in the background.
 pub async fn resume_rollbacks(env: &Env) -> Result<usize, ApiError> {
-    let rows: Vec<ProjectRow> = env
-        .d1("DB")?
-        .prepare("SELECT id FROM projects ORDER BY created_at")
-        .all()
-        .await
-        .and_then(|r| r.results())
-        .map_err(|e| ApiError::internal(format!("d1 projects: {e}")))?;
+    let rows = Store::of(env)?.project_ids().await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let ctx = crate::http::Ctx::new(env.clone())?;
     let log = crate::service::event_log(&ctx)?;
-    let env_js: &JsValue = env.as_ref();
-    let wf = Reflect::get(env_js, &"ROLLBACK_WORKFLOW".into())
-        .map_err(|_| ApiError::internal("ROLLBACK_WORKFLOW binding missing"))?;
+    let wf = Workflow::rollbacks(env)?;
     let mut touched = 0;
-    for row in rows {
-        let state = crate::service::load(&log, &row.id, true).await?;
+    for project in rows {
+        let state = crate::service::load(&log, &project, true).await?;
         let Some(pending) = state.rollback.as_ref() else {
             continue;
         };
@@ -169,24 +133,15 @@ pub async fn resume_rollbacks(env: &Env) -> Result<usize, ApiError> {
         let Some(rollback_id) = pending.rollback_id.clone() else {
             continue;
         };
-        match call1(&wf, "get", &JsValue::from_str(&rollback_id)).await {
-            Ok(instance) => {
-                let status = call0(&instance, "status").await.ok();
-                let state = status
-                    .and_then(|s| Reflect::get(&s, &"status".into()).ok())
-                    .and_then(|s| s.as_string())
-                    .unwrap_or_default();
-                if matches!(state.as_str(), "running" | "queued" | "waiting" | "paused") {
-                    if state != "paused" {
-                        let _ = call0(&instance, "pause").await;
-                    }
-                    let _ = call0(&instance, "resume").await;
+        match wf.get(&rollback_id).await {
+            Some(instance) => {
+                if nudge(&instance).await {
                     touched += 1;
                 }
             }
-            Err(_) => {
+            None => {
                 let job = crate::rollback::RollbackJob {
-                    project_id: row.id.clone(),
+                    project_id: project.clone(),
                     rollback_id,
                     to_version: pending.to_version,
                     slow: false,

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use codestore::{CodeStore, Manifest};
 use events::envelope::Metadata;
 use events::{Command, ProjectState};
-use js_sys::{Object, Reflect};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use validation::compat;
@@ -29,6 +28,7 @@ use workflows::pipeline::StepError;
 
 use crate::adapters::code_store::R2CodeStore;
 use crate::adapters::webcrypto::now_ms;
+use crate::adapters::workflow_instances::Workflow;
 use crate::deploy::{DeployTarget, Target};
 use crate::error::ApiError;
 use crate::http::Ctx;
@@ -98,7 +98,7 @@ pub async fn applied_migrations(
     if missing.is_empty() {
         return Ok(sources);
     }
-    let store = R2CodeStore::new(ctx.env.bucket("STORE")?);
+    let store = R2CodeStore::of(&ctx.env)?;
     for v in st.versions.iter().rev().copied() {
         let Some(m) = store.get_manifest(project, v).await.map_err(internal)? else {
             continue;
@@ -126,7 +126,7 @@ pub async fn verdict(
     st: &ProjectState,
     version: u32,
 ) -> Result<Option<String>, ApiError> {
-    let store = R2CodeStore::new(ctx.env.bucket("STORE")?);
+    let store = R2CodeStore::of(&ctx.env)?;
     let target = store
         .get_manifest(project, version)
         .await
@@ -216,7 +216,8 @@ async fn check(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     {
         return Err(StepError::Terminal(reason));
     }
-    let m = R2CodeStore::new(ctx.env.bucket("STORE").map_err(step_err_js)?)
+    let m = R2CodeStore::of(&ctx.env)
+        .map_err(step_err)?
         .get_manifest(&job.project_id, job.to_version)
         .await
         .map_err(|e| StepError::Retryable(e.to_string()))?
@@ -231,10 +232,6 @@ async fn check(env: Env, job: RollbackJob) -> Result<Value, StepError> {
         .restore(&m, None, &job.rollback_id)
         .await?;
     Ok(json!({ "done": false }))
-}
-
-fn step_err_js(e: worker::Error) -> StepError {
-    StepError::Retryable(e.to_string())
 }
 
 /// The `slow` test hook: stalls once per rollback (an R2 marker remembers it across restarts).
@@ -266,7 +263,8 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     let build_id = st
         .build_of_version(job.to_version)
         .map(|b| b.build_id.clone());
-    let m = R2CodeStore::new(ctx.env.bucket("STORE").map_err(step_err_js)?)
+    let m = R2CodeStore::of(&ctx.env)
+        .map_err(step_err)?
         .get_manifest(&job.project_id, job.to_version)
         .await
         .map_err(|e| StepError::Retryable(e.to_string()))?
@@ -282,7 +280,7 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     crate::steps::move_live_pointer(&ctx, &st.slug, &pointer)
         .await
         .map_err(step_err)?;
-    let bucket = ctx.env.bucket("STORE").map_err(step_err_js)?;
+    let bucket = crate::adapters::build_store::bucket(&ctx.env).map_err(step_err)?;
     // The same race as the deploy step: a deletion seen after the write undoes it.
     if load(&ctx, &job).await?.deleted {
         crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)
@@ -378,29 +376,11 @@ async fn fail(job: &RollbackJob, glue: &JsValue, env: &Env, reason: String) {
     .await;
 }
 
-/// Creates the Workflow instance of a recorded rollback.
+/// Creates the Workflow instance of a recorded rollback (an instance that exists already is left
+/// as it is).
 pub async fn start(env: &Env, job: &RollbackJob) -> Result<(), ApiError> {
-    let env_js: &JsValue = env.as_ref();
-    let js = |what: &str, e: JsValue| {
-        ApiError::internal(format!("{what}: {}", crate::pipeline::js_error_text(&e)))
-    };
-    let wf = Reflect::get(env_js, &"ROLLBACK_WORKFLOW".into())
-        .map_err(|e| js("ROLLBACK_WORKFLOW binding", e))?;
-    let options = Object::new();
-    Reflect::set(&options, &"id".into(), &JsValue::from_str(&job.rollback_id))
-        .map_err(|e| js("options", e))?;
-    let params = js_sys::JSON::parse(&serde_json::to_string(job).map_err(internal)?)
-        .map_err(|e| js("params", e))?;
-    Reflect::set(&options, &"params".into(), &params).map_err(|e| js("options", e))?;
-    let create: js_sys::Function = Reflect::get(&wf, &"create".into())
-        .and_then(|f| f.dyn_into())
-        .map_err(|e| js("create", e))?;
-    let promise: js_sys::Promise = create
-        .call1(&wf, &options)
-        .and_then(|p| p.dyn_into())
-        .map_err(|e| js("create rollback workflow", e))?;
-    wasm_bindgen_futures::JsFuture::from(promise)
+    Workflow::rollbacks(env)?
+        .create(&job.rollback_id, job)
         .await
-        .map_err(|e| js("create rollback workflow", e))?;
-    Ok(())
+        .map(|_| ())
 }

@@ -8,7 +8,7 @@ use events::envelope::{Envelope, Metadata, NewEvent};
 use events::{Command, EventStore, ProjectState, Rejection, StoreError};
 
 use crate::adapters::event_log::R2EventLog;
-use crate::adapters::projections;
+use crate::adapters::projections::Projections;
 use crate::error::ApiError;
 use crate::http::Ctx;
 
@@ -16,9 +16,9 @@ use crate::http::Ctx;
 /// another writer made progress, so this bounds latency, not correctness).
 const MAX_ATTEMPTS: usize = 64;
 
-/// The event log binding.
+/// The event log.
 pub fn event_log(ctx: &Ctx) -> Result<R2EventLog, ApiError> {
-    Ok(R2EventLog::new(ctx.env.bucket("STORE")?))
+    R2EventLog::of(&ctx.env)
 }
 
 /// Maps a business-rule rejection to the API: the state did not allow the command.
@@ -141,7 +141,7 @@ pub async fn execute_all(
     commands: Vec<Command>,
 ) -> Result<Vec<Envelope>, ExecError> {
     let log = event_log(ctx)?;
-    let db = ctx.db()?;
+    let projections = Projections::of(&ctx.env)?;
     let mut use_snapshot = true;
     for _ in 0..MAX_ATTEMPTS {
         let state = load(&log, stream, use_snapshot).await?;
@@ -168,7 +168,7 @@ pub async fn execute_all(
                 };
                 let (_, projected, _) = futures_util::future::join3(
                     snapshot,
-                    projections::apply(&db, &stored),
+                    projections.apply(&stored),
                     crate::webhooks::fan_out(ctx, &slug, &stored),
                 )
                 .await;

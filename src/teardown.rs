@@ -22,17 +22,15 @@ use codestore::blob_prefix;
 use events::envelope::Metadata;
 use events::Command;
 use serde::{Deserialize, Serialize};
-use worker::{Bucket, Conditional, Env};
+use worker::Env;
 
+use crate::adapters::{build_store, queues};
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service;
 
 /// The Queue that carries teardown jobs (its consumer is in [`crate::consumer`]).
 pub const QUEUE: &str = "kiln-teardown";
-
-/// The Queue producer binding for [`QUEUE`].
-const BINDING: &str = "TEARDOWN_QUEUE";
 
 /// The system actor recorded on `TeardownCompleted`.
 const ACTOR: &str = "kiln:teardown";
@@ -59,11 +57,7 @@ pub enum Outcome {
 
 /// Sends `job` on the teardown Queue.
 pub async fn request(ctx: &Ctx, job: &TeardownJob) -> Result<(), ApiError> {
-    ctx.env
-        .queue(BINDING)?
-        .send(job)
-        .await
-        .map_err(|e| ApiError::internal(format!("teardown queue send: {e}")))
+    queues::send_teardown(&ctx.env, job).await
 }
 
 /// Runs the teardown of `job.project_id` and records `TeardownCompleted`. An error means some
@@ -102,24 +96,25 @@ pub async fn process(env: &Env, job: &TeardownJob) -> Result<Outcome, ApiError> 
 /// Removes everything the project's app owns, in order, and checks that it is gone.
 async fn run(ctx: &Ctx, job: &TeardownJob, slug: &str) -> Result<(), ApiError> {
     let project = job.project_id.as_str();
-    let bucket = ctx.env.bucket("STORE")?;
-    remove_pointer(&bucket, project, slug).await?;
+    let env = &ctx.env;
+    remove_pointer(&build_store::bucket(env)?, project, slug).await?;
     destroy_database(ctx, project).await?;
-    injected_fault(ctx, &bucket, job).await?;
-    bucket.delete(format!("secrets/{project}")).await?;
+    injected_fault(ctx, job).await?;
+    let secret = format!("secrets/{project}");
+    build_store::delete(env, &secret).await?;
     for prefix in prefixes(project) {
-        delete_prefix(&bucket, &prefix).await?;
+        build_store::delete_prefix(env, &prefix).await?;
     }
     // Verification: nothing is left under any prefix, and the slug does not point here.
     for prefix in prefixes(project) {
-        if !is_empty(&bucket, &prefix).await? {
+        if !build_store::is_empty(env, &prefix).await? {
             return Err(ApiError::internal(format!(
                 "teardown of {project}: '{prefix}' is not empty yet"
             )));
         }
     }
-    if bucket.head(format!("secrets/{project}")).await?.is_some()
-        || pointer_names(&bucket, slug, project).await?
+    if build_store::exists(env, &secret).await?
+        || build_store::pointer_names(&build_store::bucket(env)?, slug, project).await?
     {
         return Err(ApiError::internal(format!(
             "teardown of {project}: the secret or the live pointer is still there"
@@ -151,85 +146,25 @@ async fn destroy_database(ctx: &Ctx, project: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::internal(format!("teardown: {e}")))
 }
 
-/// Whether `apps/<slug>.json` is the live pointer of `project`.
-async fn pointer_names(bucket: &Bucket, slug: &str, project: &str) -> Result<bool, ApiError> {
-    if slug.is_empty() {
-        return Ok(false);
-    }
-    let Some(obj) = bucket.get(format!("apps/{slug}.json")).execute().await? else {
-        return Ok(false);
-    };
-    let bytes = match obj.body() {
-        Some(b) => b.bytes().await?,
-        None => return Ok(false),
-    };
-    Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .is_some_and(|v| v["project"] == project))
-}
-
 /// Removes the live pointer `apps/<slug>.json` if it names `project` (a new project may already
 /// own the slug). Returns whether it removed one. Also used inline by the DELETE handler and by
 /// a deploy that finds its project deleted.
-pub async fn remove_pointer(bucket: &Bucket, project: &str, slug: &str) -> Result<bool, ApiError> {
-    if !pointer_names(bucket, slug, project).await? {
-        return Ok(false);
-    }
-    bucket.delete(format!("apps/{slug}.json")).await?;
-    Ok(true)
-}
-
-async fn is_empty(bucket: &Bucket, prefix: &str) -> Result<bool, ApiError> {
-    let page = bucket
-        .list()
-        .prefix(prefix.to_string())
-        .limit(1)
-        .execute()
-        .await?;
-    Ok(page.objects().is_empty())
-}
-
-/// Deletes every key under `prefix`, a page at a time, until a listing comes back empty.
-async fn delete_prefix(bucket: &Bucket, prefix: &str) -> Result<usize, ApiError> {
-    let mut removed = 0;
-    loop {
-        let page = bucket
-            .list()
-            .prefix(prefix.to_string())
-            .limit(1000)
-            .execute()
-            .await?;
-        let keys: Vec<String> = page.objects().iter().map(|o| o.key()).collect();
-        if keys.is_empty() {
-            return Ok(removed);
-        }
-        removed += keys.len();
-        bucket.delete_multiple(keys).await?;
-    }
-}
+pub use crate::adapters::build_store::remove_pointer;
 
 /// Test hooks only: fails the first `fail_attempts` runs of this job, after the pointer and the
 /// database are gone. Attempts are counted with create-only markers `faults/teardown/<project>/<n>`
 /// (kept, like any test-session state).
-async fn injected_fault(ctx: &Ctx, bucket: &Bucket, job: &TeardownJob) -> Result<(), ApiError> {
-    let hooks = ctx
-        .env
-        .var("KILN_TEST_HOOKS")
-        .is_ok_and(|v| v.to_string() == "1");
+async fn injected_fault(ctx: &Ctx, job: &TeardownJob) -> Result<(), ApiError> {
+    let hooks = build_store::test_hooks(&ctx.env);
     let fails = job.fail_attempts.filter(|_| hooks).unwrap_or(0);
     for n in 1..=fails {
-        let fresh = bucket
-            .put(
-                format!("faults/teardown/{}/{n}", job.project_id),
-                Vec::<u8>::new(),
-            )
-            .only_if(Conditional {
-                etag_does_not_match: Some("*".into()),
-                ..Default::default()
-            })
-            .execute()
-            .await?;
-        if fresh.is_some() {
+        let fresh = build_store::put_if_absent(
+            &ctx.env,
+            &format!("faults/teardown/{}/{n}", job.project_id),
+            Vec::new(),
+        )
+        .await?;
+        if fresh {
             return Err(ApiError::internal(format!(
                 "injected teardown fault {n} of {fails} (x-kiln-faults)"
             )));

@@ -11,14 +11,15 @@
 //! log, so a build that ended meanwhile is left alone.
 
 use events::envelope::Metadata;
-use events::Command;
-use serde::{Deserialize, Serialize};
+use events::{Command, Rejection};
+use serde::Serialize;
 use worker::Env;
 
+use crate::adapters::store::{StalledBuild, Store};
 use crate::adapters::webcrypto::now_ms;
 use crate::error::ApiError;
 use crate::http::Ctx;
-use crate::service;
+use crate::service::{self, ExecError};
 
 /// The default stall threshold, in minutes.
 pub const DEFAULT_STALL_MINUTES: f64 = 15.0;
@@ -61,13 +62,6 @@ pub fn describe(ms: i64) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct Candidate {
-    id: String,
-    project_id: String,
-    last: f64,
-}
-
 /// What one pass did.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -90,20 +84,7 @@ pub async fn run(env: &Env) -> Result<Report, ApiError> {
     .map_err(ApiError::internal)?;
     let now = now_ms();
     let cutoff = now - threshold;
-    let candidates: Vec<Candidate> = ctx
-        .db()?
-        .prepare(
-            "SELECT b.id AS id, b.project_id AS project_id, \
-                    MAX(b.updated_at, COALESCE(MAX(s.started_at), 0), COALESCE(MAX(s.finished_at), 0)) AS last \
-             FROM builds b LEFT JOIN build_steps s ON s.build_id = b.id \
-             WHERE b.status IN ('requested', 'running') \
-             GROUP BY b.id HAVING last <= ?1 ORDER BY last LIMIT 100",
-        )
-        .bind(&[(cutoff as f64).into()])?
-        .all()
-        .await
-        .and_then(|r| r.results())
-        .map_err(|e| ApiError::internal(format!("d1 stalled builds: {e}")))?;
+    let candidates = Store::of(&ctx.env)?.stalled_builds(cutoff).await?;
     let mut report = Report {
         stalled: candidates.len(),
         failed: Vec::new(),
@@ -121,7 +102,7 @@ pub async fn run(env: &Env) -> Result<Report, ApiError> {
 /// Records the stall of one build (unless it ended meanwhile), then ends it outside its workflow.
 async fn fail_stalled(
     ctx: &Ctx,
-    c: &Candidate,
+    c: &StalledBuild,
     now: i64,
     threshold: i64,
 ) -> Result<bool, ApiError> {
@@ -148,11 +129,11 @@ async fn fail_stalled(
         step: WATCHDOG_STEP.into(),
         reason,
     };
-    match service::execute(ctx, &c.project_id, meta, fail).await {
+    match service::execute_all(ctx, &c.project_id, meta, vec![fail]).await {
         Ok(_) => {}
-        // It ended between the read and the append.
-        Err(ApiError::Conflict(m)) if m.contains("already") => return Ok(false),
-        Err(e) => return Err(e),
+        // It ended between the read and the append (the rules refuse to fail a finished build).
+        Err(ExecError::Rejected(Rejection::BuildFinished { .. })) => return Ok(false),
+        Err(e) => return Err(e.into()),
     }
     worker::console_warn!("watchdog: build {} failed after no progress", c.id);
     crate::cancel::end_outside(ctx, &c.project_id, &c.id).await;

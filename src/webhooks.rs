@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 use crate::adapters::webcrypto;
-use crate::adapters::webhook_http;
 use crate::adapters::webhooks::{DeliveryRow, EndpointRow, Webhooks};
+use crate::adapters::{queues, webhook_http};
 use crate::domain::webhook::schedule::{self, Next};
 use crate::domain::webhook::{payload_of, signature, EventFilter, EventType};
 use crate::error::ApiError;
@@ -33,8 +33,6 @@ use crate::http::Ctx;
 pub const QUEUE: &str = "kiln-webhooks";
 /// Where the Queue puts a message after its last attempt.
 pub const DEAD_LETTER_QUEUE: &str = "kiln-webhooks-dlq";
-/// The producer binding of [`QUEUE`].
-const BINDING: &str = "WEBHOOK_QUEUE";
 /// Longest wait for a receiver's answer, per attempt.
 pub const TIMEOUT_MS: u32 = 15_000;
 /// Sent as `user-agent`.
@@ -119,28 +117,20 @@ pub async fn fan_out(ctx: &Ctx, slug: &str, stored: &[Envelope]) {
 
 async fn try_fan_out(ctx: &Ctx, slug: &str, stored: &[Envelope]) -> Result<(), ApiError> {
     let project = &stored[0].stream;
-    let endpoints = Webhooks::new(&ctx.db()?).enabled(project).await?;
+    let endpoints = Webhooks::of(&ctx.env)?.enabled(project).await?;
     if endpoints.is_empty() {
         return Ok(());
     }
     let jobs = jobs_for(stored, &endpoints, slug, &ctx.config.apps_domain);
-    let queue = ctx.env.queue(BINDING)?;
     for chunk in jobs.chunks(SEND_BATCH) {
-        queue
-            .send_batch(chunk.to_vec())
-            .await
-            .map_err(|e| ApiError::internal(format!("webhook queue send: {e}")))?;
+        queues::send_webhooks(&ctx.env, chunk).await?;
     }
     Ok(())
 }
 
 /// Enqueues a redelivery of a logged message.
 pub async fn redeliver(ctx: &Ctx, job: &WebhookJob) -> Result<(), ApiError> {
-    ctx.env
-        .queue(BINDING)?
-        .send(job)
-        .await
-        .map_err(|e| ApiError::internal(format!("webhook queue send: {e}")))
+    queues::send_webhook(&ctx.env, job).await
 }
 
 /// What to do with a message after an attempt.
@@ -162,8 +152,7 @@ pub enum Outcome {
 
 /// Makes one attempt of `job` and logs it.
 pub async fn attempt(ctx: &Ctx, job: &WebhookJob) -> Result<Outcome, ApiError> {
-    let db = ctx.db()?;
-    let store = Webhooks::new(&db);
+    let store = Webhooks::of(&ctx.env)?;
     let Some(endpoint) = store.by_id(&job.webhook_id).await? else {
         return Ok(Outcome::Dropped);
     };
@@ -244,8 +233,7 @@ pub async fn attempt(ctx: &Ctx, job: &WebhookJob) -> Result<Outcome, ApiError> {
 
 /// Logs that the Queue gave up on `job` (its message reached the dead-letter queue).
 pub async fn dead(ctx: &Ctx, job: &WebhookJob) -> Result<(), ApiError> {
-    let db = ctx.db()?;
-    let store = Webhooks::new(&db);
+    let store = Webhooks::of(&ctx.env)?;
     if store.by_id(&job.webhook_id).await?.is_none() {
         return Ok(());
     }

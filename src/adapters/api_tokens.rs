@@ -77,14 +77,16 @@ fn changed(out: &worker::D1Result) -> bool {
 }
 
 /// Typed access to `api_tokens`.
-pub struct ApiTokens<'a> {
-    db: &'a D1Database,
+pub struct ApiTokens {
+    db: D1Database,
 }
 
-impl<'a> ApiTokens<'a> {
-    /// Wraps the binding.
-    pub fn new(db: &'a D1Database) -> Self {
-        Self { db }
+impl ApiTokens {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
 
     /// Stores a token unless its owner already holds `quota` tokens; `false` when over quota.

@@ -40,6 +40,11 @@ impl R2CodeStore {
         Self { bucket }
     }
 
+    /// The code store in the platform bucket.
+    pub fn of(env: &worker::Env) -> Result<Self, crate::error::ApiError> {
+        Ok(Self::new(super::bindings::store_bucket(env)?))
+    }
+
     async fn get_bytes(&self, key: String) -> Result<Option<Vec<u8>>, CodeStoreError> {
         let Some(obj) = self
             .bucket

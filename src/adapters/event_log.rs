@@ -145,6 +145,11 @@ impl R2EventLog {
         Self { bucket }
     }
 
+    /// The event log in the platform bucket.
+    pub fn of(env: &worker::Env) -> Result<Self, crate::error::ApiError> {
+        Ok(Self::new(super::bindings::store_bucket(env)?))
+    }
+
     async fn read_hint(&self, stream: &str) -> Result<Head, StoreError> {
         let Some(obj) = self
             .bucket
@@ -472,6 +477,28 @@ impl R2EventLog {
             }
         }
         Ok(out)
+    }
+
+    /// The first stream after `after` in key order (`None` for `after`: the first stream of all).
+    pub async fn next_stream(&self, after: Option<&str>) -> Result<Option<String>, StoreError> {
+        let mut list = self
+            .bucket
+            .list()
+            .prefix("streams/".to_string())
+            .delimiter("/")
+            .limit(1);
+        if let Some(s) = after {
+            // Every key of stream `s` starts with `streams/<s>/`; `0` is the character after `/`.
+            list = list.start_after(format!("streams/{s}0"));
+        }
+        let page = list
+            .execute()
+            .await
+            .map_err(|e| unavailable("list streams", e))?;
+        Ok(page.delimited_prefixes().into_iter().next().and_then(|p| {
+            p.strip_prefix("streams/")
+                .map(|s| s.trim_end_matches('/').to_owned())
+        }))
     }
 
     /// A cached fold of the stream (see `service::load`), if one is stored.

@@ -42,14 +42,16 @@ fn num(n: i64) -> JsValue {
 }
 
 /// Typed access to `idempotency_keys`.
-pub struct IdempotencyKeys<'a> {
-    db: &'a D1Database,
+pub struct IdempotencyKeys {
+    db: D1Database,
 }
 
-impl<'a> IdempotencyKeys<'a> {
-    /// Wraps the binding.
-    pub fn new(db: &'a D1Database) -> Self {
-        Self { db }
+impl IdempotencyKeys {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
 
     /// Claims `key` for a request with `fingerprint`, or returns what is recorded for it.

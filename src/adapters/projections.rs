@@ -109,20 +109,6 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
     })
 }
 
-/// Applies appended events to the projections in one D1 batch.
-pub async fn apply(db: &D1Database, events: &[Envelope]) -> Result<(), ApiError> {
-    let mut all = Vec::new();
-    for e in events {
-        all.extend(statements(db, e)?);
-    }
-    if !all.is_empty() {
-        db.batch(all)
-            .await
-            .map_err(|e| ApiError::internal(format!("d1 projection: {e}")))?;
-    }
-    Ok(())
-}
-
 /// Tables in dependency order (children first for deletion).
 pub const TABLES: [&str; 5] = [
     "deployments",
@@ -132,23 +118,66 @@ pub const TABLES: [&str; 5] = [
     "projects",
 ];
 
-/// Every projected row, table by table in a stable order, for operators and rebuild checks.
-pub async fn dump(db: &D1Database) -> Result<Value, ApiError> {
-    let mut out = serde_json::Map::new();
-    for (table, order) in [
-        ("projects", "id"),
-        ("messages", "id"),
-        ("builds", "id"),
-        ("build_steps", "build_id, step, attempt"),
-        ("deployments", "id"),
-    ] {
-        let rows = db
-            .prepare(format!("SELECT * FROM {table} ORDER BY {order}"))
-            .all()
-            .await
-            .and_then(|r| r.results::<Value>())
-            .map_err(|e| ApiError::internal(format!("d1 dump {table}: {e}")))?;
-        out.insert(table.into(), Value::Array(rows));
+/// The projected tables of the platform database.
+pub struct Projections {
+    db: D1Database,
+}
+
+impl Projections {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
-    Ok(Value::Object(out))
+
+    /// Applies appended events to the projections in one D1 batch.
+    pub async fn apply(&self, events: &[Envelope]) -> Result<(), ApiError> {
+        let mut all = Vec::new();
+        for e in events {
+            all.extend(statements(&self.db, e)?);
+        }
+        if !all.is_empty() {
+            self.db
+                .batch(all)
+                .await
+                .map_err(|e| ApiError::internal(format!("d1 projection: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Empties every projected table (the first chunk of a rebuild), in one batch.
+    pub async fn clear(&self) -> Result<(), ApiError> {
+        let deletes = TABLES
+            .iter()
+            .map(|t| self.db.prepare(format!("DELETE FROM {t}")))
+            .collect();
+        self.db
+            .batch(deletes)
+            .await
+            .map_err(|e| ApiError::internal(format!("d1 clear projections: {e}")))?;
+        Ok(())
+    }
+
+    /// Every projected row, table by table in a stable order, for operators and rebuild checks.
+    pub async fn dump(&self) -> Result<Value, ApiError> {
+        let mut out = serde_json::Map::new();
+        for (table, order) in [
+            ("projects", "id"),
+            ("messages", "id"),
+            ("builds", "id"),
+            ("build_steps", "build_id, step, attempt"),
+            ("deployments", "id"),
+        ] {
+            let rows = self
+                .db
+                .prepare(format!("SELECT * FROM {table} ORDER BY {order}"))
+                .all()
+                .await
+                .and_then(|r| r.results::<Value>())
+                .map_err(|e| ApiError::internal(format!("d1 dump {table}: {e}")))?;
+            out.insert(table.into(), Value::Array(rows));
+        }
+        Ok(Value::Object(out))
+    }
 }

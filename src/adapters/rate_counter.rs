@@ -46,14 +46,16 @@ fn d1_err(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Counters in the platform database.
-pub struct RateCounter<'a> {
-    db: &'a D1Database,
+pub struct RateCounter {
+    db: D1Database,
 }
 
-impl<'a> RateCounter<'a> {
-    /// Wraps the binding.
-    pub fn new(db: &'a D1Database) -> Self {
-        Self { db }
+impl RateCounter {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
 
     /// Counts one hit on `key` at `now_ms` and returns the window with this hit in it.

@@ -52,6 +52,26 @@ const PROJECT_COLUMNS: &str = "p.id AS id, p.name AS name, p.slug AS slug, p.cre
      (SELECT b.status FROM builds b WHERE b.project_id = p.id ORDER BY b.created_at DESC, b.id LIMIT 1) AS build_status, \
      (SELECT d.version FROM deployments d WHERE d.project_id = p.id ORDER BY d.created_at DESC, d.version DESC LIMIT 1) AS live_version";
 
+/// A build and its project.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuildRef {
+    /// Build id.
+    pub id: String,
+    /// Project id.
+    pub project_id: String,
+}
+
+/// A build with no progress since `last`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StalledBuild {
+    /// Build id.
+    pub id: String,
+    /// Project id.
+    pub project_id: String,
+    /// Its last progress, ms since the epoch.
+    pub last: f64,
+}
+
 /// Outcome of an insert guarded by a UNIQUE constraint.
 pub enum Inserted {
     /// Stored.
@@ -62,10 +82,6 @@ pub enum Inserted {
 
 fn d1_err(what: &str, e: worker::Error) -> ApiError {
     ApiError::internal(format!("d1 {what}: {e}"))
-}
-
-fn is_unique_violation(e: &worker::Error) -> bool {
-    e.to_string().contains("UNIQUE constraint failed")
 }
 
 /// Outcome of an insert guarded by a UNIQUE constraint and a quota.
@@ -79,14 +95,16 @@ pub enum Reserved {
 }
 
 /// Typed access to the platform database.
-pub struct Store<'a> {
-    db: &'a D1Database,
+pub struct Store {
+    db: D1Database,
 }
 
-impl<'a> Store<'a> {
-    /// Wraps the binding.
-    pub fn new(db: &'a D1Database) -> Self {
-        Self { db }
+impl Store {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
 
     /// Inserts a user; `Duplicate` when the email is taken.
@@ -110,8 +128,11 @@ impl<'a> Store<'a> {
             ])?;
         match stmt.run().await {
             Ok(_) => Ok(Inserted::Ok),
-            Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
-            Err(e) => Err(d1_err("insert user", e)),
+            // Decided by the state, not the error text: the insert failed and the email is taken.
+            Err(e) => match self.user_by_email(email).await {
+                Ok(Some(_)) => Ok(Inserted::Duplicate),
+                _ => Err(d1_err("insert user", e)),
+            },
         }
     }
 
@@ -155,9 +176,24 @@ impl<'a> Store<'a> {
         match stmt.run().await {
             Ok(r) if changes(&r) == 0 => Ok(Reserved::OverQuota),
             Ok(_) => Ok(Reserved::Ok),
-            Err(e) if is_unique_violation(&e) => Ok(Reserved::Duplicate),
-            Err(e) => Err(d1_err("insert project", e)),
+            // Decided by the state, not the error text: the insert failed and the slug is taken.
+            Err(e) => match self.slug_taken(slug).await {
+                Ok(true) => Ok(Reserved::Duplicate),
+                _ => Err(d1_err("insert project", e)),
+            },
         }
+    }
+
+    /// Whether a project row holds `slug`.
+    async fn slug_taken(&self, slug: &str) -> Result<bool, ApiError> {
+        let n: Option<f64> = self
+            .db
+            .prepare("SELECT COUNT(*) AS n FROM projects WHERE slug = ?1")
+            .bind(&[slug.into()])?
+            .first(Some("n"))
+            .await
+            .map_err(|e| d1_err("slug lookup", e))?;
+        Ok(n.unwrap_or(0.0) > 0.0)
     }
 
     /// How many of the owner's builds are requested or running (from the builds projection).
@@ -219,6 +255,75 @@ impl<'a> Store<'a> {
             .await
             .and_then(|r| r.results::<serde_json::Value>())
             .map_err(|e| d1_err("list messages", e))
+    }
+
+    /// The project of a build, whoever owns it (operator and test routes).
+    pub async fn project_of_build(&self, build_id: &str) -> Result<Option<String>, ApiError> {
+        self.db
+            .prepare("SELECT project_id FROM builds WHERE id = ?1")
+            .bind(&[build_id.into()])?
+            .first::<String>(Some("project_id"))
+            .await
+            .map_err(|e| d1_err("build lookup", e))
+    }
+
+    /// The project of a build if `owner` owns it (`None` for a missing build and for another
+    /// user's).
+    pub async fn owned_build_project(
+        &self,
+        build_id: &str,
+        owner: &str,
+    ) -> Result<Option<String>, ApiError> {
+        self.db
+            .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
+            .bind(&[build_id.into(), owner.into()])?
+            .first::<String>(Some("project_id"))
+            .await
+            .map_err(|e| d1_err("build lookup", e))
+    }
+
+    /// Builds the projections show as requested or running, oldest first.
+    pub async fn unfinished_builds(&self) -> Result<Vec<BuildRef>, ApiError> {
+        self.db
+            .prepare("SELECT id, project_id FROM builds WHERE status IN ('requested', 'running') ORDER BY created_at")
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(|e| d1_err("unfinished builds", e))
+    }
+
+    /// Up to 100 requested or running builds whose last progress (the build row's last change,
+    /// a step's start or end) is at or before `cutoff` (ms), stalest first.
+    pub async fn stalled_builds(&self, cutoff: i64) -> Result<Vec<StalledBuild>, ApiError> {
+        self.db
+            .prepare(
+                "SELECT b.id AS id, b.project_id AS project_id, \
+                        MAX(b.updated_at, COALESCE(MAX(s.started_at), 0), COALESCE(MAX(s.finished_at), 0)) AS last \
+                 FROM builds b LEFT JOIN build_steps s ON s.build_id = b.id \
+                 WHERE b.status IN ('requested', 'running') \
+                 GROUP BY b.id HAVING last <= ?1 ORDER BY last LIMIT 100",
+            )
+            .bind(&[(cutoff as f64).into()])?
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(|e| d1_err("stalled builds", e))
+    }
+
+    /// Every project id, oldest first.
+    pub async fn project_ids(&self) -> Result<Vec<String>, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+        }
+        let rows: Vec<Row> = self
+            .db
+            .prepare("SELECT id FROM projects ORDER BY created_at")
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(|e| d1_err("projects", e))?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     /// Readiness probe: the schema is applied.

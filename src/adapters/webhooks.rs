@@ -102,14 +102,16 @@ pub struct EndpointPatch {
 }
 
 /// Typed access to the webhook tables.
-pub struct Webhooks<'a> {
-    db: &'a D1Database,
+pub struct Webhooks {
+    db: D1Database,
 }
 
-impl<'a> Webhooks<'a> {
-    /// Wraps the binding.
-    pub fn new(db: &'a D1Database) -> Self {
-        Self { db }
+impl Webhooks {
+    /// Over the platform database binding.
+    pub fn of(env: &worker::Env) -> Result<Self, ApiError> {
+        Ok(Self {
+            db: super::bindings::platform_db(env)?,
+        })
     }
 
     /// Stores a new endpoint unless the project holds `quota` already; `false` when over quota.

@@ -8,7 +8,9 @@
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::adapters::projections;
+use crate::adapters::build_store;
+use crate::adapters::projections::Projections;
+use crate::adapters::store::Store;
 use crate::domain::password::constant_time_eq;
 use crate::error::ApiError;
 use crate::http::{json, Ctx};
@@ -74,7 +76,7 @@ pub async fn rebuild(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// `GET /api/admin/projections/rebuild`: the newest rebuild's progress (404 if none ran).
 pub async fn rebuild_progress(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     operator(req, ctx)?;
-    match crate::rebuild::latest(&ctx.db()?).await? {
+    match crate::rebuild::latest(ctx).await? {
         Some(job) => json(200, &json!({ "rebuild": job.to_json() })),
         None => Err(ApiError::NotFound(
             "no projection rebuild has run yet".into(),
@@ -85,7 +87,7 @@ pub async fn rebuild_progress(req: &Request, ctx: &Ctx) -> Result<Response, ApiE
 /// `GET /api/admin/projections`: every projected row, in a stable order.
 pub async fn dump(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     operator(req, ctx)?;
-    json(200, &projections::dump(&ctx.db()?).await?)
+    json(200, &Projections::of(&ctx.env)?.dump().await?)
 }
 
 /// `GET /api/admin/projects/:id/events[?after=SEQ&limit=N]`: any project's event log, deleted
@@ -124,7 +126,7 @@ fn test_hooks(req: &Request, ctx: &Ctx) -> Result<(), ApiError> {
 pub async fn put_object(req: &mut Request, ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     test_hooks(req, ctx)?;
     let body = req.bytes().await?;
-    ctx.env.bucket("STORE")?.put(key, body).execute().await?;
+    build_store::put(&ctx.env, key, body).await?;
     json(200, &json!({ "key": key }))
 }
 
@@ -139,21 +141,7 @@ pub async fn count_objects(req: &Request, ctx: &Ctx) -> Result<Response, ApiErro
         .map(|(_, v)| v.into_owned())
         .filter(|p| !p.is_empty())
         .ok_or_else(|| ApiError::BadRequest("query parameter 'prefix' is required".into()))?;
-    let bucket = ctx.env.bucket("STORE")?;
-    let mut count = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut list = bucket.list().prefix(prefix.clone()).limit(1000);
-        if let Some(c) = cursor.take() {
-            list = list.cursor(c);
-        }
-        let page = list.execute().await?;
-        count += page.objects().len();
-        match (page.truncated(), page.cursor()) {
-            (true, Some(c)) => cursor = Some(c),
-            _ => break,
-        }
-    }
+    let count = build_store::count(&ctx.env, &prefix).await?;
     json(200, &json!({ "prefix": prefix, "count": count }))
 }
 
@@ -162,13 +150,7 @@ pub async fn count_objects(req: &Request, ctx: &Ctx) -> Result<Response, ApiErro
 /// consumer inline makes the outcome observable without waiting for the queue.
 pub async fn redeliver(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
     test_hooks(req, ctx)?;
-    let project: Option<String> = ctx
-        .db()?
-        .prepare("SELECT project_id FROM builds WHERE id = ?1")
-        .bind(&[build_id.into()])?
-        .first::<String>(Some("project_id"))
-        .await
-        .map_err(|e| ApiError::internal(format!("d1: {e}")))?;
+    let project = Store::of(&ctx.env)?.project_of_build(build_id).await?;
     let project_id =
         project.ok_or_else(|| ApiError::NotFound(format!("build '{build_id}' not found")))?;
     let job = crate::pipeline::BuildJob {
@@ -227,7 +209,7 @@ pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Respons
             ApiError::invalid_field("events", "events must be a whole number from 1 to 20000")
         })?;
     let log = event_log(ctx)?;
-    let db = ctx.db()?;
+    let projections = Projections::of(&ctx.env)?;
     let mut seq = log
         .head(project)
         .await
@@ -260,7 +242,7 @@ pub async fn seed(req: &mut Request, ctx: &Ctx, project: &str) -> Result<Respons
             .await
             .map_err(crate::service::store_error)?;
         for part in stored.chunks(50) {
-            projections::apply(&db, part).await?;
+            projections.apply(part).await?;
         }
         seq += stored.len() as u64;
         left -= take;

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
+use crate::adapters::sessions::Sessions;
 use crate::adapters::store::{Inserted, Store, UserRow};
-use crate::adapters::{sessions, webcrypto};
+use crate::adapters::webcrypto;
 use crate::api::limits;
 use crate::domain::password::{decoy_hash, Password, PasswordHash, SALT_LEN};
 use crate::domain::token::SessionClaims;
@@ -38,7 +39,7 @@ fn user_json(u: &UserRow) -> serde_json::Value {
 async fn start_session(ctx: &Ctx, user: &UserRow, status: u16) -> Result<Response, ApiError> {
     let sid = webcrypto::random_hex::<16>()?;
     let ttl = ctx.config.session_ttl_seconds;
-    sessions::create(&ctx.sessions()?, &sid, &user.id, ttl).await?;
+    Sessions::of(&ctx.env)?.create(&sid, &user.id, ttl).await?;
     let token = ctx.tokens().issue(
         SessionClaims {
             sub: user.id.clone(),
@@ -72,8 +73,7 @@ pub async fn register(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError
         password_hash: hash.encode(),
         created_at: webcrypto::now_ms(),
     };
-    let db = ctx.db()?;
-    let store = Store::new(&db);
+    let store = Store::of(&ctx.env)?;
     match store
         .insert_user(&user.id, &user.email, &user.password_hash, user.created_at)
         .await?
@@ -103,7 +103,7 @@ pub async fn login(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (found, attempt) = match Email::parse(&email) {
         Ok(email) => {
             let attempt = limits::auth_for_email(ctx, &email).await?;
-            let found = Store::new(&ctx.db()?).user_by_email(email.as_str()).await?;
+            let found = Store::of(&ctx.env)?.user_by_email(email.as_str()).await?;
             (found, Some(attempt))
         }
         Err(_) => (None, None),
@@ -134,14 +134,14 @@ pub async fn logout(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             "sign-out ends a session; an API token is revoked with DELETE /api/tokens/:id".into(),
         ));
     }
-    sessions::revoke(&ctx.sessions()?, &caller.session_id).await?;
+    Sessions::of(&ctx.env)?.revoke(&caller.session_id).await?;
     no_content()
 }
 
 /// `GET /api/auth/me` → `{user}`.
 pub async fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let user = Store::new(&ctx.db()?)
+    let user = Store::of(&ctx.env)?
         .user_by_id(&caller.user_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("this account no longer exists".into()))?;

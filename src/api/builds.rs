@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
-use crate::adapters::webcrypto;
+use crate::adapters::store::Store;
+use crate::adapters::{build_store, queues, webcrypto};
 use crate::api::events::owned;
 use crate::api::limits;
 use crate::domain::email::clip;
@@ -245,14 +246,15 @@ async fn new_build(
     };
     // Test hook: the Queue refuses every send of this request.
     let refuse = hooks && req.headers().get("x-kiln-intake-fault")?.as_deref() == Some("queue");
-    let queue = ctx.env.queue("BUILD_QUEUE")?;
     let mut sent = Err(String::from("the queue refused the message (test hook)"));
     // One immediate retry: a send that fails is most often a passing hiccup.
     for _ in 0..2 {
         if refuse {
             break;
         }
-        sent = queue.send(&job).await.map_err(|e| e.to_string());
+        sent = queues::send_build(&ctx.env, &job)
+            .await
+            .map_err(|e| e.to_string());
         if sent.is_ok() {
             break;
         }
@@ -342,13 +344,9 @@ pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiErr
 
 /// The project of a build the caller owns; another user's build is a 404 like a missing one.
 async fn project_of_build(ctx: &Ctx, user: &str, build_id: &str) -> Result<String, ApiError> {
-    let project: Option<String> = ctx
-        .db()?
-        .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
-        .bind(&[build_id.into(), user.into()])?
-        .first::<String>(Some("project_id"))
-        .await
-        .map_err(|e| ApiError::internal(format!("d1 build lookup: {e}")))?;
+    let project = Store::of(&ctx.env)?
+        .owned_build_project(build_id, user)
+        .await?;
     project.ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))
 }
 
@@ -425,14 +423,7 @@ pub async fn replay(req: &mut Request, ctx: &Ctx, build_id: &str) -> Result<Resp
 /// The project of a build the caller owns (404 for a missing build and for another user's).
 async fn owned_build(req: &Request, ctx: &Ctx, build_id: &str) -> Result<String, ApiError> {
     let caller = crate::http::authenticate(req, ctx).await?;
-    let project: Option<String> = ctx
-        .db()?
-        .prepare("SELECT b.project_id AS project_id FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = ?1 AND p.owner_id = ?2")
-        .bind(&[build_id.into(), caller.user_id.as_str().into()])?
-        .first::<String>(Some("project_id"))
-        .await
-        .map_err(|e| ApiError::internal(format!("d1 build lookup: {e}")))?;
-    project.ok_or_else(|| ApiError::NotFound(format!("build '{}' not found", clip(build_id))))
+    project_of_build(ctx, &caller.user_id, build_id).await
 }
 
 /// `GET /api/builds/:id`: status, per-step timeline with attempts and durations, error.
@@ -451,9 +442,8 @@ pub async fn get(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, A
 pub async fn plan(req: &Request, ctx: &Ctx, build_id: &str) -> Result<Response, ApiError> {
     let project = owned_build(req, ctx, build_id).await?;
     let key = crate::steps::plan_key_of(&project, build_id);
-    let object = ctx.env.bucket("STORE")?.get(&key).execute().await?;
-    let bytes = match object.as_ref().and_then(|o| o.body()) {
-        Some(body) => body.bytes().await?,
+    let bytes = match build_store::get(&ctx.env, &key).await? {
+        Some(bytes) => bytes,
         None => {
             return Err(ApiError::NotFound(format!(
                 "build '{}' has no plan yet; it is stored when the plan step succeeds",

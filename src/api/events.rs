@@ -54,7 +54,7 @@ fn corruption_json(c: &Corruption) -> Value {
 /// Checks that the caller owns the project (404 otherwise).
 pub async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<String, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    Store::new(&ctx.db()?)
+    Store::of(&ctx.env)?
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| {

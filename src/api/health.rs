@@ -10,7 +10,7 @@ use crate::http::{json, Ctx};
 
 /// Readiness check.
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
-    Store::new(&ctx.db()?).ping().await?;
+    Store::of(&ctx.env)?.ping().await?;
     json(
         200,
         &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),

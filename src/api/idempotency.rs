@@ -109,8 +109,7 @@ pub async fn begin(mut req: Request, ctx: &Ctx) -> Result<Begun, ApiError> {
     h.update(b"\n");
     h.update(&body);
     let fingerprint = hex(&h.finalize());
-    let db = ctx.db()?;
-    let store = IdempotencyKeys::new(&db);
+    let store = IdempotencyKeys::of(&ctx.env)?;
     match store.claim(&scope, &key, &fingerprint, webcrypto::now_ms()).await? {
         Claim::Existing(r) if r.fingerprint != fingerprint => Err(ApiError::Unprocessable(format!(
             "Idempotency-Key '{}' was already used with a different request; use a new key for a new request",
@@ -173,8 +172,7 @@ impl Pending {
         ctx: &Ctx,
         outcome: Result<Response, ApiError>,
     ) -> Result<Response, ApiError> {
-        let db = ctx.db()?;
-        let store = IdempotencyKeys::new(&db);
+        let store = IdempotencyKeys::of(&ctx.env)?;
         match outcome {
             Ok(mut resp) => {
                 let status = resp.status_code();

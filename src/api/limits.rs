@@ -31,8 +31,8 @@ impl Counted {
     /// Gives the hit back. Failing to do so only makes the limit a little stricter, so the
     /// error is logged rather than returned.
     pub async fn refund(self, ctx: &Ctx) {
-        let outcome = match ctx.db() {
-            Ok(db) => RateCounter::new(&db).refund(&self.key, self.window).await,
+        let outcome = match RateCounter::of(&ctx.env) {
+            Ok(counter) => counter.refund(&self.key, self.window).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -45,7 +45,7 @@ impl Counted {
 /// counted in the message.
 async fn count(ctx: &Ctx, key: String, limit: RateLimit, what: &str) -> Result<Counted, ApiError> {
     let now = webcrypto::now_ms();
-    let window = RateCounter::new(&ctx.db()?).hit(&key, limit, now).await?;
+    let window = RateCounter::of(&ctx.env)?.hit(&key, limit, now).await?;
     match verdict(window, now, limit) {
         Verdict::Allowed => Ok(Counted { key, window }),
         Verdict::Refused { retry_after_secs } => Err(rate_limited(what, limit, retry_after_secs)),
@@ -82,7 +82,7 @@ pub async fn auth_for_email(ctx: &Ctx, email: &Email) -> Result<Counted, ApiErro
 /// refund it when no build is created after all.
 pub async fn build_request(ctx: &Ctx, user: &str) -> Result<Counted, ApiError> {
     let limits = &ctx.config.limits;
-    let active = Store::new(&ctx.db()?).active_builds_of(user).await?;
+    let active = Store::of(&ctx.env)?.active_builds_of(user).await?;
     if active >= limits.active_builds {
         return Err(ApiError::RateLimited {
             message: format!(

@@ -77,8 +77,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     let body: NameBody = read_json(req, ctx.config.max_body_bytes).await?;
     let name = ProjectName::parse(body.name.as_deref().unwrap_or(""))?;
     let base = Slug::from_name(name.as_str())?;
-    let db = ctx.db()?;
-    let store = Store::new(&db);
+    let store = Store::of(&ctx.env)?;
     let id = webcrypto::uuid_v4()?;
     let now = webcrypto::now_ms();
     let mut slug = base.clone();
@@ -134,7 +133,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
 /// `GET /api/projects` → the caller's projects.
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let rows = Store::new(&ctx.db()?).projects_of(&caller.user_id).await?;
+    let rows = Store::of(&ctx.env)?.projects_of(&caller.user_id).await?;
     let items: Vec<_> = rows.iter().map(|p| project_json(req, ctx, p)).collect();
     json(200, &json!({ "projects": items }))
 }
@@ -143,7 +142,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// and a rollback in progress, from the event log.
 pub async fn get(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let row = Store::new(&ctx.db()?)
+    let row = Store::of(&ctx.env)?
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -159,8 +158,7 @@ pub async fn rename(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
     let caller = authenticate(req, ctx).await?;
     let body: NameBody = read_json(req, ctx.config.max_body_bytes).await?;
     let name = ProjectName::parse(body.name.as_deref().unwrap_or(""))?;
-    let db = ctx.db()?;
-    let store = Store::new(&db);
+    let store = Store::of(&ctx.env)?;
     store
         .project(id, &caller.user_id)
         .await?
@@ -190,7 +188,7 @@ pub async fn rename(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
 /// slug stops answering before the job runs.
 pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let row = Store::new(&ctx.db()?)
+    let row = Store::of(&ctx.env)?
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -209,9 +207,9 @@ pub async fn delete(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiE
     crate::teardown::request(ctx, &job).await?;
     let meta = Metadata::new(webcrypto::now_ms(), &caller.user_id);
     service::execute(ctx, id, meta, Command::DeleteProject).await?;
-    let removed = match ctx.env.bucket("STORE") {
+    let removed = match crate::adapters::build_store::bucket(&ctx.env) {
         Ok(bucket) => crate::teardown::remove_pointer(&bucket, id, &row.slug).await,
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     };
     if let Err(e) = removed {
         // Not an error for the caller: the queued teardown removes it too.
@@ -261,7 +259,7 @@ pub async fn post_message(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Resp
             format!("content must be at most {MAX_MESSAGE_CHARS} characters"),
         ));
     }
-    Store::new(&ctx.db()?)
+    Store::of(&ctx.env)?
         .project(id, &caller.user_id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -283,8 +281,7 @@ pub async fn post_message(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Resp
 /// `GET /api/projects/:id/messages` → the project's chat, oldest first.
 pub async fn messages(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let db = ctx.db()?;
-    let store = Store::new(&db);
+    let store = Store::of(&ctx.env)?;
     store
         .project(id, &caller.user_id)
         .await?

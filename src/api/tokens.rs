@@ -54,7 +54,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     let id = webcrypto::uuid_v4()?;
     let now = webcrypto::now_ms();
     let expires_at = expires_in.map(|s| now + s * 1000);
-    let stored = ApiTokens::new(&ctx.db()?)
+    let stored = ApiTokens::of(&ctx.env)?
         .insert(&NewToken {
             id: &id,
             user_id: &caller.user_id,
@@ -88,7 +88,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
 /// `GET /api/tokens` → 200 `{tokens: [...]}`, newest first, without secrets.
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    let rows = ApiTokens::new(&ctx.db()?).list(&caller.user_id).await?;
+    let rows = ApiTokens::of(&ctx.env)?.list(&caller.user_id).await?;
     json(
         200,
         &json!({ "tokens": rows.iter().map(shown).collect::<Vec<_>>() }),
@@ -98,10 +98,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// `DELETE /api/tokens/:id` → 204; another user's token is a 404 like a missing one.
 pub async fn revoke(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let caller = authenticate(req, ctx).await?;
-    if ApiTokens::new(&ctx.db()?)
-        .revoke(&caller.user_id, id)
-        .await?
-    {
+    if ApiTokens::of(&ctx.env)?.revoke(&caller.user_id, id).await? {
         no_content()
     } else {
         Err(ApiError::NotFound(format!(

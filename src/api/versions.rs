@@ -25,7 +25,7 @@ use crate::http::{json, read_json, Ctx};
 use crate::service;
 
 fn code_store(ctx: &Ctx) -> Result<R2CodeStore, ApiError> {
-    Ok(R2CodeStore::new(ctx.env.bucket("STORE")?))
+    R2CodeStore::of(&ctx.env)
 }
 
 fn store_error(e: CodeStoreError) -> ApiError {

@@ -71,7 +71,7 @@ fn endpoint_not_found(wid: &str) -> ApiError {
 /// Checks that the caller owns project `id`.
 async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
     let caller = authenticate(req, ctx).await?;
-    Store::new(&ctx.db()?)
+    Store::of(&ctx.env)?
         .project(id, &caller.user_id)
         .await?
         .map(|_| ())
@@ -79,7 +79,7 @@ async fn owned(req: &Request, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
 }
 
 async fn endpoint(ctx: &Ctx, id: &str, wid: &str) -> Result<EndpointRow, ApiError> {
-    Webhooks::new(&ctx.db()?)
+    Webhooks::of(&ctx.env)?
         .get(id, wid)
         .await?
         .ok_or_else(|| endpoint_not_found(wid))
@@ -125,7 +125,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
         created_at: now,
         updated_at: now,
     };
-    if !Webhooks::new(&ctx.db()?)
+    if !Webhooks::of(&ctx.env)?
         .insert(&row, MAX_ENDPOINTS_PER_PROJECT)
         .await?
     {
@@ -150,7 +150,7 @@ pub async fn create(req: &mut Request, ctx: &Ctx, id: &str) -> Result<Response, 
 /// `GET /api/projects/:id/webhooks` → `{webhooks: [...]}`, without secrets.
 pub async fn list(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
-    let rows = Webhooks::new(&ctx.db()?).list(id).await?;
+    let rows = Webhooks::of(&ctx.env)?.list(id).await?;
     json(
         200,
         &json!({ "webhooks": rows.iter().map(shown).collect::<Vec<_>>() }),
@@ -204,8 +204,7 @@ pub async fn update(
             .map_err(|m| ApiError::invalid_field("description", m))?,
         enabled: body.enabled,
     };
-    let db = ctx.db()?;
-    let store = Webhooks::new(&db);
+    let store = Webhooks::of(&ctx.env)?;
     if !store.update(id, wid, &patch, webcrypto::now_ms()).await? {
         return Err(endpoint_not_found(wid));
     }
@@ -215,7 +214,7 @@ pub async fn update(
 /// `DELETE /api/projects/:id/webhooks/:wid` → 204; callbacks still queued for it are dropped.
 pub async fn delete(req: &Request, ctx: &Ctx, id: &str, wid: &str) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
-    if Webhooks::new(&ctx.db()?).delete(id, wid).await? {
+    if Webhooks::of(&ctx.env)?.delete(id, wid).await? {
         no_content()
     } else {
         Err(endpoint_not_found(wid))
@@ -232,7 +231,7 @@ pub async fn rotate_secret(
 ) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
     let secret = new_secret()?;
-    if !Webhooks::new(&ctx.db()?)
+    if !Webhooks::of(&ctx.env)?
         .set_secret(id, wid, &secret, webcrypto::now_ms())
         .await?
     {
@@ -250,7 +249,7 @@ pub async fn deliveries(
 ) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
     endpoint(ctx, id, wid).await?;
-    let rows = Webhooks::new(&ctx.db()?).deliveries(wid).await?;
+    let rows = Webhooks::of(&ctx.env)?.deliveries(wid).await?;
     json(
         200,
         &json!({ "deliveries": rows.iter().map(shown_delivery).collect::<Vec<_>>() }),
@@ -268,7 +267,7 @@ pub async fn redeliver(
 ) -> Result<Response, ApiError> {
     owned(req, ctx, id).await?;
     let hook = endpoint(ctx, id, wid).await?;
-    let row = Webhooks::new(&ctx.db()?)
+    let row = Webhooks::of(&ctx.env)?
         .delivery(wid, did)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("delivery '{}' not found", clip(did))))?;

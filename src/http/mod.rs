@@ -6,15 +6,17 @@ use serde::Serialize;
 use worker::{Env, Headers, Request, Response};
 
 use crate::adapters::api_tokens::ApiTokens;
-use crate::adapters::{sessions, webcrypto};
+use crate::adapters::sessions::Sessions;
+use crate::adapters::webcrypto;
 use crate::config::{Config, RawConfig};
 use crate::domain::api_token::{self, Scope, Scopes};
 use crate::domain::token::{TokenError, TokenKeys};
 use crate::error::ApiError;
 
-/// What every handler gets: bindings and validated configuration.
+/// What every handler gets: the environment and validated configuration. Bindings are reached
+/// only through the typed adapters in `crate::adapters` (each has an `of(&ctx.env)`).
 pub struct Ctx {
-    /// Worker bindings.
+    /// The Worker environment (for the adapters and for plain vars).
     pub env: Env,
     /// Validated settings.
     pub config: Config,
@@ -56,16 +58,6 @@ impl Ctx {
         };
         let config = Config::try_from(raw)?;
         Ok(Self { env, config })
-    }
-
-    /// The platform database.
-    pub fn db(&self) -> Result<worker::D1Database, ApiError> {
-        Ok(self.env.d1("DB")?)
-    }
-
-    /// The session store.
-    pub fn sessions(&self) -> Result<worker::kv::KvStore, ApiError> {
-        Ok(self.env.kv("SESSIONS")?)
     }
 
     /// Token signer/verifier.
@@ -112,7 +104,7 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
             }
             ApiError::Unauthorized(UNAUTHORIZED.into())
         })?;
-    match sessions::user_of(&ctx.sessions()?, &claims.sid).await? {
+    match Sessions::of(&ctx.env)?.user_of(&claims.sid).await? {
         Some(user) if user == claims.sub => Ok(Caller {
             user_id: claims.sub,
             session_id: claims.sid,
@@ -127,8 +119,7 @@ pub async fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> 
 /// method needs (403 naming it otherwise). Records the use.
 async fn authenticate_api_token(req: &Request, ctx: &Ctx, token: &str) -> Result<Caller, ApiError> {
     let now = webcrypto::now_ms();
-    let db = ctx.db()?;
-    let store = ApiTokens::new(&db);
+    let store = ApiTokens::of(&ctx.env)?;
     let row = store
         .by_hash(&api_token::hash(token))
         .await?
