@@ -43,17 +43,25 @@ fn a_poetry_blog_that_visitors_read_serves_them_signed_out_and_its_first_user_mo
         .unwrap_or_else(|| panic!("no poems entity: {plan:#}"))
         .clone();
     assert_eq!(poems["visibility"], "public", "{poems:#}");
-    let title = poems["fields"]
+    // Every required text field gets the same words (a poem's title and body); anything else
+    // the planner makes required shows up as a 400 naming it.
+    let required: Vec<String> = poems["fields"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["kind"] == "text")
-        .and_then(|f| f["name"].as_str())
-        .expect("a text field")
-        .to_string();
-    // The offline planner makes only the title required here; a required field it adds later
-    // shows up as a 400 naming it.
-    let body = |text: &str| json!({ &title: text });
+        .filter(|f| f["required"] == true && (f["kind"] == "text" || f["kind"] == "long_text"))
+        .filter_map(|f| f["name"].as_str().map(String::from))
+        .collect();
+    assert!(!required.is_empty(), "a required text field: {poems:#}");
+    let title = required[0].clone();
+    let body = |text: &str| {
+        Value::Object(
+            required
+                .iter()
+                .map(|name| (name.clone(), Value::from(text)))
+                .collect(),
+        )
+    };
 
     let register = |email: &str| -> (String, Value) {
         let r = app_send(

@@ -496,6 +496,58 @@ pub const ENTITIES: &[EntityConcept] = &[
         app_name: "Issue Tracker",
     },
     EntityConcept {
+        words: &["post", "article", "blog"],
+        table: "posts",
+        label: "Posts",
+        fields: &[f("title", Text, true), f("body", LongText, true)],
+        parents: &["categories"],
+        parent_required: false,
+        companions: &[],
+        app_name: "Blog",
+    },
+    EntityConcept {
+        words: &["poem", "poetry", "verse"],
+        table: "poems",
+        label: "Poems",
+        fields: &[f("title", Text, true), f("body", LongText, true)],
+        parents: &["categories"],
+        parent_required: false,
+        companions: &[],
+        app_name: "Poetry Blog",
+    },
+    EntityConcept {
+        words: &["story"],
+        table: "stories",
+        label: "Stories",
+        fields: &[f("title", Text, true), f("body", LongText, true)],
+        parents: &["categories"],
+        parent_required: false,
+        companions: &[],
+        app_name: "Story Collection",
+    },
+    EntityConcept {
+        words: &["comment", "reply"],
+        table: "comments",
+        label: "Comments",
+        fields: &[f("body", LongText, true)],
+        parents: &[
+            "posts", "poems", "stories", "tickets", "recipes", "books", "movies", "events", "tasks",
+        ],
+        parent_required: true,
+        companions: &[],
+        app_name: "Comments",
+    },
+    EntityConcept {
+        words: &["guestbook", "message"],
+        table: "messages",
+        label: "Messages",
+        fields: &[f("name", Text, true), f("message", LongText, true)],
+        parents: &[],
+        parent_required: false,
+        companions: &[],
+        app_name: "Guestbook",
+    },
+    EntityConcept {
         words: &["goal", "objective", "resolution"],
         table: "goals",
         label: "Goals",
@@ -1015,7 +1067,18 @@ pub const DOMAIN_WORDS: &[&str] = &[
     "diary",
     "addressbook",
     "sku",
+    "poetry",
+    "verse",
+    "blog",
+    "guestbook",
 ];
+
+/// Words for the people who use an app rather than records it keeps, when they are the subject
+/// of a modal ("visitors can read"); `guests` or `members` alone may still be records.
+pub const VIEWERS: &[&str] = &["visitor", "reader", "viewer", "guest", "stranger", "public"];
+
+/// Modal verbs after a subject ("visitors *can* read").
+pub const MODALS: &[&str] = &["can", "may", "could", "should", "will", "must", "might"];
 
 /// Units of time: "times per *day*" is a rate, not a link to a `days` table.
 pub const TIME_UNITS: &[&str] = &[

@@ -22,8 +22,8 @@
 use super::lexicon::{
     self, default_choices, EntityConcept, FieldConcept, Kind, APP_WORDS, AUDIENCE_WORDS,
     BOOLEAN_WORDS, CHOICE_WORDS, CLAUSE_ENDS, COMPOUNDS, DOMAIN_WORDS, DUAL_WORDS, ENTITY_LEADS,
-    FILE_WORDS, INTEGER_WORDS, LINK_WORDS, LOG_WORDS, NUMBER_WORDS, RATE_WORDS, TIME_UNITS,
-    VERB_CONTEXT, WITH_LEADS,
+    FILE_WORDS, INTEGER_WORDS, LINK_WORDS, LOG_WORDS, MODALS, NUMBER_WORDS, RATE_WORDS, TIME_UNITS,
+    VERB_CONTEXT, VIEWERS, WITH_LEADS,
 };
 use super::words::{
     is_plural, is_stop_word, plural, sentence_case, singular, title_case, tokenize, Token,
@@ -533,6 +533,13 @@ impl Reader {
         let Some(last) = words.last().cloned() else {
             return;
         };
+        // "visitors can read poems", "readers may comment": the people using the app, not
+        // records it keeps (the visibility they imply is read by `intent`).
+        if next.first().is_some_and(|n| MODALS.contains(&n.as_str()))
+            && VIEWERS.contains(&singular(&last).as_str())
+        {
+            return;
+        }
         let previous_entity = self.previous_entity.take();
         self.previous_field = None;
         let after_log = std::mem::take(&mut self.after_log) && lead.iter().any(|l| l == "of");

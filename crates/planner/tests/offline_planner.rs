@@ -110,9 +110,40 @@ const VARIED: &[(&str, &[&str])] = &[
         &["courses", "exams", "exams.course_id", "exams.date"],
     ),
     ("a plant diary with photos", &["plants"]),
+    // Writing: titled bodies, comments on what they comment on; "poetry", "blog" and
+    // "guestbook" name a domain, so a short prompt still gets the records it implies.
+    ("a poetry blog", &["poems", "poems.title", "poems.body"]),
+    ("a blog", &["posts", "posts.title", "posts.body"]),
+    (
+        "a simple blog with posts and comments",
+        &["posts", "comments", "comments.post_id", "comments.body"],
+    ),
+    (
+        "a place to share short stories",
+        &["stories", "stories.title", "stories.body"],
+    ),
+    (
+        "a guestbook",
+        &["messages", "messages.name", "messages.message"],
+    ),
     ("Ich möchte eine App für Rezepte", &[]),
     ("app", &["items"]),
 ];
+
+#[test]
+fn the_people_who_read_an_app_are_not_records_of_it() {
+    let blog = plan("a poetry blog where visitors can read poems and leave comments");
+    assert_eq!(tables(&blog), ["poems", "comments"]);
+    assert_eq!(
+        field(&blog, "comments", "poem_id"),
+        Some(&FieldKind::Reference("poems".into()))
+    );
+    let recipes = plan("a recipe app where readers can rate recipes");
+    assert_eq!(tables(&recipes), ["recipes"]);
+    // Without a modal, guests are records: a wedding's guest list.
+    let wedding = plan("a wedding planner with a guest list");
+    assert_eq!(tables(&wedding), ["guests"]);
+}
 
 #[test]
 fn the_reference_prompts_give_the_expected_plans() {
