@@ -80,20 +80,49 @@ pub async fn settle_pointer(
     st: &ProjectState,
     build_id: &str,
 ) -> Result<bool, ApiError> {
+    let went_live = st
+        .live
+        .as_ref()
+        .is_some_and(|l| l.build_id.as_deref() == Some(build_id));
+    settle_if(ctx, project, st, went_live, |current| {
+        current["build_id"].as_str() == Some(build_id) && !current["rollback_id"].is_string()
+    })
+    .await
+}
+
+/// The same for a rollback that ended without making its version live: its pointer (written by
+/// its `switch` step before `RolledBack` could be recorded) is put back.
+pub async fn settle_rollback_pointer(
+    ctx: &Ctx,
+    project: &str,
+    st: &ProjectState,
+    rollback_id: &str,
+) -> Result<bool, ApiError> {
+    let went_live = st
+        .live
+        .as_ref()
+        .is_some_and(|l| l.rollback_id.as_deref() == Some(rollback_id));
+    settle_if(ctx, project, st, went_live, |current| {
+        current["rollback_id"].as_str() == Some(rollback_id)
+    })
+    .await
+}
+
+/// Puts the pointer back to the log's live version if `names_it` recognises it as the one an
+/// ended build or rollback wrote (and that one did not go live).
+async fn settle_if(
+    ctx: &Ctx,
+    project: &str,
+    st: &ProjectState,
+    went_live: bool,
+    names_it: impl Fn(&Value) -> bool,
+) -> Result<bool, ApiError> {
     let key = format!("apps/{}.json", st.slug);
     let Some((bytes, etag)) = build_store::get_tagged(&ctx.env, &key).await? else {
         return Ok(false);
     };
     let current: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if current["build_id"].as_str() != Some(build_id) || current["rollback_id"].is_string() {
-        return Ok(false);
-    }
-    if st
-        .live
-        .as_ref()
-        .is_some_and(|l| l.build_id.as_deref() == Some(build_id))
-    {
-        // The build did go live (it is not the one being undone).
+    if !names_it(&current) || went_live {
         return Ok(false);
     }
     match live_pointer(ctx, project, st) {

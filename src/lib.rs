@@ -62,11 +62,18 @@ async fn queue(batch: MessageBatch<pipeline::BuildJob>, env: Env, _ctx: Context)
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match watchdog::run(&env).await {
-        Ok(report) if report.failed.is_empty() => {}
+        Ok(report) if report.failed.is_empty() && report.failed_rollbacks.is_empty() => {}
         Ok(report) => worker::console_warn!(
-            "watchdog: failed {} stalled build(s): {}",
+            "watchdog: failed {} stalled build(s) and {} stalled rollback(s): {}",
             report.failed.len(),
-            report.failed.join(", ")
+            report.failed_rollbacks.len(),
+            report
+                .failed
+                .iter()
+                .chain(&report.failed_rollbacks)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Err(e) => worker::console_error!("watchdog: {e}"),
     }

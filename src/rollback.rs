@@ -187,6 +187,17 @@ fn done(st: &ProjectState, job: &RollbackJob) -> bool {
         .is_some_and(|l| l.rollback_id.as_deref() == Some(job.rollback_id.as_str()))
 }
 
+/// Whether `job` is the project's pending rollback.
+fn pending(st: &ProjectState, job: &RollbackJob) -> bool {
+    st.rollback
+        .as_ref()
+        .is_some_and(|r| r.rollback_id.as_deref() == Some(job.rollback_id.as_str()))
+}
+
+/// Why a rollback that was failed from outside stops.
+const NO_LONGER_PENDING: &str =
+    "the rollback is no longer pending (it was stopped); the live version stays";
+
 async fn load(ctx: &Ctx, job: &RollbackJob) -> Result<ProjectState, StepError> {
     let log = service::event_log(ctx).map_err(step_err)?;
     service::load(&log, &job.project_id, true)
@@ -260,6 +271,10 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
     if done(&st, &job) {
         return Ok(json!({ "version": job.to_version }));
     }
+    if !pending(&st, &job) {
+        // Failed meanwhile (the stall watchdog): the live version stays.
+        return Err(StepError::Terminal(NO_LONGER_PENDING.into()));
+    }
     let build_id = st
         .build_of_version(job.to_version)
         .map(|b| b.build_id.clone());
@@ -281,12 +296,20 @@ async fn switch(env: Env, job: RollbackJob) -> Result<Value, StepError> {
         .await
         .map_err(step_err)?;
     let bucket = crate::adapters::build_store::bucket(&ctx.env).map_err(step_err)?;
-    // The same race as the deploy step: a deletion seen after the write undoes it.
-    if load(&ctx, &job).await?.deleted {
+    // The same race as the deploy step: a deletion seen after the write undoes it, and so does a
+    // failure recorded meanwhile (the stall watchdog), which must leave the live version alone.
+    let after = load(&ctx, &job).await?;
+    if after.deleted {
         crate::teardown::remove_pointer(&bucket, &job.project_id, &st.slug)
             .await
             .map_err(step_err)?;
         return Err(StepError::Terminal("the project was deleted".into()));
+    }
+    if !pending(&after, &job) && !done(&after, &job) {
+        crate::cancel::settle_rollback_pointer(&ctx, &job.project_id, &after, &job.rollback_id)
+            .await
+            .map_err(step_err)?;
+        return Err(StepError::Terminal(NO_LONGER_PENDING.into()));
     }
     record(
         &env,

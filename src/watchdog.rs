@@ -1,22 +1,27 @@
-//! The stall watchdog: a cron trigger (`[triggers] crons` in wrangler.toml) fails every build that
-//! has made no progress for `BUILD_STALL_MINUTES` (default 15), so no build can hold its project
-//! for ever, whatever happened to its workflow (it vanished, its final `BuildFailed` could not be
-//! recorded, the engine lost it).
+//! The stall watchdog: a cron trigger (`[triggers] crons` in wrangler.toml) fails every build and
+//! every rollback that has made no progress for `BUILD_STALL_MINUTES` (default 15), so neither can
+//! hold its project for ever, whatever happened to its workflow (it vanished, its final
+//! `BuildFailed` could not be recorded, the engine lost it). A pending rollback blocks new builds,
+//! so a stuck one would otherwise freeze the project.
 //!
 //! Progress is any change the projections saw: the build's request, start or end, or a step
 //! attempt starting or finishing (`builds.updated_at`, `build_steps.started_at` and
 //! `finished_at`, all event times). A stalled build is recorded as `BuildFailed` at step
 //! `watchdog` with the minutes and the step it was in, then its workflow is terminated and the
-//! live pointer settled, exactly as a cancel does ([`crate::cancel`]). The rules decide against the
-//! log, so a build that ended meanwhile is left alone.
+//! live pointer settled, exactly as a cancel does ([`crate::cancel`]). A rollback records nothing
+//! between its request and its outcome, so one still pending that long after its request is
+//! recorded as `RollbackFailed` (the live version stays), its workflow is terminated, and a live
+//! pointer its `switch` step had already written is put back. The rules decide against the log, so
+//! a build or rollback that ended meanwhile is left alone.
 
 use events::envelope::Metadata;
 use events::{Command, Rejection};
 use serde::Serialize;
 use worker::Env;
 
-use crate::adapters::store::{StalledBuild, Store};
+use crate::adapters::store::{StalledBuild, StalledRollback, Store};
 use crate::adapters::webcrypto::now_ms;
+use crate::adapters::workflow_instances::Workflow;
 use crate::error::ApiError;
 use crate::http::Ctx;
 use crate::service::{self, ExecError};
@@ -69,10 +74,12 @@ pub struct Report {
     pub stalled: usize,
     /// Builds this pass recorded as failed.
     pub failed: Vec<String>,
+    /// Rollbacks this pass recorded as failed.
+    pub failed_rollbacks: Vec<String>,
 }
 
-/// One watchdog pass: fails every stalled build. Errors on one build are logged and the pass
-/// goes on with the next.
+/// One watchdog pass: fails every stalled build and rollback. Errors on one are logged and the
+/// pass goes on with the next.
 pub async fn run(env: &Env) -> Result<Report, ApiError> {
     let ctx = Ctx::new(env.clone())?;
     let threshold = stall_ms(
@@ -85,9 +92,10 @@ pub async fn run(env: &Env) -> Result<Report, ApiError> {
     let now = now_ms();
     let cutoff = now - threshold;
     let candidates = Store::of(&ctx.env)?.stalled_builds(cutoff).await?;
+    let rollbacks = Store::of(&ctx.env)?.stalled_rollbacks(cutoff).await?;
     let mut report = Report {
-        stalled: candidates.len(),
-        failed: Vec::new(),
+        stalled: candidates.len() + rollbacks.len(),
+        ..Report::default()
     };
     for c in candidates {
         match fail_stalled(&ctx, &c, now, threshold).await {
@@ -96,7 +104,61 @@ pub async fn run(env: &Env) -> Result<Report, ApiError> {
             Err(e) => worker::console_error!("watchdog: build {}: {e}", c.id),
         }
     }
+    for r in rollbacks {
+        match fail_stalled_rollback(&ctx, &r, now, threshold).await {
+            Ok(true) => report.failed_rollbacks.push(r.id),
+            Ok(false) => {}
+            Err(e) => worker::console_error!("watchdog: rollback {}: {e}", r.id),
+        }
+    }
     Ok(report)
+}
+
+/// Records the stall of one rollback (unless it ended meanwhile), terminates its workflow and puts
+/// back a live pointer it had written.
+async fn fail_stalled_rollback(
+    ctx: &Ctx,
+    r: &StalledRollback,
+    now: i64,
+    threshold: i64,
+) -> Result<bool, ApiError> {
+    let idle = (now - r.last as i64).max(threshold);
+    let live = service::load(&service::event_log(ctx)?, &r.project_id, true)
+        .await?
+        .live
+        .map(|l| l.version);
+    let stays = live.map_or_else(
+        || "nothing was live and nothing is".to_string(),
+        |v| format!("version {v} stays live"),
+    );
+    let reason = format!(
+        "no progress for {} (BUILD_STALL_MINUTES is {}); the rollback to version {} was stopped and {stays}; ask for it again",
+        describe(idle - idle % 1000),
+        describe(threshold),
+        r.to_version,
+    );
+    let meta = Metadata::new(now_ms(), "kiln:watchdog").correlated(&r.id);
+    let fail = Command::FailRollback {
+        rollback_id: r.id.clone(),
+        reason,
+    };
+    match service::execute_all(ctx, &r.project_id, meta, vec![fail]).await {
+        Ok(_) => {}
+        // It finished (or failed) between the read and the append.
+        Err(ExecError::Rejected(Rejection::RollbackNotPending { .. })) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    worker::console_warn!("watchdog: rollback {} failed after no progress", r.id);
+    if let Some(instance) = Workflow::rollbacks(&ctx.env)?.get(&r.id).await {
+        if let Err(e) = instance.terminate().await {
+            worker::console_error!("watchdog: rollback {}: {e}", r.id);
+        }
+    }
+    let st = service::load(&service::event_log(ctx)?, &r.project_id, true).await?;
+    if crate::cancel::settle_rollback_pointer(ctx, &r.project_id, &st, &r.id).await? {
+        worker::console_log!("rollback {}: live pointer put back", r.id);
+    }
+    Ok(true)
 }
 
 /// Records the stall of one build (unless it ended meanwhile), then ends it outside its workflow.

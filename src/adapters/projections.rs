@@ -100,17 +100,40 @@ fn statements(db: &D1Database, e: &Envelope) -> Result<Vec<D1PreparedStatement>,
         )?],
         // A rollback deploys no build: its row has no build id (the envelope's correlation is
         // the rollback id since RolledBack v2).
-        Event::RolledBack { to_version, .. } => vec![s(
-            "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
-             SELECT ?1, ?2, NULL, ?3, ?4 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
-            &[text(&e.id), p, num(*to_version), t],
+        Event::RolledBack { to_version, rollback_id } => {
+            let mut out = vec![s(
+                "INSERT OR IGNORE INTO deployments (id, project_id, build_id, version, created_at) \
+                 SELECT ?1, ?2, NULL, ?3, ?4 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+                &[text(&e.id), p.clone(), num(*to_version), t.clone()],
+            )?];
+            if let Some(id) = rollback_id {
+                out.push(s(
+                    "UPDATE rollbacks SET status = 'succeeded', updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
+                    &[text(id), t],
+                )?);
+            }
+            out
+        }
+        Event::RollbackRequested {
+            to_version,
+            rollback_id: Some(id),
+            ..
+        } => vec![s(
+            "INSERT OR IGNORE INTO rollbacks (id, project_id, to_version, status, created_at, updated_at) \
+             SELECT ?1, ?2, ?3, 'pending', ?4, ?4 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?2)",
+            &[text(id), p, num(*to_version), t],
+        )?],
+        Event::RollbackFailed { rollback_id, reason, .. } => vec![s(
+            "UPDATE rollbacks SET status = 'failed', reason = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
+            &[text(rollback_id), text(reason), t],
         )?],
         _ => Vec::new(),
     })
 }
 
 /// Tables in dependency order (children first for deletion).
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 6] = [
+    "rollbacks",
     "deployments",
     "build_steps",
     "builds",
@@ -168,6 +191,7 @@ impl Projections {
             ("builds", "id"),
             ("build_steps", "build_id, step, attempt"),
             ("deployments", "id"),
+            ("rollbacks", "id"),
         ] {
             let rows = self
                 .db

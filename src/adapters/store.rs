@@ -72,6 +72,19 @@ pub struct StalledBuild {
     pub last: f64,
 }
 
+/// A pending rollback with no progress since `last`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StalledRollback {
+    /// Rollback id (= its Workflow instance id).
+    pub id: String,
+    /// Project id.
+    pub project_id: String,
+    /// Its target version.
+    pub to_version: u32,
+    /// When it was requested (its last progress), ms since the epoch.
+    pub last: f64,
+}
+
 /// Outcome of an insert guarded by a UNIQUE constraint.
 pub enum Inserted {
     /// Stored.
@@ -308,6 +321,22 @@ impl Store {
             .await
             .and_then(|r| r.results())
             .map_err(|e| d1_err("stalled builds", e))
+    }
+
+    /// Up to 100 pending rollbacks requested at or before `cutoff` (ms), stalest first. A rollback
+    /// records nothing between its request and its outcome, so its request time is its last
+    /// progress.
+    pub async fn stalled_rollbacks(&self, cutoff: i64) -> Result<Vec<StalledRollback>, ApiError> {
+        self.db
+            .prepare(
+                "SELECT id, project_id, to_version, updated_at AS last FROM rollbacks \
+                 WHERE status = 'pending' AND updated_at <= ?1 ORDER BY updated_at LIMIT 100",
+            )
+            .bind(&[(cutoff as f64).into()])?
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(|e| d1_err("stalled rollbacks", e))
     }
 
     /// Every project id, oldest first.

@@ -50,6 +50,7 @@ fn watchdog_scenarios() -> Vec<Scenario> {
         a_build_whose_workflow_vanished_is_ended_by_the_watchdog,
         a_build_whose_failure_could_never_be_recorded_is_ended_by_the_watchdog,
         the_watchdog_leaves_finished_builds_alone,
+        the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again,
     ];
     watchdog
         .into_iter()
@@ -492,6 +493,74 @@ fn the_watchdog_leaves_finished_builds_alone(k: &Kiln) {
     let after = events(k, &token, &id);
     assert_eq!(after.len(), before, "{:?}", after.last());
     assert_eq!(build(k, &token, &b)["status"], "succeeded");
+}
+
+/// A pending rollback blocks new builds, so one whose workflow stopped making progress (its
+/// `switch` step stalls, test hook) would freeze the project: the watchdog records it as failed,
+/// the live version stays, and the project builds again.
+fn the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again(k: &Kiln) {
+    let token = k.api.new_user();
+    let (id, slug) = new_project(k, &token, "Stalled Rollback");
+    let first = request_build(k, &token, &id, "a reading list", &[]);
+    assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
+    let second = request_build(k, &token, &id, "a reading list with authors", &[]);
+    assert_eq!(wait_for_build(k, &token, &second)["status"], "succeeded");
+    assert_eq!(served_version(k, &slug), Some(2));
+    let r = k.api.send(
+        "POST",
+        &format!("/api/projects/{id}/rollback"),
+        Some(&token),
+        &[
+            ("content-type", "application/json"),
+            ("x-kiln-rollback-fault", "slow"),
+        ],
+        Some(br#"{"version":1}"#.to_vec()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let rollback_id = r.json()["rollback_id"].as_str().unwrap().to_string();
+    // While it is pending, builds are refused.
+    let blocked = k.api.send(
+        "POST",
+        &format!("/api/projects/{id}/builds"),
+        Some(&token),
+        &[("content-type", "application/json")],
+        Some(br#"{"prompt":"a reading list"}"#.to_vec()),
+        None,
+    );
+    assert_eq!(blocked.status, 409, "{}", blocked.body);
+
+    run_watchdog(k);
+    let log = events(k, &token, &id);
+    let failed: Vec<&Value> = log
+        .iter()
+        .filter(|e| {
+            e["type"] == "RollbackFailed" && e["data"]["rollback_id"] == rollback_id.as_str()
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#?}", log.last());
+    let reason = failed[0]["data"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no progress")
+            && reason.contains("BUILD_STALL_MINUTES")
+            && reason.contains("version 2 stays live"),
+        "{reason}"
+    );
+    assert!(failed[0]["actor"] == "kiln:watchdog", "{:#}", failed[0]);
+    let p = k
+        .api
+        .get(&format!("/api/projects/{id}"), Some(&token))
+        .json();
+    assert!(p["project"]["rollback"].is_null(), "{p:#}");
+    assert_eq!(served_version(k, &slug), Some(2));
+    // A second pass finds nothing more to do.
+    let before = events(k, &token, &id).len();
+    run_watchdog(k);
+    assert_eq!(events(k, &token, &id).len(), before);
+
+    let next = request_build(k, &token, &id, "a reading list with genres", &[]);
+    assert_eq!(wait_for_build(k, &token, &next)["status"], "succeeded");
+    assert_eq!(served_version(k, &slug), Some(3));
 }
 
 /// The rollback's `switch` step stalls the first time (test hook), the dev server is killed
