@@ -70,6 +70,35 @@ pub(super) fn check(
         .collect()
 }
 
+/// The module an import names, when the import is one [`check`] accepts and it names a
+/// JavaScript module of the app on the same side: the path whose exports the import relies on.
+/// `None` for everything else (`cloudflare:workers`, refused or missing paths).
+pub(super) fn target(
+    importer: &str,
+    side: Side,
+    specifier: &str,
+    files: &BTreeSet<&str>,
+) -> Option<String> {
+    if is_url(specifier) {
+        return None;
+    }
+    let target = match side {
+        Side::Worker if is_relative(specifier) => join(dir_of(importer), specifier)?,
+        Side::Worker => return None,
+        Side::FrontEnd => {
+            let path = specifier.split(['?', '#']).next().unwrap_or_default();
+            if let Some(absolute) = path.strip_prefix('/') {
+                join("public", absolute)?
+            } else if is_relative(path) {
+                join(dir_of(importer), path)?
+            } else {
+                return None;
+            }
+        }
+    };
+    (files.contains(target.as_str()) && side_of(&target) == Some(side)).then_some(target)
+}
+
 fn computed(side: Side) -> String {
     let example = match side {
         Side::Worker => "\"./src/routes.js\"",
@@ -322,6 +351,7 @@ mod tests {
         let import = Import {
             specifier: Some(specifier.to_string()),
             offset: 0,
+            names: Vec::new(),
         };
         check(importer, side, &[import], &files)
             .pop()
@@ -413,6 +443,7 @@ mod tests {
         let import = Import {
             specifier: None,
             offset: 7,
+            names: Vec::new(),
         };
         let got = check("worker.js", Side::Worker, &[import], &files);
         assert_eq!(got.len(), 1);

@@ -83,6 +83,7 @@ use scaffold::runtime_files;
 
 pub mod compat;
 pub(crate) mod depth;
+mod exports;
 mod guard;
 mod imports;
 mod internals;
@@ -95,7 +96,7 @@ mod sql;
 mod tests;
 
 use imports::Side;
-use js::{DefaultExport, Goal};
+use js::DefaultExport;
 
 /// Default most bytes of all files together.
 pub const MAX_TOTAL_BYTES: usize = 5 * 1024 * 1024;
@@ -232,6 +233,9 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
     let mut routes: Vec<routes::Route> = Vec::new();
     let mut routes_known = true;
     let mut calls: Vec<(&str, &str, js::ApiLiteral)> = Vec::new();
+    let mut modules = exports::Modules::new(&app, &present, &runtime);
+    // Imports that take names, checked against the exports once every module is read.
+    let mut named_imports: Vec<(&str, &str, Side, Vec<js::Import>)> = Vec::new();
     for &(path, content) in &checked {
         let Some(side) = imports::side_of(path) else {
             continue;
@@ -239,14 +243,10 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
         if runtime.get(path) == Some(&content) {
             continue;
         }
-        let goal = if side == Side::FrontEnd && path.ends_with(".js") {
-            Goal::Unambiguous
-        } else {
-            Goal::Module
-        };
-        let facts = js::analyze(content, goal);
+        let facts = js::analyze(content, exports::goal_of(path, side));
         report.modules_parsed += 1;
         let at = |offset: u32| line_at(content, offset);
+        modules.parsed(path, facts.syntax_error.is_none().then_some(facts.exports));
         if let Some(error) = &facts.syntax_error {
             out.push(
                 Diagnostic::new(
@@ -284,6 +284,13 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
                     .with_path(path)
                     .at_line(at(offset)),
             );
+        }
+        let taking: Vec<js::Import> = app_imports
+            .into_iter()
+            .filter(|i| !i.names.is_empty())
+            .collect();
+        if !taking.is_empty() {
+            named_imports.push((path, content, side, taking));
         }
         // The runtime's own paths hold the reviewed runtime (the platform ships its copy there).
         if !runtime.contains_key(path) {
@@ -328,6 +335,17 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
         }
         if path == "worker.js" {
             contract(&facts.default_export, content, &mut out);
+        }
+    }
+    for (path, content, side, taking) in &named_imports {
+        for import in taking {
+            for (offset, message) in modules.check(path, *side, import) {
+                out.push(
+                    Diagnostic::new(DiagnosticKind::BadImport, message)
+                        .with_path(*path)
+                        .at_line(line_at(content, offset)),
+                );
+            }
         }
     }
     if !app.contains_key("worker.js") {
