@@ -17,6 +17,7 @@
 //! | syntax | [`DiagnosticKind::SyntaxError`] | every `.js`/`.mjs` module parses (oxc; the first error per file, with its line); JSX is refused with a hint to use htm (files are served as written, there is no build step); modules nesting deeper than the stack allows are refused before parsing (see `depth`) |
 //! | contract | [`DiagnosticKind::Contract`] | `worker.js` exists and its `export default` is an object (or class) with `fetch`, read from the AST; every plan table is created by a migration |
 //! | imports | [`DiagnosticKind::BadImport`] | worker modules import only the app's worker modules and `cloudflare:workers`; the front end only files under `public/` (see `imports`) |
+//! | imported names | [`DiagnosticKind::BadImport`] | every name a static `import { a }`, `import d` or `export { a } from` takes from a module of the app or a shipped runtime file is exported by it (`export *` followed up to four levels); the message names the closest exports (see `exports`) |
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
 //! | guard | [`DiagnosticKind::Unguarded`] | in the app's worker modules (not `public/`, not the runtime): no names starting with `__kiln` (they would shadow or call the CPU guard of [`crate::sandbox`]), no regular expression that repeats a group containing an unbounded quantifier (`(a+)+`), no `RegExp(x)` with a pattern built at run time (see `guard`) |
@@ -30,7 +31,8 @@
 //! The shipped runtime files ([`runtime_files`]) are skipped when byte-identical (they are
 //! reviewed and tested; skipping them halves the work for a small app) and parsed like any module
 //! otherwise. Their paths always count as present for imports, because the host adds them to
-//! every app.
+//! every app, and their export lists (what `import { json } from "./_kiln/runtime.js"` may take)
+//! are parsed once per process and kept (see `exports`).
 //!
 //! # Limits of the checks
 //!
@@ -39,6 +41,9 @@
 //!   all reported). A front end that builds paths from a constant (`${api}/${id}`) is checked
 //!   where the constant is (`api: "/api/tasks"`).
 //! - Imports and API paths inside `index.html` (inline scripts, `<script src>`) are not read.
+//! - Imported names are checked for static imports only (not what `import()` returns), and not
+//!   through an `export *` chain deeper than four modules, nor into a module that does not parse
+//!   (its syntax error is reported instead).
 //! - SQL is tokenized and classified, not fully parsed (see `sql`): D1 still refuses what slips
 //!   through, when the migration runs.
 //!
