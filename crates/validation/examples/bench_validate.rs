@@ -57,7 +57,10 @@ fn main() {
     let start = Instant::now();
     let first = validate_app(&app, &tables, &Limits::default());
     let first_time = start.elapsed();
-    assert!(first.is_ok(), "the offline app should validate clean:\n{first}");
+    assert!(
+        first.is_ok(),
+        "the offline app should validate clean:\n{first}"
+    );
     println!(
         "  {:<20} {:>7.3} ms (the runtime files' export lists parsed and kept)",
         "first call",

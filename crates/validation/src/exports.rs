@@ -203,55 +203,113 @@ impl<'a> Modules<'a> {
             .iter()
             .filter(|wanted| !resolved.names.contains(&wanted.name))
             .map(|wanted| {
-                (
-                    wanted.offset,
-                    missing(specifier, &target, wanted, &resolved),
-                )
+                let elsewhere = if wanted.name == "default" {
+                    None
+                } else {
+                    self.elsewhere(importer, side, &target, &wanted.name)
+                };
+                let slip = Slip {
+                    specifier,
+                    target: &target,
+                    side,
+                    wanted,
+                    elsewhere,
+                };
+                (wanted.offset, slip.message(&resolved))
             })
             .collect()
     }
+
+    /// Another module on `side` that exports `name` itself, as `importer` would name it: the
+    /// name was taken from the wrong module (`useState` from preact.mjs instead of hooks.mjs).
+    fn elsewhere(&self, importer: &str, side: Side, target: &str, name: &str) -> Option<String> {
+        let path = self.present.iter().copied().find(|p| {
+            *p != target
+                && *p != importer
+                && imports::side_of(p) == Some(side)
+                && self.exports(p).is_some_and(|e| e.names.contains(name))
+        })?;
+        Some(match side {
+            Side::Worker => imports::relative(imports::dir_of(importer), path),
+            Side::FrontEnd => path.strip_prefix("public").unwrap_or(path).to_string(),
+        })
+    }
 }
 
-/// The message for a name `specifier` (the module at `target`) does not export.
-fn missing(specifier: &str, target: &str, wanted: &Wanted, resolved: &Resolved) -> String {
-    let names = &resolved.names;
+/// One name a module does not export, with what is known to fix it.
+struct Slip<'s> {
+    /// The import's specifier, as written.
+    specifier: &'s str,
+    /// The path it resolves to.
+    target: &'s str,
+    side: Side,
+    wanted: &'s Wanted,
+    /// Another module that exports the name, as the importer would name it.
+    elsewhere: Option<String>,
+}
+
+impl Slip<'_> {
+    fn message(&self, resolved: &Resolved) -> String {
+        let (specifier, wanted) = (self.specifier, self.wanted);
+        if wanted.name == "default" {
+            return missing_default(specifier, wanted, &resolved.names);
+        }
+        let head = format!("\"{specifier}\" has no export \"{}\"", wanted.name);
+        if resolved.declared.contains(&wanted.name) {
+            return format!(
+                "{head}; {} declares {} but does not export it: write export before its declaration there",
+                self.target, wanted.name
+            );
+        }
+        if let Some(other) = &self.elsewhere {
+            return format!(
+                "{head}; \"{other}\" exports it: import {{ {} }} from \"{other}\"",
+                wanted.name
+            );
+        }
+        if wanted.name == "html" && self.side == Side::FrontEnd {
+            return format!(
+                "{head}; html comes from htm: import htm from \"/_kiln/vendor/htm.mjs\" and write const html = htm.bind(h) (h from \"/_kiln/vendor/preact.mjs\")"
+            );
+        }
+        missing_name(&head, specifier, wanted, &resolved.names)
+    }
+}
+
+/// The message for a default import of a module without a default export.
+fn missing_default(specifier: &str, wanted: &Wanted, names: &BTreeSet<String>) -> String {
+    let named: Vec<&str> = names.iter().map(String::as_str).collect();
+    let fix = if named.contains(&wanted.local.as_str()) {
+        format!(
+            "import it by name: import {{ {} }} from \"{specifier}\"",
+            wanted.local
+        )
+    } else if named.is_empty() {
+        "it exports nothing".to_string()
+    } else {
+        format!(
+            "import its named exports instead, as in import {{ {} }} from \"{specifier}\"; it exports: {}",
+            closest(&wanted.local, &named, 1).join(", "),
+            listed(&wanted.local, &named)
+        )
+    };
+    format!("\"{specifier}\" has no default export; {fix}")
+}
+
+/// The message for a named import the module lacks: a near name, or what it does export.
+fn missing_name(head: &str, specifier: &str, wanted: &Wanted, names: &BTreeSet<String>) -> String {
     let named: Vec<&str> = names
         .iter()
         .map(String::as_str)
         .filter(|n| *n != "default")
         .collect();
-    if wanted.name == "default" {
-        let fix = if named.contains(&wanted.local.as_str()) {
-            format!(
-                "import it by name: import {{ {} }} from \"{specifier}\"",
-                wanted.local
-            )
-        } else if named.is_empty() {
-            "it exports nothing".to_string()
-        } else {
-            format!(
-                "import its named exports instead, as in import {{ {} }} from \"{specifier}\"; it exports: {}",
-                closest(&wanted.local, &named, 1).join(", "),
-                listed(&wanted.local, &named)
-            )
-        };
-        return format!("\"{specifier}\" has no default export; {fix}");
-    }
-    let mut message = format!("\"{specifier}\" has no export \"{}\"", wanted.name);
-    if resolved.declared.contains(&wanted.name) {
-        message.push_str(&format!(
-            "; {target} declares {} but does not export it: write export before its declaration there",
-            wanted.name
-        ));
-        return message;
-    }
     if named.is_empty() && names.contains("default") {
-        message.push_str(&format!(
-            "; it has only a default export: import {} from \"{specifier}\"",
+        return format!(
+            "{head}; it has only a default export: import {} from \"{specifier}\"",
             wanted.local
-        ));
-        return message;
+        );
     }
+    let mut message = head.to_string();
     let near = near(&wanted.name, &named);
     if !near.is_empty() {
         let quoted: Vec<String> = near.iter().map(|n| format!("\"{n}\"")).collect();

@@ -117,7 +117,7 @@ fn is_relative(specifier: &str) -> bool {
 }
 
 /// The directory of `path` (`""` at the top).
-fn dir_of(path: &str) -> &str {
+pub(super) fn dir_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
 
@@ -138,7 +138,7 @@ fn join(base: &str, specifier: &str) -> Option<String> {
 }
 
 /// `to` as a relative specifier from a module in directory `from_dir`.
-fn relative(from_dir: &str, to: &str) -> String {
+pub(super) fn relative(from_dir: &str, to: &str) -> String {
     let from: Vec<&str> = from_dir.split('/').filter(|s| !s.is_empty()).collect();
     let target: Vec<&str> = to.split('/').collect();
     let common = from.iter().zip(&target).take_while(|(a, b)| a == b).count();

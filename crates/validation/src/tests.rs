@@ -788,7 +788,8 @@ fn re_export_chains_are_followed() {
     assert_eq!(
         app(&worker_with("import { deeep, b } from \"./src/index.js\";")),
         [
-            "worker.js:1: \"./src/index.js\" has no export \"b\"; did you mean \"B\"? it exports: B, bee, deep, fromA, nsc",
+            // b.js has it: the import names the wrong module.
+            "worker.js:1: \"./src/index.js\" has no export \"b\"; \"./src/b.js\" exports it: import { b } from \"./src/b.js\"",
             "worker.js:1: \"./src/index.js\" has no export \"deeep\"; did you mean \"deep\"? it exports: B, bee, deep, fromA, nsc",
         ]
     );
@@ -870,10 +871,10 @@ fn default_imports_need_a_default_export() {
         got[1],
         "public/app.js:2: \"/_kiln/vendor/hooks.mjs\" has no default export; import it by name: import { useState } from \"/_kiln/vendor/hooks.mjs\""
     );
+    // htm's one export is a default, and html is bound from it.
     assert_eq!(
         got[2],
-        "public/app.js:3: \"/_kiln/vendor/htm.mjs\" has only a default export: import html from \"/_kiln/vendor/htm.mjs\""
-            .replace("has only", "has no export \"html\"; it has only")
+        "public/app.js:3: \"/_kiln/vendor/htm.mjs\" has no export \"html\"; html comes from htm: import htm from \"/_kiln/vendor/htm.mjs\" and write const html = htm.bind(h) (h from \"/_kiln/vendor/preact.mjs\")"
     );
     assert!(
         got[3].starts_with("public/app.js:4: \"/_kiln/vendor/preact.mjs\" has no default export;"),
@@ -978,4 +979,42 @@ fn every_offline_app_is_caught_with_a_misspelt_import() {
             "{prompt}: {lines:#?}"
         );
     }
+}
+
+#[test]
+fn a_name_taken_from_the_wrong_module_points_at_the_right_one() {
+    let app = format!(
+        "import {{ h, render, useState }} from \"/_kiln/vendor/preact.mjs\";\nimport {{ html }} from \"/_kiln/vendor/preact.mjs\";\n{APP_JS}"
+    );
+    let got = check(&with_runtime(&[("public/app.js", &app)]));
+    assert_eq!(
+        got,
+        [
+            "public/app.js:1: \"/_kiln/vendor/preact.mjs\" has no export \"useState\"; \"/_kiln/vendor/hooks.mjs\" exports it: import { useState } from \"/_kiln/vendor/hooks.mjs\"",
+            "public/app.js:2: \"/_kiln/vendor/preact.mjs\" has no export \"html\"; html comes from htm: import htm from \"/_kiln/vendor/htm.mjs\" and write const html = htm.bind(h) (h from \"/_kiln/vendor/preact.mjs\")",
+        ]
+    );
+    // Between the app's own modules, as the importer names them.
+    let routes = "import { slugify } from \"./db.js\";\nexport const r = slugify;\n";
+    let worker = format!("import {{ r }} from \"./src/routes/index.js\";\n{WORKER}");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("src/routes/index.js", routes),
+        ("src/routes/db.js", "export const db = 1;\n"),
+        ("src/text.js", "export function slugify(s) { return s; }\n"),
+    ]));
+    assert_eq!(
+        got,
+        ["src/routes/index.js:1: \"./db.js\" has no export \"slugify\"; \"../text.js\" exports it: import { slugify } from \"../text.js\""]
+    );
+    // A module with a default export only.
+    let worker = format!("import {{ handler }} from \"./src/handler.js\";\n{WORKER}");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("src/handler.js", "export default function handle() {}\n"),
+    ]));
+    assert_eq!(
+        got,
+        ["worker.js:1: \"./src/handler.js\" has no export \"handler\"; it has only a default export: import handler from \"./src/handler.js\""]
+    );
 }
