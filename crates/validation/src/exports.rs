@@ -11,6 +11,13 @@
 //! default import needs an `export default` (or `export { x as default }`); `export *` never
 //! passes one on. Namespace imports (`import * as x`) take no name and need nothing.
 //!
+//! Each message names the missing name and the module, and then the likeliest fix: a name the
+//! app's own module X declares without `export` is reported in X, at the declaration (a repair
+//! round sees the files its diagnostics name, and that is the file to change); a name another
+//! module on the same side exports points at that module (`useState` is in hooks.mjs, not
+//! preact.mjs); otherwise the nearest names by edit distance (`did you mean "listQuery"?`) and at
+//! most [`MAX_LISTED`] of X's exports, nearest first.
+//!
 //! Nothing is reported when any part of X's exports is unknown: X does not parse (its syntax
 //! error is reported instead), is too large to check, or star-exports a module that cannot be
 //! read, or the chain is deeper than [`MAX_STAR_DEPTH`].
@@ -77,8 +84,8 @@ fn shipped(path: &str) -> Option<&'static Exports> {
 #[derive(Debug, Clone)]
 struct Resolved {
     names: BTreeSet<String>,
-    /// Names the module declares at the top level without exporting them.
-    declared: BTreeSet<String>,
+    /// Names the module declares at the top level without exporting them, with their offsets.
+    declared: BTreeMap<String, u32>,
 }
 
 /// The modules of one app, as far as their exports go.
@@ -179,13 +186,8 @@ impl<'a> Modules<'a> {
     }
 
     /// Checks the names `import` (an import of the module at `importer`) takes from the module
-    /// it names. Returns `(byte offset, message)` per missing name.
-    pub(super) fn check(
-        &mut self,
-        importer: &str,
-        side: Side,
-        import: &Import,
-    ) -> Vec<(u32, String)> {
+    /// it names: a finding per missing name.
+    pub(super) fn check(&mut self, importer: &str, side: Side, import: &Import) -> Vec<Finding> {
         if import.names.is_empty() {
             return Vec::new();
         }
@@ -203,6 +205,22 @@ impl<'a> Modules<'a> {
             .iter()
             .filter(|wanted| !resolved.names.contains(&wanted.name))
             .map(|wanted| {
+                // A forgotten `export` in the app's own module is fixed there (the runtime's
+                // internal names are not for import).
+                let declared = resolved
+                    .declared
+                    .get(&wanted.name)
+                    .filter(|_| !self.runtime.contains_key(target.as_str()));
+                if let Some(&offset) = declared {
+                    return Finding {
+                        path: target.clone(),
+                        offset,
+                        message: format!(
+                            "\"{}\" is declared here but not exported, and {importer} imports it; write export before its declaration",
+                            wanted.name
+                        ),
+                    };
+                }
                 let elsewhere = if wanted.name == "default" {
                     None
                 } else {
@@ -210,12 +228,15 @@ impl<'a> Modules<'a> {
                 };
                 let slip = Slip {
                     specifier,
-                    target: &target,
                     side,
                     wanted,
                     elsewhere,
                 };
-                (wanted.offset, slip.message(&resolved))
+                Finding {
+                    path: importer.to_string(),
+                    offset: wanted.offset,
+                    message: slip.message(&resolved),
+                }
             })
             .collect()
     }
@@ -236,12 +257,20 @@ impl<'a> Modules<'a> {
     }
 }
 
+/// A missing name, reported in the file to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Finding {
+    /// The importing module, or the imported one when the fix is an `export` there.
+    pub path: String,
+    /// Byte offset in that file.
+    pub offset: u32,
+    pub message: String,
+}
+
 /// One name a module does not export, with what is known to fix it.
 struct Slip<'s> {
     /// The import's specifier, as written.
     specifier: &'s str,
-    /// The path it resolves to.
-    target: &'s str,
     side: Side,
     wanted: &'s Wanted,
     /// Another module that exports the name, as the importer would name it.
@@ -255,12 +284,6 @@ impl Slip<'_> {
             return missing_default(specifier, wanted, &resolved.names);
         }
         let head = format!("\"{specifier}\" has no export \"{}\"", wanted.name);
-        if resolved.declared.contains(&wanted.name) {
-            return format!(
-                "{head}; {} declares {} but does not export it: write export before its declaration there",
-                self.target, wanted.name
-            );
-        }
         if let Some(other) = &self.elsewhere {
             return format!(
                 "{head}; \"{other}\" exports it: import {{ {} }} from \"{other}\"",

@@ -5,7 +5,7 @@
 //! work on the plain values collected here, so they are unit-testable without an AST, and the
 //! arena holding the AST is freed as soon as a file is done.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use oxc_allocator::Allocator;
 use oxc_allocator::Vec as ArenaVec;
@@ -74,8 +74,9 @@ pub(super) struct Exports {
     pub names: BTreeSet<String>,
     /// Specifiers of its `export * from "…"`: every name of those (but `default`) is exported too.
     pub stars: Vec<String>,
-    /// Top-level names it declares without exporting them (a forgotten `export`).
-    pub declared: BTreeSet<String>,
+    /// Top-level names it declares without exporting them (a forgotten `export`), each with the
+    /// byte offset of its declaration.
+    pub declared: BTreeMap<String, u32>,
 }
 
 /// How a collected `/api` literal is used.
@@ -258,7 +259,9 @@ fn exports(program: &Program<'_>) -> Exports {
         match statement {
             Statement::ExportNamedDeclaration(export) => {
                 if let Some(declaration) = &export.declaration {
-                    bound_names(declaration, &mut out.names);
+                    bound_names(declaration, |name, _| {
+                        out.names.insert(name.to_string());
+                    });
                 }
                 for specifier in &export.specifiers {
                     out.names.insert(specifier.exported.name().to_string());
@@ -275,34 +278,37 @@ fn exports(program: &Program<'_>) -> Exports {
             },
             other => {
                 if let Some(declaration) = other.as_declaration() {
-                    bound_names(declaration, &mut out.declared);
+                    bound_names(declaration, |name, offset| {
+                        out.declared.entry(name.to_string()).or_insert(offset);
+                    });
                 }
             }
         }
     }
     let names = &out.names;
-    out.declared.retain(|name| !names.contains(name));
+    out.declared.retain(|name, _| !names.contains(name));
     out
 }
 
-/// The names a declaration binds: `const { a, b: [c] } = x` binds `a` and `c`.
-fn bound_names(declaration: &Declaration<'_>, into: &mut BTreeSet<String>) {
+/// Calls `bind` with each name a declaration binds and its offset: `const { a, b: [c] } = x`
+/// binds `a` and `c`.
+fn bound_names(declaration: &Declaration<'_>, mut bind: impl FnMut(&str, u32)) {
     match declaration {
         Declaration::VariableDeclaration(variables) => {
             for declarator in &variables.declarations {
                 for identifier in declarator.id.get_binding_identifiers() {
-                    into.insert(identifier.name.to_string());
+                    bind(&identifier.name, identifier.span.start);
                 }
             }
         }
         Declaration::FunctionDeclaration(function) => {
             if let Some(id) = &function.id {
-                into.insert(id.name.to_string());
+                bind(&id.name, id.span.start);
             }
         }
         Declaration::ClassDeclaration(class) => {
             if let Some(id) = &class.id {
-                into.insert(id.name.to_string());
+                bind(&id.name, id.span.start);
             }
         }
         _ => {}

@@ -241,7 +241,7 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
     let mut calls: Vec<(&str, &str, js::ApiLiteral)> = Vec::new();
     let mut modules = exports::Modules::new(&app, &present, &runtime);
     // Imports that take names, checked against the exports once every module is read.
-    let mut named_imports: Vec<(&str, &str, Side, Vec<js::Import>)> = Vec::new();
+    let mut named_imports: Vec<(&str, Side, Vec<js::Import>)> = Vec::new();
     for &(path, content) in &checked {
         let Some(side) = imports::side_of(path) else {
             continue;
@@ -296,7 +296,7 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             .filter(|i| !i.names.is_empty())
             .collect();
         if !taking.is_empty() {
-            named_imports.push((path, content, side, taking));
+            named_imports.push((path, side, taking));
         }
         // The runtime's own paths hold the reviewed runtime (the platform ships its copy there).
         if !runtime.contains_key(path) {
@@ -343,13 +343,14 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
             contract(&facts.default_export, content, &mut out);
         }
     }
-    for (path, content, side, taking) in &named_imports {
+    for (path, side, taking) in &named_imports {
         for import in taking {
-            for (offset, message) in modules.check(path, *side, import) {
+            for finding in modules.check(path, *side, import) {
+                let content = app.get(finding.path.as_str()).copied().unwrap_or_default();
                 out.push(
-                    Diagnostic::new(DiagnosticKind::BadImport, message)
-                        .with_path(*path)
-                        .at_line(line_at(content, offset)),
+                    Diagnostic::new(DiagnosticKind::BadImport, finding.message)
+                        .with_path(finding.path)
+                        .at_line(line_at(content, finding.offset)),
                 );
             }
         }

@@ -732,7 +732,8 @@ fn a_missing_app_module_export_is_reported_at_the_import() {
     assert_eq!(
         got,
         [
-            "worker.js:1: \"./src/util.js\" has no export \"helper\"; src/util.js declares helper but does not export it: write export before its declaration there",
+            // A forgotten export is reported where it is fixed, so a repair sees that file.
+            "src/util.js:2: \"helper\" is declared here but not exported, and worker.js imports it; write export before its declaration",
             "worker.js:2: \"./src/util.js\" has no export \"formatt\"; did you mean \"format\"? it exports: format",
             "worker.js:2: \"./src/util.js\" has no export \"parse\"; it exports: format",
         ]
@@ -749,7 +750,7 @@ fn a_missing_app_module_export_is_reported_at_the_import() {
     ]));
     assert_eq!(
         got,
-        ["public/app.js:1: \"./lib/format.js\" has no export \"money\"; public/lib/format.js declares money but does not export it: write export before its declaration there"]
+        ["public/lib/format.js:1: \"money\" is declared here but not exported, and public/app.js imports it; write export before its declaration"]
     );
     let got = check(&small_app(&[
         ("public/app.js", &app),
@@ -1016,5 +1017,21 @@ fn a_name_taken_from_the_wrong_module_points_at_the_right_one() {
     assert_eq!(
         got,
         ["worker.js:1: \"./src/handler.js\" has no export \"handler\"; it has only a default export: import handler from \"./src/handler.js\""]
+    );
+}
+
+#[test]
+fn the_runtime_internal_names_are_not_offered_for_export() {
+    // runtime.js declares toBase64Url without exporting it: the fix is in the importer (the
+    // runtime is not the app's to change).
+    let worker = WORKER.replace("{ Router, json }", "{ Router, json, toBase64Url }");
+    let got = check(&with_runtime(&[("worker.js", &worker)]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with(
+            "worker.js:1: \"./_kiln/runtime.js\" has no export \"toBase64Url\"; it exports: "
+        ),
+        "{}",
+        got[0]
     );
 }
