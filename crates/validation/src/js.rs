@@ -255,6 +255,7 @@ pub(super) fn exports_of(source: &str, goal: Goal) -> Option<Exports> {
 /// The exports of a parsed module: its top-level `export` statements.
 fn exports(program: &Program<'_>) -> Exports {
     let mut out = Exports::default();
+    let mut exported_locals = BTreeSet::new();
     for statement in &program.body {
         match statement {
             Statement::ExportNamedDeclaration(export) => {
@@ -265,6 +266,10 @@ fn exports(program: &Program<'_>) -> Exports {
                 }
                 for specifier in &export.specifiers {
                     out.names.insert(specifier.exported.name().to_string());
+                    if export.source.is_none() {
+                        // `export { helper as help }`: helper is exported, under another name.
+                        exported_locals.insert(specifier.local.name().to_string());
+                    }
                 }
             }
             Statement::ExportDefaultDeclaration(_) => {
@@ -286,7 +291,8 @@ fn exports(program: &Program<'_>) -> Exports {
         }
     }
     let names = &out.names;
-    out.declared.retain(|name, _| !names.contains(name));
+    out.declared
+        .retain(|name, _| !names.contains(name) && !exported_locals.contains(name));
     out
 }
 

@@ -739,6 +739,17 @@ fn a_missing_app_module_export_is_reported_at_the_import() {
         ]
     );
 
+    // A name exported under another one is not a forgotten export.
+    let renamed = "function helper(x) { return x; }\nexport { helper as help };\n";
+    let worker = format!("import {{ helper }} from \"./src/util.js\";\n{WORKER}");
+    assert_eq!(
+        check(&small_app(&[
+            ("worker.js", &worker),
+            ("src/util.js", renamed)
+        ])),
+        ["worker.js:1: \"./src/util.js\" has no export \"helper\"; did you mean \"help\"? it exports: help"]
+    );
+
     // The same on the front end, from a module that exports nothing.
     let app = format!("import {{ money }} from \"./lib/format.js\";\n{APP_JS}");
     let got = check(&small_app(&[
