@@ -67,7 +67,7 @@
 //! offline generator's task manager validates in about 0.6 ms (25 KB checked: worker, front end,
 //! migration; the runtime files are identical and skipped), 2.2 ms when every module is parsed
 //! (72 KB), 30–45 MB/s. The first call in a process (a Worker isolate) also parses the shipped
-//! runtime files for their export lists, about 1.7 ms once (BENCHMARKS.md).
+//! runtime files for their export lists, about 2 ms once (BENCHMARKS.md).
 //!
 //! Everything here is pure (no I/O, no clock) and runs unchanged natively and on wasm32. It is
 //! its own crate, so crates that never validate (`dispatch`) do not compile oxc.
