@@ -15,6 +15,7 @@ pub fn scenarios() -> Vec<Scenario> {
         a_prompt_becomes_a_live_app_through_a_streaming_model_despite_a_429_and_a_cut_off_answer,
         a_wrong_import_is_repaired_in_one_round,
         repairs_that_do_not_fix_the_code_fail_the_build_at_validate,
+        an_import_of_a_name_its_module_lacks_is_caught_by_validation_not_at_run_time,
         an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors,
         a_server_error_is_retried_and_a_bad_request_fails_with_the_providers_message,
         a_misconfigured_provider_is_reported_naming_the_setting,
@@ -270,6 +271,44 @@ fn repairs_that_do_not_fix_the_code_fail_the_build_at_validate(k: &Kiln, m: &Mod
     assert_eq!(b["repairs"], 2);
     // Nothing was deployed.
     assert_eq!(k.api.get_app(&slug, "/").status, 404);
+}
+
+/// A front end importing a hook its module does not export would link-fail in the browser (a
+/// blank page) once deployed; validation in the Worker catches it, and the repair rounds get the
+/// diagnostic with the right name. (The scripted server's repairs give back the files of the
+/// last codegen answer, so the slip stays and the build fails at validate.)
+fn an_import_of_a_name_its_module_lacks_is_caught_by_validation_not_at_run_time(
+    k: &Kiln,
+    m: &ModelServer,
+) {
+    m.reset();
+    m.script(
+        Kind::Codegen,
+        vec![Behaviour::Append {
+            path: "public/app.js".into(),
+            text: "import { useCallbak } from \"/_kiln/vendor/hooks.mjs\";\n".into(),
+        }],
+    );
+    let (token, project, slug) = new_project(k, "Misspelt Hooks");
+    let build = request_build(k, &token, &project, "a task manager with tasks", &[]);
+    let b = wait_for_build(k, &token, &build);
+    assert_eq!(b["status"], "failed", "{b:#}\n{}", m.summary());
+    assert_eq!(b["error"]["step"], "validate");
+    let wanted =
+        "\"/_kiln/vendor/hooks.mjs\" has no export \"useCallbak\"; did you mean \"useCallback\"?";
+    let reason = b["error"]["reason"].as_str().unwrap();
+    assert!(reason.contains(wanted), "{reason}");
+    let repairs = m.requests_of(Kind::Repair);
+    assert_eq!(repairs.len(), 2);
+    let ask = repairs[0].body["messages"][1]["content"].as_str().unwrap();
+    assert!(ask.contains("public/app.js:"), "{ask}");
+    assert!(ask.contains(wanted), "{ask}");
+    assert!(ask.contains("=== FILE: public/app.js ==="), "{ask}");
+    assert_eq!(
+        k.api.get_app(&slug, "/").status,
+        404,
+        "nothing was deployed"
+    );
 }
 
 fn an_invalid_plan_gets_one_repair_and_then_fails_with_its_errors(k: &Kiln, m: &ModelServer) {

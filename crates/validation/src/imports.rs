@@ -70,6 +70,35 @@ pub(super) fn check(
         .collect()
 }
 
+/// The module an import names, when the import is one [`check`] accepts and it names a
+/// JavaScript module of the app on the same side: the path whose exports the import relies on.
+/// `None` for everything else (`cloudflare:workers`, refused or missing paths).
+pub(super) fn target(
+    importer: &str,
+    side: Side,
+    specifier: &str,
+    files: &BTreeSet<&str>,
+) -> Option<String> {
+    if is_url(specifier) {
+        return None;
+    }
+    let target = match side {
+        Side::Worker if is_relative(specifier) => join(dir_of(importer), specifier)?,
+        Side::Worker => return None,
+        Side::FrontEnd => {
+            let path = specifier.split(['?', '#']).next().unwrap_or_default();
+            if let Some(absolute) = path.strip_prefix('/') {
+                join("public", absolute)?
+            } else if is_relative(path) {
+                join(dir_of(importer), path)?
+            } else {
+                return None;
+            }
+        }
+    };
+    (files.contains(target.as_str()) && side_of(&target) == Some(side)).then_some(target)
+}
+
 fn computed(side: Side) -> String {
     let example = match side {
         Side::Worker => "\"./src/routes.js\"",
@@ -88,7 +117,7 @@ fn is_relative(specifier: &str) -> bool {
 }
 
 /// The directory of `path` (`""` at the top).
-fn dir_of(path: &str) -> &str {
+pub(super) fn dir_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
 
@@ -109,7 +138,7 @@ fn join(base: &str, specifier: &str) -> Option<String> {
 }
 
 /// `to` as a relative specifier from a module in directory `from_dir`.
-fn relative(from_dir: &str, to: &str) -> String {
+pub(super) fn relative(from_dir: &str, to: &str) -> String {
     let from: Vec<&str> = from_dir.split('/').filter(|s| !s.is_empty()).collect();
     let target: Vec<&str> = to.split('/').collect();
     let common = from.iter().zip(&target).take_while(|(a, b)| a == b).count();
@@ -322,6 +351,7 @@ mod tests {
         let import = Import {
             specifier: Some(specifier.to_string()),
             offset: 0,
+            names: Vec::new(),
         };
         check(importer, side, &[import], &files)
             .pop()
@@ -413,6 +443,7 @@ mod tests {
         let import = Import {
             specifier: None,
             offset: 7,
+            names: Vec::new(),
         };
         let got = check("worker.js", Side::Worker, &[import], &files);
         assert_eq!(got.len(), 1);

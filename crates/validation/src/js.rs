@@ -5,7 +5,7 @@
 //! work on the plain values collected here, so they are unit-testable without an AST, and the
 //! arena holding the AST is freed as soon as a file is done.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use oxc_allocator::Allocator;
 use oxc_allocator::Vec as ArenaVec;
@@ -13,8 +13,9 @@ use oxc_ast::ast::{
     Argument, BinaryExpression, BinaryOperator, BindingIdentifier, CallExpression, Class,
     ClassElement, Declaration, ExportAllDeclaration, ExportDefaultDeclarationKind,
     ExportNamedDeclaration, Expression, IdentifierName, IdentifierReference, ImportDeclaration,
-    ImportExpression, ModuleExportName, NewExpression, ObjectPropertyKind, Program, RegExpFlags,
-    RegExpLiteral, SourceType, Span, Statement, StringLiteral, TemplateElement, TemplateLiteral,
+    ImportDeclarationSpecifier, ImportExpression, ModuleExportName, NewExpression,
+    ObjectPropertyKind, Program, RegExpFlags, RegExpLiteral, SourceType, Span, Statement,
+    StringLiteral, TemplateElement, TemplateLiteral,
 };
 use oxc_ast_visit::{walk, Visit};
 use oxc_parser::Parser;
@@ -49,6 +50,33 @@ pub(super) struct Import {
     pub specifier: Option<String>,
     /// Byte offset of the specifier (or the `import(` call).
     pub offset: u32,
+    /// The names taken from the module by a static `import { a }`, `import d` or
+    /// `export { a } from`: each must be exported by it. Empty for a namespace import, a bare
+    /// `import "x"`, `export * from` and `import()`.
+    pub names: Vec<Wanted>,
+}
+
+/// A name one module takes from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Wanted {
+    /// The exported name asked for: `default` for a default import.
+    pub name: String,
+    /// The name it is bound to in the importing module (`d` in `import d from`).
+    pub local: String,
+    /// Byte offset of this name in the import or export clause.
+    pub offset: u32,
+}
+
+/// What a module exports, read from its top-level statements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Exports {
+    /// Names it exports itself or re-exports by name, `default` included.
+    pub names: BTreeSet<String>,
+    /// Specifiers of its `export * from "…"`: every name of those (but `default`) is exported too.
+    pub stars: Vec<String>,
+    /// Top-level names it declares without exporting them (a forgotten `export`), each with the
+    /// byte offset of its declaration.
+    pub declared: BTreeMap<String, u32>,
 }
 
 /// How a collected `/api` literal is used.
@@ -111,6 +139,7 @@ pub(super) struct ModuleFacts {
     pub default_export: DefaultExport,
     /// Reserved names and regular expressions the guard cannot bound, in source order.
     pub hazards: Vec<Hazard>,
+    pub exports: Exports,
 }
 
 /// Parses `source` and collects its facts.
@@ -142,6 +171,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             db_calls: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
+            exports: Exports::default(),
         };
     }
     let allocator = Allocator::default();
@@ -175,6 +205,7 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
             db_calls: Vec::new(),
             default_export: DefaultExport::Missing,
             hazards: Vec::new(),
+            exports: Exports::default(),
         };
     }
     let mut collector = Collector {
@@ -202,6 +233,91 @@ pub(super) fn analyze(source: &str, goal: Goal) -> ModuleFacts {
         db_calls: collector.db_calls,
         default_export: default_export(&parsed.program),
         hazards: collector.hazards,
+        exports: exports(&parsed.program),
+    }
+}
+
+/// Only what `source` exports (`None` when it does not parse): for modules whose other facts
+/// are not needed, such as the shipped runtime files.
+pub(super) fn exports_of(source: &str, goal: Goal) -> Option<Exports> {
+    let source_type = match goal {
+        Goal::Module => SourceType::mjs(),
+        Goal::Unambiguous => SourceType::unambiguous(),
+    };
+    if depth::too_deep(source, depth::MAX_NESTING).is_some() {
+        return None;
+    }
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, source, source_type).parse();
+    parsed.errors.is_empty().then(|| exports(&parsed.program))
+}
+
+/// The exports of a parsed module: its top-level `export` statements.
+fn exports(program: &Program<'_>) -> Exports {
+    let mut out = Exports::default();
+    let mut exported_locals = BTreeSet::new();
+    for statement in &program.body {
+        match statement {
+            Statement::ExportNamedDeclaration(export) => {
+                if let Some(declaration) = &export.declaration {
+                    bound_names(declaration, |name, _| {
+                        out.names.insert(name.to_string());
+                    });
+                }
+                for specifier in &export.specifiers {
+                    out.names.insert(specifier.exported.name().to_string());
+                    if export.source.is_none() {
+                        // `export { helper as help }`: helper is exported, under another name.
+                        exported_locals.insert(specifier.local.name().to_string());
+                    }
+                }
+            }
+            Statement::ExportDefaultDeclaration(_) => {
+                out.names.insert("default".to_string());
+            }
+            Statement::ExportAllDeclaration(export) => match &export.exported {
+                Some(name) => {
+                    out.names.insert(name.name().to_string());
+                }
+                None => out.stars.push(export.source.value.to_string()),
+            },
+            other => {
+                if let Some(declaration) = other.as_declaration() {
+                    bound_names(declaration, |name, offset| {
+                        out.declared.entry(name.to_string()).or_insert(offset);
+                    });
+                }
+            }
+        }
+    }
+    let names = &out.names;
+    out.declared
+        .retain(|name, _| !names.contains(name) && !exported_locals.contains(name));
+    out
+}
+
+/// Calls `bind` with each name a declaration binds and its offset: `const { a, b: [c] } = x`
+/// binds `a` and `c`.
+fn bound_names(declaration: &Declaration<'_>, mut bind: impl FnMut(&str, u32)) {
+    match declaration {
+        Declaration::VariableDeclaration(variables) => {
+            for declarator in &variables.declarations {
+                for identifier in declarator.id.get_binding_identifiers() {
+                    bind(&identifier.name, identifier.span.start);
+                }
+            }
+        }
+        Declaration::FunctionDeclaration(function) => {
+            if let Some(id) = &function.id {
+                bind(&id.name, id.span.start);
+            }
+        }
+        Declaration::ClassDeclaration(class) => {
+            if let Some(id) = &class.id {
+                bind(&id.name, id.span.start);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -272,10 +388,11 @@ struct Collector<'s> {
 }
 
 impl Collector<'_> {
-    fn import(&mut self, literal: &StringLiteral<'_>) {
+    fn import(&mut self, literal: &StringLiteral<'_>, names: Vec<Wanted>) {
         self.imports.push(Import {
             specifier: Some(literal.value.to_string()),
             offset: literal.span.start,
+            names,
         });
     }
 
@@ -388,19 +505,44 @@ fn literal_offset(expression: &Expression<'_>) -> Option<u32> {
 
 impl<'a> Visit<'a> for Collector<'_> {
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
-        self.import(&it.source);
+        let mut names = Vec::new();
+        for specifier in it.specifiers.iter().flatten() {
+            match specifier {
+                ImportDeclarationSpecifier::ImportSpecifier(s) => names.push(Wanted {
+                    name: s.imported.name().to_string(),
+                    local: s.local.name.to_string(),
+                    offset: s.span.start,
+                }),
+                ImportDeclarationSpecifier::ImportDefaultSpecifier(s) => names.push(Wanted {
+                    name: "default".to_string(),
+                    local: s.local.name.to_string(),
+                    offset: s.span.start,
+                }),
+                ImportDeclarationSpecifier::ImportNamespaceSpecifier(_) => {}
+            }
+        }
+        self.import(&it.source, names);
         walk::walk_import_declaration(self, it);
     }
 
     fn visit_export_named_declaration(&mut self, it: &ExportNamedDeclaration<'a>) {
         if let Some(source) = &it.source {
-            self.import(source);
+            let names = it
+                .specifiers
+                .iter()
+                .map(|s| Wanted {
+                    name: s.local.name().to_string(),
+                    local: s.exported.name().to_string(),
+                    offset: s.span.start,
+                })
+                .collect();
+            self.import(source, names);
         }
         walk::walk_export_named_declaration(self, it);
     }
 
     fn visit_export_all_declaration(&mut self, it: &ExportAllDeclaration<'a>) {
-        self.import(&it.source);
+        self.import(&it.source, Vec::new());
         walk::walk_export_all_declaration(self, it);
     }
 
@@ -413,6 +555,7 @@ impl<'a> Visit<'a> for Collector<'_> {
         self.imports.push(Import {
             specifier,
             offset: it.span.start,
+            names: Vec::new(),
         });
         walk::walk_import_expression(self, it);
     }

@@ -17,6 +17,7 @@
 //! | syntax | [`DiagnosticKind::SyntaxError`] | every `.js`/`.mjs` module parses (oxc; the first error per file, with its line); JSX is refused with a hint to use htm (files are served as written, there is no build step); modules nesting deeper than the stack allows are refused before parsing (see `depth`) |
 //! | contract | [`DiagnosticKind::Contract`] | `worker.js` exists and its `export default` is an object (or class) with `fetch`, read from the AST; every plan table is created by a migration |
 //! | imports | [`DiagnosticKind::BadImport`] | worker modules import only the app's worker modules and `cloudflare:workers`; the front end only files under `public/` (see `imports`) |
+//! | imported names | [`DiagnosticKind::BadImport`] | every name a static `import { a }`, `import d` or `export { a } from` takes from a module of the app or a shipped runtime file is exported by it (`export *` followed up to four levels); the message names the closest exports (see `exports`) |
 //! | routes | [`DiagnosticKind::UnknownRoute`] | every `/api/…` path the front end names is served by some worker route (see `routes`) |
 //! | migrations | [`DiagnosticKind::SyntaxError`], [`DiagnosticKind::ForbiddenSql`] | SQLite statements, and only the allowed ones (see `sql`) |
 //! | guard | [`DiagnosticKind::Unguarded`] | in the app's worker modules (not `public/`, not the runtime): no names starting with `__kiln` (they would shadow or call the CPU guard of [`crate::sandbox`]), no regular expression that repeats a group containing an unbounded quantifier (`(a+)+`), no `RegExp(x)` with a pattern built at run time (see `guard`) |
@@ -30,7 +31,8 @@
 //! The shipped runtime files ([`runtime_files`]) are skipped when byte-identical (they are
 //! reviewed and tested; skipping them halves the work for a small app) and parsed like any module
 //! otherwise. Their paths always count as present for imports, because the host adds them to
-//! every app.
+//! every app, and their export lists (what `import { json } from "./_kiln/runtime.js"` may take)
+//! are parsed once per process and kept (see `exports`).
 //!
 //! # Limits of the checks
 //!
@@ -39,6 +41,9 @@
 //!   all reported). A front end that builds paths from a constant (`${api}/${id}`) is checked
 //!   where the constant is (`api: "/api/tasks"`).
 //! - Imports and API paths inside `index.html` (inline scripts, `<script src>`) are not read.
+//! - Imported names are checked for static imports only (not what `import()` returns), and not
+//!   through an `export *` chain deeper than four modules, nor into a module that does not parse
+//!   (its syntax error is reported instead).
 //! - SQL is tokenized and classified, not fully parsed (see `sql`): D1 still refuses what slips
 //!   through, when the migration runs.
 //!
@@ -61,7 +66,8 @@
 //! Speed (`cargo run --release -p validation --example bench_validate`): the
 //! offline generator's task manager validates in about 0.6 ms (25 KB checked: worker, front end,
 //! migration; the runtime files are identical and skipped), 2.2 ms when every module is parsed
-//! (72 KB), 30–45 MB/s.
+//! (72 KB), 30–45 MB/s. The first call in a process (a Worker isolate) also parses the shipped
+//! runtime files for their export lists, about 2 ms once (BENCHMARKS.md).
 //!
 //! Everything here is pure (no I/O, no clock) and runs unchanged natively and on wasm32. It is
 //! its own crate, so crates that never validate (`dispatch`) do not compile oxc.
@@ -83,6 +89,7 @@ use scaffold::runtime_files;
 
 pub mod compat;
 pub(crate) mod depth;
+mod exports;
 mod guard;
 mod imports;
 mod internals;
@@ -95,7 +102,7 @@ mod sql;
 mod tests;
 
 use imports::Side;
-use js::{DefaultExport, Goal};
+use js::DefaultExport;
 
 /// Default most bytes of all files together.
 pub const MAX_TOTAL_BYTES: usize = 5 * 1024 * 1024;
@@ -232,6 +239,9 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
     let mut routes: Vec<routes::Route> = Vec::new();
     let mut routes_known = true;
     let mut calls: Vec<(&str, &str, js::ApiLiteral)> = Vec::new();
+    let mut modules = exports::Modules::new(&app, &present, &runtime);
+    // Imports that take names, checked against the exports once every module is read.
+    let mut named_imports: Vec<(&str, Side, Vec<js::Import>)> = Vec::new();
     for &(path, content) in &checked {
         let Some(side) = imports::side_of(path) else {
             continue;
@@ -239,14 +249,10 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
         if runtime.get(path) == Some(&content) {
             continue;
         }
-        let goal = if side == Side::FrontEnd && path.ends_with(".js") {
-            Goal::Unambiguous
-        } else {
-            Goal::Module
-        };
-        let facts = js::analyze(content, goal);
+        let facts = js::analyze(content, exports::goal_of(path, side));
         report.modules_parsed += 1;
         let at = |offset: u32| line_at(content, offset);
+        modules.parsed(path, facts.syntax_error.is_none().then_some(facts.exports));
         if let Some(error) = &facts.syntax_error {
             out.push(
                 Diagnostic::new(
@@ -284,6 +290,13 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
                     .with_path(path)
                     .at_line(at(offset)),
             );
+        }
+        let taking: Vec<js::Import> = app_imports
+            .into_iter()
+            .filter(|i| !i.names.is_empty())
+            .collect();
+        if !taking.is_empty() {
+            named_imports.push((path, side, taking));
         }
         // The runtime's own paths hold the reviewed runtime (the platform ships its copy there).
         if !runtime.contains_key(path) {
@@ -328,6 +341,18 @@ pub fn validate_app<P: AsRef<str>, C: AsRef<str>>(
         }
         if path == "worker.js" {
             contract(&facts.default_export, content, &mut out);
+        }
+    }
+    for (path, side, taking) in &named_imports {
+        for import in taking {
+            for finding in modules.check(path, *side, import) {
+                let content = app.get(finding.path.as_str()).copied().unwrap_or_default();
+                out.push(
+                    Diagnostic::new(DiagnosticKind::BadImport, finding.message)
+                        .with_path(finding.path)
+                        .at_line(line_at(content, finding.offset)),
+                );
+            }
         }
     }
     if !app.contains_key("worker.js") {

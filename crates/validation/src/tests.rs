@@ -1,4 +1,5 @@
 use super::*;
+use crate::js::Goal;
 use planner::plan_from_prompt;
 use scaffold::generate;
 
@@ -648,5 +649,400 @@ fn a_worker_module_cannot_import_the_guard() {
             "worker.js:1: import \"./_kiln_guard.js\" names a module the host wraps every app with"
         ),
         "{lines:?}"
+    );
+}
+
+/// `small_app` with the shipped runtime files added, as the platform validates an answer.
+fn with_runtime<'a>(replace: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut files = small_app(replace);
+    files.extend(runtime_files());
+    files
+}
+
+#[test]
+fn a_misspelt_vendor_hook_is_named_with_the_right_one() {
+    let app =
+        format!("import {{ useState, useCallbak }} from \"/_kiln/vendor/hooks.mjs\";\n{APP_JS}");
+    // With the runtime files given (byte-identical, so not parsed again) and without them (the
+    // host adds them): the same report.
+    for files in [
+        with_runtime(&[("public/app.js", &app)]),
+        small_app(&[("public/app.js", &app)]),
+    ] {
+        let got = check(&files);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(
+            got[0],
+            "public/app.js:1: \"/_kiln/vendor/hooks.mjs\" has no export \"useCallbak\"; did you mean \"useCallback\"? \
+             it exports: useCallback, useContext, useEffect, useId, useMemo, useReducer, useRef, useState, … (12 in all)"
+        );
+        let report = validate_app(&files, &[], &Limits::default());
+        assert_eq!(report.diagnostics[0].kind, DiagnosticKind::BadImport);
+        assert_eq!(
+            report.modules_parsed, 2,
+            "the runtime files are not parsed in the main pass"
+        );
+    }
+}
+
+#[test]
+fn a_missing_runtime_export_is_named_with_the_nearest_ones() {
+    let worker = WORKER.replace(
+        "import { Router, json } from \"./_kiln/runtime.js\";",
+        "import {\n  Router,\n  json,\n  listQuery2,\n  crud,\n} from \"./_kiln/runtime.js\";",
+    );
+    let got = check(&with_runtime(&[("worker.js", &worker)]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    // The line of the name, not of the import statement.
+    assert!(
+        got[0].starts_with(
+            "worker.js:4: \"./_kiln/runtime.js\" has no export \"listQuery2\"; did you mean \"listQuery\"? it exports: listQuery, "
+        ),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].ends_with(" in all)"), "{}", got[0]);
+    // Bounded: eight names, then how many there are.
+    let listed = got[0].split("it exports: ").nth(1).unwrap();
+    assert_eq!(listed.matches(", ").count(), 8, "{listed}");
+
+    // A nested module reaches the runtime by its relative path.
+    let routes =
+        "import { requireUsr } from \"../_kiln/runtime.js\";\nexport const r = requireUsr;\n";
+    let worker = format!("import {{ r }} from \"./src/routes.js\";\n{WORKER}");
+    let got = check(&with_runtime(&[
+        ("worker.js", &worker),
+        ("src/routes.js", routes),
+    ]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with("src/routes.js:1: \"../_kiln/runtime.js\" has no export \"requireUsr\"; did you mean \"requireUser\"?"),
+        "{}",
+        got[0]
+    );
+}
+
+#[test]
+fn a_missing_app_module_export_is_reported_at_the_import() {
+    let util = "export function format(d) { return String(d); }\nfunction helper(x) { return x; }\nconst shout = (s) => s.toUpperCase();\n";
+    let worker = format!(
+        "import {{ format, helper }} from \"./src/util.js\";\nimport {{ formatt as f, parse }} from \"./src/util.js\";\n{WORKER}"
+    );
+    let got = check(&small_app(&[("worker.js", &worker), ("src/util.js", util)]));
+    assert_eq!(
+        got,
+        [
+            // A forgotten export is reported where it is fixed, so a repair sees that file.
+            "src/util.js:2: \"helper\" is declared here but not exported, and worker.js imports it; write export before its declaration",
+            "worker.js:2: \"./src/util.js\" has no export \"formatt\"; did you mean \"format\"? it exports: format",
+            "worker.js:2: \"./src/util.js\" has no export \"parse\"; it exports: format",
+        ]
+    );
+
+    // A name exported under another one is not a forgotten export.
+    let renamed = "function helper(x) { return x; }\nexport { helper as help };\n";
+    let worker = format!("import {{ helper }} from \"./src/util.js\";\n{WORKER}");
+    assert_eq!(
+        check(&small_app(&[
+            ("worker.js", &worker),
+            ("src/util.js", renamed)
+        ])),
+        ["worker.js:1: \"./src/util.js\" has no export \"helper\"; did you mean \"help\"? it exports: help"]
+    );
+
+    // The same on the front end, from a module that exports nothing.
+    let app = format!("import {{ money }} from \"./lib/format.js\";\n{APP_JS}");
+    let got = check(&small_app(&[
+        ("public/app.js", &app),
+        (
+            "public/lib/format.js",
+            "const money = (n) => n.toFixed(2);\n",
+        ),
+    ]));
+    assert_eq!(
+        got,
+        ["public/lib/format.js:1: \"money\" is declared here but not exported, and public/app.js imports it; write export before its declaration"]
+    );
+    let got = check(&small_app(&[
+        ("public/app.js", &app),
+        ("public/lib/format.js", "window.x = 1;\n"),
+    ]));
+    assert_eq!(
+        got,
+        ["public/app.js:1: \"./lib/format.js\" has no export \"money\"; it exports nothing"]
+    );
+}
+
+#[test]
+fn re_export_chains_are_followed() {
+    let index = "export * from \"./a.js\";\nexport { b as bee, default as B } from \"./b.js\";\nexport * as nsc from \"./c.js\";\n";
+    let a = "export * from \"./c.js\";\nexport const fromA = 1;\n";
+    let b = "export const b = 2;\nexport default { b };\n";
+    let c = "export * from \"./a.js\";\nexport const deep = 3;\nexport default 4;\n";
+    let worker_with = |imports: &str| format!("{imports}\n{WORKER}");
+    let app = |worker: &str| -> Vec<String> {
+        check(&small_app(&[
+            ("worker.js", worker),
+            ("src/index.js", index),
+            ("src/a.js", a),
+            ("src/b.js", b),
+            ("src/c.js", c),
+        ]))
+    };
+    // Two levels of `export *` (with a cycle between a.js and c.js), a renamed re-export, a
+    // re-exported default and a namespace re-export.
+    assert_eq!(
+        app(&worker_with(
+            "import { deep, fromA, bee, B, nsc } from \"./src/index.js\";"
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        app(&worker_with("import { deeep, b } from \"./src/index.js\";")),
+        [
+            // b.js has it: the import names the wrong module.
+            "worker.js:1: \"./src/index.js\" has no export \"b\"; \"./src/b.js\" exports it: import { b } from \"./src/b.js\"",
+            "worker.js:1: \"./src/index.js\" has no export \"deeep\"; did you mean \"deep\"? it exports: B, bee, deep, fromA, nsc",
+        ]
+    );
+    // `export *` passes no default on.
+    assert_eq!(
+        app(&worker_with("import A from \"./src/a.js\";")),
+        ["worker.js:1: \"./src/a.js\" has no default export; import its named exports instead, as in import { deep } from \"./src/a.js\"; it exports: deep, fromA"]
+    );
+    // A re-export of a name the other module lacks is reported where it is written.
+    let broken = index.replace("b as bee", "bb as bee");
+    let got = check(&small_app(&[
+        (
+            "worker.js",
+            &worker_with("import { bee } from \"./src/index.js\";"),
+        ),
+        ("src/index.js", &broken),
+        ("src/a.js", a),
+        ("src/b.js", b),
+        ("src/c.js", c),
+    ]));
+    assert_eq!(
+        got,
+        ["src/index.js:2: \"./b.js\" has no export \"bb\"; did you mean \"b\"? it exports: b, default"]
+    );
+}
+
+#[test]
+fn star_chains_deeper_than_the_bound_are_not_judged() {
+    // worker → m0 → m1 → … → m6: past the bound, what the chain exports is unknown, so nothing
+    // is reported; within it, a missing name is.
+    let modules: Vec<(String, String)> = (0..7)
+        .map(|i| {
+            let next = if i < 6 {
+                format!("export * from \"./m{}.js\";\n", i + 1)
+            } else {
+                String::new()
+            };
+            (
+                format!("src/m{i}.js"),
+                format!("{next}export const v{i} = {i};\n"),
+            )
+        })
+        .collect();
+    let run = |import: &str| -> Vec<String> {
+        let worker = format!("{import}\n{WORKER}");
+        let mut files: Vec<(&str, &str)> = small_app(&[("worker.js", &worker)]);
+        files.extend(modules.iter().map(|(p, c)| (p.as_str(), c.as_str())));
+        check(&files)
+    };
+    assert_eq!(
+        run("import { v6, nothing } from \"./src/m0.js\";"),
+        Vec::<String>::new()
+    );
+    let got = run("import { v3, nothing } from \"./src/m3.js\";");
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with(
+            "worker.js:1: \"./src/m3.js\" has no export \"nothing\"; it exports: v3, v4, v5, v6"
+        ),
+        "{}",
+        got[0]
+    );
+}
+
+#[test]
+fn default_imports_need_a_default_export() {
+    let app = format!(
+        "import hooks from \"/_kiln/vendor/hooks.mjs\";\nimport useState from \"/_kiln/vendor/hooks.mjs\";\n\
+         import {{ html }} from \"/_kiln/vendor/htm.mjs\";\nimport {{ default as htm2 }} from \"/_kiln/vendor/preact.mjs\";\n{APP_JS}"
+    );
+    let got = check(&with_runtime(&[("public/app.js", &app)]));
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(
+        got[0].starts_with("public/app.js:1: \"/_kiln/vendor/hooks.mjs\" has no default export; import its named exports instead, as in import { "),
+        "{}",
+        got[0]
+    );
+    assert_eq!(
+        got[1],
+        "public/app.js:2: \"/_kiln/vendor/hooks.mjs\" has no default export; import it by name: import { useState } from \"/_kiln/vendor/hooks.mjs\""
+    );
+    // htm's one export is a default, and html is bound from it.
+    assert_eq!(
+        got[2],
+        "public/app.js:3: \"/_kiln/vendor/htm.mjs\" has no export \"html\"; html comes from htm: import htm from \"/_kiln/vendor/htm.mjs\" and write const html = htm.bind(h) (h from \"/_kiln/vendor/preact.mjs\")"
+    );
+    assert!(
+        got[3].starts_with("public/app.js:4: \"/_kiln/vendor/preact.mjs\" has no default export;"),
+        "{}",
+        got[3]
+    );
+    // A module with a default export (htm) and a worker module with one are fine.
+    let app = format!("import htm from \"/_kiln/vendor/htm.mjs\";\n{APP_JS}");
+    let worker = format!("import handler from \"./src/handler.js\";\n{WORKER}");
+    assert_eq!(
+        check(&with_runtime(&[
+            ("public/app.js", &app),
+            ("worker.js", &worker),
+            ("src/handler.js", "export default function handler() {}\n"),
+        ])),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn namespace_and_bare_imports_need_no_names() {
+    let app = format!(
+        "import * as hooks from \"/_kiln/vendor/hooks.mjs\";\nimport \"./lib/side.js\";\n{APP_JS}"
+    );
+    let worker = format!(
+        "import * as runtime from \"./_kiln/runtime.js\";\nexport * as everything from \"./src/util.js\";\n{WORKER}"
+    );
+    assert_eq!(
+        check(&with_runtime(&[
+            ("public/app.js", &app),
+            ("public/lib/side.js", "document.title = \"x\";\n"),
+            ("worker.js", &worker),
+            ("src/util.js", "const quiet = 1;\n"),
+        ])),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_module_that_does_not_parse_is_not_judged_by_its_exports() {
+    let worker = format!("import {{ helper }} from \"./src/util.js\";\n{WORKER}");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("src/util.js", "export function helper( {\n"),
+    ]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with("src/util.js:2: syntax error"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn a_changed_runtime_copy_is_judged_by_its_own_exports() {
+    let shipped = runtime_files()
+        .into_iter()
+        .find(|(p, _)| *p == "_kiln/runtime.js")
+        .unwrap()
+        .1;
+    let changed = format!("{shipped}\nexport const extra = 1;\n");
+    let worker = WORKER.replace("{ Router, json }", "{ Router, json, extra }");
+    assert_eq!(
+        check(&small_app(&[
+            ("worker.js", &worker),
+            ("_kiln/runtime.js", &changed),
+        ])),
+        Vec::<String>::new()
+    );
+    let got = check(&with_runtime(&[("worker.js", &worker)]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with("worker.js:1: \"./_kiln/runtime.js\" has no export \"extra\";"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn every_offline_app_is_caught_with_a_misspelt_import() {
+    for prompt in PROMPTS {
+        let (mut files, tables) = offline_app(prompt);
+        for (path, content) in &mut files {
+            if path == "public/app.js" {
+                *content = content.replacen("useEffect }", "useEfect }", 1);
+            }
+            if path == "worker.js" {
+                *content = content.replacen("import { ", "import { Routr, ", 1);
+            }
+        }
+        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+        let report = validate_app(&files, &tables, &Limits::default());
+        let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 2, "{prompt}: {lines:#?}");
+        assert!(
+            lines[0].starts_with("public/app.js:11: \"/_kiln/vendor/hooks.mjs\" has no export \"useEfect\"; did you mean \"useEffect\"?"),
+            "{prompt}: {lines:#?}"
+        );
+        assert!(
+            lines[1].starts_with("worker.js:")
+                && lines[1].contains(
+                    "\"./_kiln/runtime.js\" has no export \"Routr\"; did you mean \"Router\"?"
+                ),
+            "{prompt}: {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_name_taken_from_the_wrong_module_points_at_the_right_one() {
+    let app = format!(
+        "import {{ h, render, useState }} from \"/_kiln/vendor/preact.mjs\";\nimport {{ html }} from \"/_kiln/vendor/preact.mjs\";\n{APP_JS}"
+    );
+    let got = check(&with_runtime(&[("public/app.js", &app)]));
+    assert_eq!(
+        got,
+        [
+            "public/app.js:1: \"/_kiln/vendor/preact.mjs\" has no export \"useState\"; \"/_kiln/vendor/hooks.mjs\" exports it: import { useState } from \"/_kiln/vendor/hooks.mjs\"",
+            "public/app.js:2: \"/_kiln/vendor/preact.mjs\" has no export \"html\"; html comes from htm: import htm from \"/_kiln/vendor/htm.mjs\" and write const html = htm.bind(h) (h from \"/_kiln/vendor/preact.mjs\")",
+        ]
+    );
+    // Between the app's own modules, as the importer names them.
+    let routes = "import { slugify } from \"./db.js\";\nexport const r = slugify;\n";
+    let worker = format!("import {{ r }} from \"./src/routes/index.js\";\n{WORKER}");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("src/routes/index.js", routes),
+        ("src/routes/db.js", "export const db = 1;\n"),
+        ("src/text.js", "export function slugify(s) { return s; }\n"),
+    ]));
+    assert_eq!(
+        got,
+        ["src/routes/index.js:1: \"./db.js\" has no export \"slugify\"; \"../text.js\" exports it: import { slugify } from \"../text.js\""]
+    );
+    // A module with a default export only.
+    let worker = format!("import {{ handler }} from \"./src/handler.js\";\n{WORKER}");
+    let got = check(&small_app(&[
+        ("worker.js", &worker),
+        ("src/handler.js", "export default function handle() {}\n"),
+    ]));
+    assert_eq!(
+        got,
+        ["worker.js:1: \"./src/handler.js\" has no export \"handler\"; it has only a default export: import handler from \"./src/handler.js\""]
+    );
+}
+
+#[test]
+fn the_runtime_internal_names_are_not_offered_for_export() {
+    // runtime.js declares toBase64Url without exporting it: the fix is in the importer (the
+    // runtime is not the app's to change).
+    let worker = WORKER.replace("{ Router, json }", "{ Router, json, toBase64Url }");
+    let got = check(&with_runtime(&[("worker.js", &worker)]));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with(
+            "worker.js:1: \"./_kiln/runtime.js\" has no export \"toBase64Url\"; it exports: "
+        ),
+        "{}",
+        got[0]
     );
 }
