@@ -817,7 +817,8 @@ fn an_issue_tracker_prompt_gives_issues_and_comments_whose_choices_are_enforced(
         &slug,
         "/api/comments",
         Some(&user),
-        &json!({ "name": "Seen it too", "issue_id": issue_id }),
+        // A comment is its body (the planner's writing vocabulary), linked to its issue.
+        &json!({ "body": "Seen it too", "issue_id": issue_id }),
     );
     assert_eq!(comment.status, 201, "{}", comment.body);
 
