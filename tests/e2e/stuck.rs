@@ -495,12 +495,11 @@ fn the_watchdog_leaves_finished_builds_alone(k: &Kiln) {
     assert_eq!(build(k, &token, &b)["status"], "succeeded");
 }
 
-/// A pending rollback blocks new builds, so one whose workflow stopped making progress (its
-/// `switch` step stalls, test hook) would freeze the project: the watchdog records it as failed,
-/// the live version stays, and the project builds again.
-fn the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again(k: &Kiln) {
+/// A project with versions 1 and 2 (2 live) and a rollback to 1 whose `switch` step stalls the
+/// first time (test hook); returns (token, project id, slug, rollback id).
+fn stalling_rollback(k: &Kiln, name: &str) -> (String, String, String, String) {
     let token = k.api.new_user();
-    let (id, slug) = new_project(k, &token, "Stalled Rollback");
+    let (id, slug) = new_project(k, &token, name);
     let first = request_build(k, &token, &id, "a reading list", &[]);
     assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
     let second = request_build(k, &token, &id, "a reading list with authors", &[]);
@@ -519,6 +518,14 @@ fn the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again(k: &Kiln) 
     );
     assert_eq!(r.status, 202, "{}", r.body);
     let rollback_id = r.json()["rollback_id"].as_str().unwrap().to_string();
+    (token, id, slug, rollback_id)
+}
+
+/// A pending rollback blocks new builds, so one whose workflow stopped making progress (its
+/// `switch` step stalls, test hook) would freeze the project: the watchdog records it as failed,
+/// the live version stays, and the project builds again.
+fn the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again(k: &Kiln) {
+    let (token, id, slug, rollback_id) = stalling_rollback(k, "Stalled Rollback");
     // While it is pending, builds are refused.
     let blocked = k.api.send(
         "POST",
@@ -566,26 +573,7 @@ fn the_watchdog_fails_a_stalled_rollback_and_the_project_builds_again(k: &Kiln) 
 /// The rollback's `switch` step stalls the first time (test hook), the dev server is killed
 /// meanwhile, and the pending rollback is resumed by the next isolate: the older version goes live.
 fn a_rollback_interrupted_by_a_dev_server_restart_completes(k: &Kiln) {
-    let token = k.api.new_user();
-    let (id, slug) = new_project(k, &token, "Interrupted Rollback");
-    let first = request_build(k, &token, &id, "a reading list", &[]);
-    assert_eq!(wait_for_build(k, &token, &first)["status"], "succeeded");
-    let second = request_build(k, &token, &id, "a reading list with authors", &[]);
-    assert_eq!(wait_for_build(k, &token, &second)["status"], "succeeded");
-    assert_eq!(served_version(k, &slug), Some(2));
-    let r = k.api.send(
-        "POST",
-        &format!("/api/projects/{id}/rollback"),
-        Some(&token),
-        &[
-            ("content-type", "application/json"),
-            ("x-kiln-rollback-fault", "slow"),
-        ],
-        Some(br#"{"version":1}"#.to_vec()),
-        None,
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    let rollback_id = r.json()["rollback_id"].as_str().unwrap().to_string();
+    let (token, id, slug, rollback_id) = stalling_rollback(k, "Interrupted Rollback");
     let p = k
         .api
         .get(&format!("/api/projects/{id}"), Some(&token))

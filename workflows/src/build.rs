@@ -310,24 +310,14 @@ async fn attempt<H: Host>(
                 after_start = host.load().await?;
             }
         }
-        Err(AppendError::Rejected(Rejection::StepAlreadySucceeded { .. })) => {
-            // The step finished but the engine did not record it (eviction): its output is
-            // derived from the log again.
-            return output::from_log(
-                step,
-                &state,
-                &ids.project_id,
-                &ids.build_id,
-                host.repair_rounds(),
-            )
-            .map(|o| o.to_value());
-        }
-        Err(AppendError::Rejected(Rejection::BuildFinished { .. }))
-            if build.step(step.name()).is_some_and(|s| s.succeeded()) =>
+        // The step finished but the engine did not record it (eviction), also after the whole
+        // build finished (the engine lost `deploy` or `record` after `BuildSucceeded`): its
+        // output is derived from the log again, so the workflow's result agrees with the log.
+        Err(AppendError::Rejected(r))
+            if matches!(r, Rejection::StepAlreadySucceeded { .. })
+                || (matches!(r, Rejection::BuildFinished { .. })
+                    && build.step(step.name()).is_some_and(|s| s.succeeded())) =>
         {
-            // The same after the whole build finished (the engine lost `deploy` or `record`
-            // after `BuildSucceeded` was recorded): the log has the outcome, and the workflow's
-            // result must agree with it.
             return output::from_log(
                 step,
                 &state,
